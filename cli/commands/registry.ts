@@ -1,0 +1,134 @@
+/**
+ * registry.ts — every command of SPEC.md with its options, help text and examples. Kept free
+ * of heavy imports: a command's implementation is loaded only when it runs, so
+ * `manage-secrets --help` starts fast (the brief's bound is 0.3 s).
+ */
+import type { Argv } from 'yargs'
+import type { CommandIo, GlobalArgs } from './types.js'
+
+/** CommandModule is what a command's implementation file exports. */
+export interface CommandModule {
+  run(args: GlobalArgs & Record<string, unknown>, io: CommandIo): Promise<number>
+}
+
+/** CommandSpec declares one command for yargs: usage, options, examples, implementation. */
+export interface CommandSpec {
+  command: string
+  describe: string
+  examples: [string, string][]
+  options?: (y: Argv) => Argv
+  load: () => Promise<CommandModule>
+}
+
+const notYet = (name: string, issue: number) => async (): Promise<CommandModule> => {
+  const { notImplemented } = await import('./not-implemented.js')
+  return notImplemented(name, issue)
+}
+
+/** COMMANDS lists every command in the order `--help` shows them. */
+export const COMMANDS: CommandSpec[] = [
+  {
+    command: 'setup',
+    describe: 'first run: secrets dirs, host keys, then deploy',
+    examples: [
+      ['$0 setup', 'prepare every host of the inventory'],
+      ['$0 setup --hosts onode1 --check', 'show what setup would do on onode1'],
+    ],
+    load: notYet('setup', 5),
+  },
+  {
+    command: 'deploy',
+    describe: "push each host's bundles, restart their containers",
+    examples: [
+      ['$0 deploy --check --diff', 'dry run with a redacted diff'],
+      ['$0 deploy --hosts web --bundle aws', 'push only the aws bundle to the web group'],
+    ],
+    load: notYet('deploy', 5),
+  },
+  {
+    command: 'rotate',
+    describe: 'rotate due secrets, transactionally with rollback',
+    examples: [
+      ['$0 rotate --check', 'list what would rotate, change and restart'],
+      ['$0 rotate --hosts onode1', 'rotate the secrets of one host'],
+    ],
+    load: notYet('rotate', 6),
+  },
+  {
+    command: 'audit',
+    describe: 'check modes, owners, symlinks, drift and backups',
+    examples: [
+      ['$0 audit --json', 'daily audit for cron, one JSON document'],
+      ['$0 audit --fix --check', 'preview the mode and owner fixes'],
+    ],
+    load: notYet('audit', 8),
+  },
+  {
+    command: 'status',
+    describe: 'per host: reachability, sync, ages, last runs',
+    examples: [['$0 status --hosts onode1', 'one host in a compact block']],
+    load: notYet('status', 8),
+  },
+  {
+    command: 'backup',
+    describe: "verified tar.gz of each host's secrets tree",
+    examples: [['$0 backup --fetch', 'back up every host and copy the archives here']],
+    load: notYet('backup', 6),
+  },
+  {
+    command: 'restore',
+    describe: "restore a host's secrets tree from a backup",
+    examples: [['$0 restore --hosts onode1 --from latest --check', 'preview a restore']],
+    load: notYet('restore', 6),
+  },
+  {
+    command: 'vault <action> [files..]',
+    describe: 'create, view, edit, rekey or import bundles',
+    examples: [
+      ['$0 vault view all-secrets', 'print a bundle\'s key names and values to the terminal'],
+      ['$0 vault import secrets.yml --vault-password-file ~/.vault_pass', 'migrate an ansible-vault file'],
+    ],
+    load: notYet('vault', 4),
+  },
+  {
+    command: 'play <playbook>',
+    describe: 'run any playbook against the inventory',
+    examples: [['$0 play playbooks/deploy.yml --hosts web --check', 'dry run of a playbook on the web group']],
+    load: notYet('play', 3),
+  },
+  {
+    command: 'hosts [pattern]',
+    describe: 'list the hosts an Ansible pattern matches',
+    examples: [
+      ['$0 hosts --hosts "web:&prod:!web03"', 'web hosts in prod, except web03'],
+      ['$0 hosts "db[0:2]" --json', 'the first three db hosts, as JSON'],
+      ['$0 hosts onode1 --vars', 'the merged variables of onode1'],
+    ],
+    options: (y) =>
+      y
+        .positional('pattern', { type: 'string', describe: 'host pattern (same as --hosts)' })
+        .option('vars', { type: 'boolean', default: false, describe: 'print each host\'s merged variables' }),
+    load: () => import('./hosts.js'),
+  },
+  {
+    command: 'schedule <action>',
+    describe: 'cron daemon, crontab/systemd units, next runs',
+    examples: [
+      ['$0 schedule run', 'run the jobs of cron/schedule.yml'],
+      ['$0 schedule print-systemd', 'print service and timer units'],
+    ],
+    load: notYet('schedule', 7),
+  },
+  {
+    command: 'journal <action>',
+    describe: 'show or verify the hash-chained run journal',
+    examples: [['$0 journal verify', 'check the hash chain of the journal']],
+    load: notYet('journal', 7),
+  },
+  {
+    command: 'load',
+    describe: 'container side: exec a command with the bundles',
+    examples: [['$0 load --secrets-dir /app/secrets --password-file /app/vault-password -- node server.js', 'start a service']],
+    load: notYet('load', 5),
+  },
+]

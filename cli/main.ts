@@ -1,0 +1,126 @@
+/**
+ * main.ts — the only place that reads argv, wires yargs and turns outcomes into exit codes.
+ *
+ * Rules enforced here:
+ * - one catch: a `UserError` prints `manage-secrets: error: …` and `hint: …` lines to stderr
+ *   with no stack; anything else is an internal error (exit 1) printed with its stack;
+ * - `process.exitCode` is set, `process.exit()` is never called (pending writes finish);
+ * - colour only on a TTY, never with `NO_COLOR` or `--no-color`; `--color` forces it.
+ */
+import { Chalk } from 'chalk'
+import yargs, { type Argv } from 'yargs'
+import { COMMANDS, type CommandSpec } from './commands/registry.js'
+import type { CommandIo, GlobalArgs } from './commands/types.js'
+import { Exit, UsageError, UserError } from './errors.js'
+
+const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
+ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
+130 interrupted. Inventory: -i PATH, else $MANAGE_SECRETS_INVENTORY, else inventory/production.`
+
+/** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */
+export async function main(argv: string[]): Promise<void> {
+  const onSigint = (): void => {
+    process.stderr.write('manage-secrets: interrupted\n')
+    process.exit(Exit.Interrupted)
+  }
+  process.once('SIGINT', onSigint)
+  let verbose = 0
+  try {
+    let code: number = Exit.Ok
+    const cli = buildCli(argv, async (spec, args) => {
+      verbose = args.verbose
+      const mod = await spec.load()
+      code = await mod.run(args, makeIo(args))
+    })
+    await cli.parseAsync()
+    process.exitCode = code
+  } catch (err) {
+    process.exitCode = report(err, verbose)
+  } finally {
+    process.removeListener('SIGINT', onSigint)
+  }
+}
+
+type Runner = (spec: CommandSpec, args: GlobalArgs & Record<string, unknown>) => Promise<void>
+
+/** buildCli declares the global options and every command; exported for help/usage tests. */
+export function buildCli(argv: string[], runner: Runner): Argv {
+  let cli = yargs(argv)
+    .scriptName('manage-secrets')
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .usage('Usage: $0 <command> [options]')
+    .usage('Secret bundles pushed over SSH with strict permissions, rotated, backed up, audited.')
+    .option('inventory', { alias: 'i', type: 'string', describe: 'inventory file or directory', global: true })
+    .option('hosts', { alias: ['limit', 'l'], type: 'string', describe: 'host pattern (Ansible syntax)', global: true })
+    .option('forks', { alias: 'f', type: 'number', default: 25, describe: 'hosts worked on in parallel', global: true })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON document on stdout', global: true })
+    .option('color', { type: 'boolean', describe: 'colour output (default: only on a TTY without NO_COLOR)', global: true })
+    .option('verbose', { alias: 'v', type: 'count', describe: 'more detail (-vvv for the most)', global: true })
+    .option('check', { alias: 'C', type: 'boolean', default: false, describe: 'dry run: change nothing anywhere', global: true })
+    .option('diff', { alias: 'D', type: 'boolean', default: false, describe: 'show changes (secret values redacted)', global: true })
+    .option('vault-password-file', { type: 'string', describe: 'file holding the vault password (mode 0600)', global: true })
+    .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'add unknown SSH host keys to known_hosts (changed keys are still refused)', global: true })
+    .check((args) => {
+      if (!Number.isInteger(args.forks) || (args.forks as number) < 1) throw new UsageError('--forks must be a positive integer')
+      return true
+    })
+  for (const spec of COMMANDS) {
+    cli = cli.command(
+      spec.command,
+      spec.describe,
+      (y) => {
+        let built = spec.options ? spec.options(y) : y
+        for (const [cmd, what] of spec.examples) built = built.example(cmd, what)
+        return built.epilogue(EPILOGUE)
+      },
+      (args) => runner(spec, args as unknown as GlobalArgs & Record<string, unknown>),
+    )
+  }
+  return cli
+    .demandCommand(1, 'a command is required')
+    .recommendCommands()
+    .strict()
+    .example('$0 hosts --hosts "web:!web01"', 'list the web hosts but web01')
+    .example('$0 rotate --check', 'dry run of the weekly rotation')
+    .epilogue(EPILOGUE)
+    .help()
+    .alias('help', 'h')
+    .version()
+    .fail((msg, err) => {
+      if (err) throw err
+      throw usageError(msg ?? 'invalid command line')
+    })
+}
+
+/** usageError turns a yargs message into our one-line lowercase form with a hint. */
+function usageError(msg: string): UsageError {
+  const suggestion = /^Did you mean (.+)\?$/.exec(msg.trim())
+  if (suggestion) return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
+  const text = msg.split('\n')[0]?.trim() ?? msg
+  return new UsageError(text.charAt(0).toLowerCase() + text.slice(1), ['see: manage-secrets --help'])
+}
+
+function makeIo(args: GlobalArgs): CommandIo {
+  const env = process.env
+  const tty = process.stdout.isTTY === true
+  const wanted = args.color ?? (tty && env.NO_COLOR === undefined && env.TERM !== 'dumb')
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    env,
+    cwd: process.cwd(),
+    colors: new Chalk({ level: wanted ? 1 : 0 }),
+  }
+}
+
+function report(err: unknown, verbose: number): number {
+  if (err instanceof UserError) {
+    const lines = [`manage-secrets: error: ${err.message}`, ...err.hints.map((h) => `  hint: ${h}`)]
+    process.stderr.write(lines.join('\n') + '\n')
+    if (verbose >= 3 && err.cause instanceof Error) process.stderr.write(`  cause: ${err.cause.message}\n`)
+    return err.exitCode
+  }
+  const stack = err instanceof Error ? (err.stack ?? err.message) : String(err)
+  process.stderr.write(`manage-secrets: internal error, please report it:\n${stack}\n`)
+  return Exit.Internal
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the project's one test command (README: `npm test`; CI: .ci/run).
+# On a fresh machine it installs what the suite needs (Debian packages when run as root, npm
+# dependencies when missing), builds the CLI, runs every vitest suite (unit, e2e, integration
+# on real sshd hosts and Podman) and ends with one line "tests: N passed, N failed".
+# Extra arguments go to vitest, e.g. `npm test -- test/unit`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(openssh-server podman runc busybox-static)
+missing=()
+for pkg in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) == 0 ]]; then
+    echo "test.sh: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build
+
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)
+' "$report" || echo "tests: 0 passed, 1 failed"
+exit "$status"

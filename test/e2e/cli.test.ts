@@ -1,0 +1,94 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+
+const COMMANDS = ['setup', 'deploy', 'rotate', 'audit', 'status', 'backup', 'restore', 'vault', 'play', 'hosts', 'schedule', 'journal', 'load']
+
+let tmp: string
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'ms-e2e-'))
+})
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true })
+})
+
+function noStack(stderr: string): void {
+  expect(stderr).not.toMatch(/\n\s+at /)
+}
+
+describe('manage-secrets CLI (#2)', () => {
+  it('lists every command of SPEC.md in --help, with examples and the exit codes', async () => {
+    const r = await runCli(['--help'])
+    expect(r.code).toBe(0)
+    for (const c of COMMANDS) expect(r.stdout).toContain(`manage-secrets ${c}`)
+    expect(r.stdout).toMatch(/Examples:/)
+    expect(r.stdout).toMatch(/Exit codes: 0 ok/)
+  })
+  it.each(COMMANDS)('%s --help shows real examples', async (command) => {
+    const r = await runCli([command, '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(new RegExp(`Examples:\\n\\s+manage-secrets ${command}`))
+    for (const opt of ['--inventory', '--hosts', '--forks', '--json', '--check', '--diff', '--vault-password-file']) {
+      expect(r.stdout).toContain(opt)
+    }
+  })
+  it('a command a later issue delivers says so and exits 2, with no fake output', async () => {
+    const r = await runCli(['rotate', '--check'])
+    expect(r).toMatchObject({ code: 2, stdout: '' })
+    expect(r.stderr).toBe("manage-secrets: error: 'rotate' is not implemented yet (issue #6)\n")
+  })
+  it('an unknown command or option is one line with hints, exit 2, no stack', async () => {
+    const r = await runCli(['hsots'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.split('\n')[0]).toBe('manage-secrets: error: unknown command')
+    expect(r.stderr).toContain("did you mean 'hosts'?")
+    const o = await runCli(['hosts', '--bogus'])
+    expect(o.code).toBe(2)
+    expect(o.stderr).toMatch(/^manage-secrets: error: unknown argument: bogus\n/)
+    noStack(r.stderr + o.stderr)
+  })
+})
+
+describe('manage-secrets hosts (#2)', () => {
+  const prod = ['-i', 'inventory/production']
+  it('prints the matched hosts one a line', async () => {
+    const r = await runCli(['hosts', ...prod, '--hosts', 'api:&oracle'])
+    expect(r).toMatchObject({ code: 0, stdout: 'onode1\nonode2\n', stderr: '' })
+    const l = await runCli(['hosts', ...prod, '-l', 'hetzner[0:1]'])
+    expect(l.stdout).toBe('hnode1\nhnode2\n')
+  })
+  it('prints JSON with --json', async () => {
+    const r = await runCli(['hosts', ...prod, 'workers:!hnode3', '--json'])
+    expect(JSON.parse(r.stdout)).toEqual({ pattern: 'workers:!hnode3', hosts: ['hnode2'] })
+  })
+  it('a pattern that matches nothing lists the known groups, exit 2', async () => {
+    const r = await runCli(['hosts', ...prod, '--hosts', 'nosuch'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("manage-secrets: error: host pattern 'nosuch' matched no hosts")
+    expect(r.stderr).toContain('known groups: api, bastions, hetzner, oracle, workers')
+  })
+  it('takes the inventory from MANAGE_SECRETS_INVENTORY, and says when there is none', async () => {
+    const r = await runCli(['hosts'], { env: { MANAGE_SECRETS_INVENTORY: 'inventory/local' } })
+    expect(r.stdout).toBe('demo-api1\ndemo-api2\ndemo-worker1\n')
+    const none = await runCli(['hosts'], { cwd: tmp })
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/inventory 'inventory\/production' does not exist/)
+  })
+  it('bad inventory input is one line naming file:line:col, exit 2, no stack', async () => {
+    const bad = join(tmp, 'bad.yml')
+    await writeFile(bad, 'all:\n  children:\n    web:\n      hosts: [h1]\n')
+    const r = await runCli(['hosts', '-i', bad])
+    expect(r.code).toBe(2)
+    expect(r.stderr.split('\n')[0]).toBe(`manage-secrets: error: ${bad}:4:14: 'hosts' of group 'web' must be a mapping`)
+    noStack(r.stderr)
+  })
+  it('--vars prints merged variables with Ansible precedence and hides sensitive ones', async () => {
+    const inv = join(tmp, 'v.ini')
+    await writeFile(inv, '[web]\nw1 ansible_port=2201 db_password=hunter2\n[web:vars]\nrole=api\n')
+    const r = await runCli(['hosts', '-i', inv, 'w1', '--vars'])
+    expect(JSON.parse(r.stdout)).toEqual({ w1: { role: 'api', ansible_port: 2201, db_password: '<redacted>' } })
+    expect(r.stdout).not.toContain('hunter2')
+  })
+})

@@ -1,0 +1,30 @@
+/**
+ * cli.ts — runs the built `manage-secrets` bin as a user would and captures what they see.
+ */
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+
+/** PROJECT is the repository root (tests run from it). */
+export const PROJECT = resolve(import.meta.dirname, '../..')
+
+/** CliResult is one finished run of the CLI. */
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** runCli spawns `node bin/manage-secrets.js ARGS` with a clean environment plus `env`. */
+export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env }
+    const child = spawn(process.execPath, [resolve(PROJECT, 'bin/manage-secrets.js'), ...args], { cwd: opts.cwd ?? PROJECT, env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', fail)
+    child.on('close', (code) => done({ code, stdout, stderr }))
+    child.stdin.end(opts.stdin ?? '')
+  })
+}
