@@ -24,13 +24,17 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(Exit.Interrupted)
   }
   process.once('SIGINT', onSigint)
+  // a closed pipe (`manage-secrets … | head`) is not an error worth a stack trace
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  })
   let verbose = 0
   try {
     let code: number = Exit.Ok
     const cli = buildCli(argv, async (spec, args) => {
       verbose = args.verbose
       const mod = await spec.load()
-      code = await mod.run(args, makeIo(args))
+      code = await mod.run(args as never, makeIo(args))
     })
     await cli.parseAsync()
     process.exitCode = code

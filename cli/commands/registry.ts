@@ -4,11 +4,12 @@
  * `manage-secrets --help` starts fast (the brief's bound is 0.3 s).
  */
 import type { Argv } from 'yargs'
-import type { CommandIo, GlobalArgs } from './types.js'
+import type { CommandIo } from './types.js'
 
 /** CommandModule is what a command's implementation file exports. */
 export interface CommandModule {
-  run(args: GlobalArgs & Record<string, unknown>, io: CommandIo): Promise<number>
+  /** Each command declares the exact args it reads; yargs has validated them by then. */
+  run(args: never, io: CommandIo): Promise<number>
 }
 
 /** CommandSpec declares one command for yargs: usage, options, examples, implementation. */
@@ -18,6 +19,14 @@ export interface CommandSpec {
   examples: [string, string][]
   options?: (y: Argv) => Argv
   load: () => Promise<CommandModule>
+}
+
+/** playOptions are the options of every command that runs a playbook. */
+export function playOptions(y: Argv): Argv {
+  return y
+    .option('tags', { alias: 't', type: 'string', describe: 'only run tasks with these tags (comma-separated)' })
+    .option('skip-tags', { type: 'string', describe: 'skip tasks with these tags' })
+    .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE or JSON, highest precedence' })
 }
 
 const notYet = (name: string, issue: number) => async (): Promise<CommandModule> => {
@@ -93,8 +102,12 @@ export const COMMANDS: CommandSpec[] = [
   {
     command: 'play <playbook>',
     describe: 'run any playbook against the inventory',
-    examples: [['$0 play playbooks/deploy.yml --hosts web --check', 'dry run of a playbook on the web group']],
-    load: notYet('play', 3),
+    examples: [
+      ['$0 play playbooks/deploy.yml --hosts web --check', 'dry run of a playbook on the web group'],
+      ['$0 play site.yml --tags secrets -e owner=root', 'only tasks tagged secrets, with an extra var'],
+    ],
+    options: playOptions,
+    load: () => import('./play.js'),
   },
   {
     command: 'hosts [pattern]',

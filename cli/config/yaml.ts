@@ -5,7 +5,8 @@
  * Rules enforced here:
  * - a syntax error, a duplicate key or an unresolved alias is a `ConfigError`, never a warning;
  * - validation reports every issue at once (the first in the message, the rest as hints);
- * - loading (fs) is separate from validating (pure): `parseYaml` takes text, not a path.
+ * - loading (fs) is separate from validating (pure): `parseYaml` takes text, not a path;
+ * - YAML 1.1 like Ansible (PyYAML): `yes`/`no` are booleans and `mode: 0600` is octal.
  */
 import { readFile } from 'node:fs/promises'
 import { isNode, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml'
@@ -26,7 +27,7 @@ export type SourcePath = readonly PropertyKey[]
 /** parseYaml parses YAML text; syntax errors become one `ConfigError` with file:line:col. */
 export function parseYaml(file: string, text: string): YamlSource {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1' })
   const errors = doc.errors.map((e) => {
     const offset = e.code === 'DUPLICATE_KEY' ? (duplicateKeyOffset(doc) ?? e.pos[0]) : e.pos[0]
     const pos = lines.linePos(offset)
@@ -91,7 +92,7 @@ export function locateKey(src: YamlSource, path: SourcePath): string {
  * typed value, or throws one `ConfigError` naming every issue with its position.
  */
 export function validate<T>(src: YamlSource, schema: ZodType<T>, at: SourcePath = [], value?: unknown): T {
-  const input = value !== undefined ? value : at.length === 0 ? src.data : src.doc.getIn(at as unknown[])
+  const input = value !== undefined ? value : dig(src.data, at)
   const result = schema.safeParse(input)
   if (result.success) return result.data
   const issues = result.error.issues.map((issue) => {
@@ -101,6 +102,16 @@ export function validate<T>(src: YamlSource, schema: ZodType<T>, at: SourcePath 
     return `${where}: ${field}${issue.message}`
   })
   throw manyIssues(issues, 'invalid input')
+}
+
+/** dig returns the plain value at `path` inside parsed data. */
+export function dig(data: unknown, path: SourcePath): unknown {
+  let cur = data
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<PropertyKey, unknown>)[key]
+  }
+  return cur
 }
 
 /** manyIssues folds a list of positioned issues into one `ConfigError` (first + hints). */

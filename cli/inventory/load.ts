@@ -22,6 +22,8 @@ const VARS_EXTS = ['', '.yml', '.yaml', '.json']
 export interface LoadedInventory {
   inventory: Inventory
   source: string
+  /** The inventory's directory (Ansible's `inventory_dir`): the source itself or its parent. */
+  dir: string
 }
 
 /** loadInventory reads an inventory file or directory with its group_vars and host_vars. */
@@ -34,7 +36,7 @@ export async function loadInventory(source: string): Promise<LoadedInventory> {
   else await parseFile(source, inventory)
   inventory.reconcile()
   await applyVarsDirs(base, inventory)
-  return { inventory, source }
+  return { inventory, source, dir: base }
 }
 
 async function parseDirectory(dir: string, inv: Inventory, top: boolean): Promise<void> {

@@ -1,0 +1,58 @@
+/**
+ * run-playbook.ts — what every playbook-running command shares: the inventory, the reporter
+ * (live lines, or one JSON document with --json), connection options from the command line,
+ * the control-node state dir, and the exit code from the recap.
+ */
+import { join } from 'node:path'
+import type { RunOptions, RunSummary } from '../engine/run.js'
+import { HumanReporter } from '../output/human.js'
+import { JsonReporter } from '../output/json.js'
+import { openInventory } from './inventory-arg.js'
+import type { CommandIo, GlobalArgs } from './types.js'
+
+/** PlaybookArgs are the options of commands that run playbooks. */
+export interface PlaybookArgs extends GlobalArgs {
+  tags?: string
+  skipTags?: string
+  extraVars?: string[]
+}
+
+/** stateDirOf is the control-node state dir of an inventory ($MANAGE_SECRETS_STATE_DIR wins). */
+export function stateDirOf(inventoryDir: string, env: NodeJS.ProcessEnv): string {
+  return env.MANAGE_SECRETS_STATE_DIR ?? join(inventoryDir, '.manage-secrets')
+}
+
+/** runWithInventory builds the run options, calls `fn`, prints the JSON document if asked. */
+export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (opts: RunOptions) => Promise<RunSummary>): Promise<number> {
+  const inventory = await openInventory(args, io)
+  const json = args.json ? new JsonReporter() : null
+  const reporter = json ?? new HumanReporter(io.stdout, io.colors, args.verbose)
+  const split = (s?: string): string[] | undefined => (s ? s.split(',').map((t) => t.trim()).filter(Boolean) : undefined)
+  const summary = await fn({
+    inventory,
+    check: args.check,
+    diff: args.diff,
+    forks: args.forks,
+    limit: args.hosts,
+    tags: split(args.tags),
+    skipTags: split(args.skipTags),
+    extraVars: parseExtraVars(args.extraVars ?? []),
+    connection: { hostKeyPolicy: args.acceptNewHostKeys ? 'accept-new' : undefined },
+    reporter,
+    stateDir: stateDirOf(inventory.dir, io.env),
+  })
+  if (json) io.stdout(JSON.stringify(json.document({ check: args.check }), null, 2) + '\n')
+  return summary.exitCode
+}
+
+function parseExtraVars(list: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const item of list) {
+    if (item.trim().startsWith('{')) Object.assign(out, JSON.parse(item))
+    else {
+      const eq = item.indexOf('=')
+      if (eq > 0) out[item.slice(0, eq)] = item.slice(eq + 1)
+    }
+  }
+  return out
+}

@@ -1,0 +1,204 @@
+/**
+ * run.ts — runs a playbook over the inventory.
+ *
+ * Rules enforced here:
+ * - each host runs its task list as its own pipeline (like Ansible's `free` strategy), at
+ *   most `forks` hosts at once, `serial` batches one after another; one connection per host,
+ *   opened on first use and kept for the whole run;
+ * - a failed or unreachable host stops only itself, unless `any_errors_fatal` or
+ *   `max_fail_percentage` says otherwise;
+ * - handlers run once per play at the end of the host's tasks, only where a notifying task
+ *   changed something — also on a host whose later task failed (a restart owed is never
+ *   dropped); owed handlers of a host that became unreachable are kept for the next run;
+ * - `--check` runs only modules' `check()` (see modules/types.ts).
+ */
+import { basename } from 'node:path'
+import { Exit, UnreachableError } from '../errors.js'
+import type { LoadedInventory } from '../inventory/load.js'
+import { HostSelector } from '../inventory/patterns.js'
+import { connectionSpec, type ConnectionOptions } from '../inventory/vars.js'
+import type { Facts, ModuleContext } from '../modules/types.js'
+import type { Play, Playbook, Task } from '../playbook/schema.js'
+import { evalCondition, type Scope } from '../playbook/template.js'
+import type { Connection } from '../transport/connection.js'
+import { ConnectionPool } from '../transport/open.js'
+import { emptyStats, type HostStats, type Reporter } from './events.js'
+import { batches, mapLimit, tagSelected } from './limit.js'
+import { OwedHandlers } from './owed.js'
+import { lazyScope, mentionsFacts } from './scope.js'
+import { runTask } from './task.js'
+
+/** RunOptions are the run-wide settings from the command line. */
+export interface RunOptions {
+  inventory: LoadedInventory
+  check: boolean
+  diff: boolean
+  forks: number
+  limit?: string
+  tags?: string[]
+  skipTags?: string[]
+  extraVars?: Record<string, unknown>
+  connection?: ConnectionOptions
+  reporter: Reporter
+  pool?: ConnectionPool
+  /** Control-node state dir (owed handlers); null keeps them in memory only. */
+  stateDir?: string | null
+}
+
+/** RunSummary is the recap and the exit code it maps to. */
+export interface RunSummary {
+  stats: Record<string, HostStats>
+  exitCode: number
+}
+
+interface PlayRun {
+  play: Play
+  pb: Playbook
+  opts: RunOptions
+  pool: ConnectionPool
+  owed: OwedHandlers
+  stats: Record<string, HostStats>
+  abort: { now: boolean }
+  owedBefore: Map<string, Set<string>>
+}
+
+/** runPlaybook runs every play and returns the recap; it never throws for host failures. */
+export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSummary> {
+  const pool = opts.pool ?? new ConnectionPool()
+  const owed = new OwedHandlers(opts.stateDir ?? null)
+  const stats: Record<string, HostStats> = {}
+  try {
+    for (const play of pb.plays) {
+      const hosts = new HostSelector(opts.inventory.inventory).selectOrFail(play.hosts, opts.limit)
+      for (const h of hosts) stats[h] ??= emptyStats()
+      opts.reporter.emit({ kind: 'play-start', play: play.name, hosts, check: opts.check })
+      const run: PlayRun = { play, pb, opts, pool, owed, stats, abort: { now: false }, owedBefore: await owed.owed(basename(pb.file), play.name) }
+      for (const batch of batches(hosts, play.serial)) {
+        if (run.abort.now) break
+        await mapLimit(batch, opts.forks, (host) => runHost(run, host))
+        const failed = batch.filter((h) => stats[h]?.failed || stats[h]?.unreachable).length
+        if (play.maxFailPercentage !== undefined && (failed * 100) / batch.length > play.maxFailPercentage) run.abort.now = true
+      }
+    }
+  } finally {
+    await owed.save()
+    if (!opts.pool) await pool.closeAll()
+  }
+  opts.reporter.emit({ kind: 'recap', stats })
+  return { stats, exitCode: exitCodeOf(stats) }
+}
+
+/** exitCodeOf maps a recap to SPEC.md's exit codes (unreachable over failed). */
+export function exitCodeOf(stats: Record<string, HostStats>): number {
+  const all = Object.values(stats)
+  if (all.some((s) => s.unreachable > 0)) return Exit.HostUnreachable
+  if (all.some((s) => s.failed > 0)) return Exit.HostFailed
+  return Exit.Ok
+}
+
+async function runHost(run: PlayRun, host: string): Promise<void> {
+  const { play, opts } = run
+  const inv = opts.inventory.inventory
+  const registered: Record<string, unknown> = {}
+  const notified = new Set(run.owedBefore.get(host) ?? [])
+  const hostVars = inv.hostVars(host)
+  const magic = magicVars(run, host)
+  let facts: Partial<Facts> = {}
+  let conn: Promise<Connection> | null = null
+  const layers = (): Record<string, unknown>[] => [play.defaults, hostVars, magic, facts, play.vars, registered, opts.extraVars ?? {}]
+  const connect = (): Promise<Connection> => {
+    conn ??= run.pool.get(connectionSpec(host, renderConn(lazyScope(...layers()), hostVars), opts.connection))
+    return conn
+  }
+  const context = async (scope: Scope, task: Task): Promise<ModuleContext> => ({
+    host,
+    conn: await connect(),
+    check: opts.check,
+    diff: opts.diff,
+    vars: hostVars,
+    baseDir: task.baseDir,
+    evaluate: (c) => evalCondition(c, scope),
+    lookup: (n) => scope.get(n),
+  })
+  let unreachable = false
+  let failed = false
+  try {
+    if (mentionsFacts([hostVars, play.vars, play.tasks.map((t) => [t.args, t.when])])) facts = await gatherFacts(await connect())
+    for (const task of play.tasks) {
+      if (run.abort.now || failed) break
+      if (!tagSelected(task.tags, opts.tags ?? ['all'], opts.skipTags ?? [])) continue
+      const { outcomes, registered: value } = await runTask({ host, check: opts.check, diff: opts.diff, layers: layers(), context }, task)
+      for (const o of outcomes) report(run, host, task, false, o)
+      if (task.register) registered[task.register] = value
+      if (outcomes.some((o) => o.result.changed)) for (const n of task.notify) notified.add(n)
+      if (outcomes.some((o) => o.status === 'failed' && !o.ignored)) {
+        failed = true
+        if (play.anyErrorsFatal) run.abort.now = true
+      }
+    }
+    await runHandlers(run, host, notified, layers, context)
+  } catch (err) {
+    if (!(err instanceof UnreachableError)) throw err
+    unreachable = true
+    run.stats[host] = { ...(run.stats[host] ?? emptyStats()), unreachable: 1 }
+    opts.reporter.emit({ kind: 'host-result', host, task: 'connect', handler: false, status: 'unreachable', msg: err.message, result: { unreachable: true, msg: err.message } })
+    await run.pool.drop(host)
+    for (const h of notified) opts.reporter.emit({ kind: 'handler-owed', host, handler: h })
+  }
+  await run.owed.settle(basename(run.pb.file), play.name, host, unreachable ? notified : [])
+}
+
+async function runHandlers(run: PlayRun, host: string, notified: Set<string>, layers: () => Record<string, unknown>[], context: (s: Scope, t: Task) => Promise<ModuleContext>): Promise<void> {
+  for (const handler of run.play.handlers) {
+    const names = [handler.name, ...handler.listen]
+    if (!names.some((n) => notified.has(n))) continue
+    const { outcomes } = await runTask({ host, check: run.opts.check, diff: run.opts.diff, layers: layers(), context }, handler)
+    for (const o of outcomes) report(run, host, handler, true, o)
+    if (!outcomes.some((o) => o.status === 'failed' && !o.ignored)) for (const n of names) notified.delete(n)
+  }
+}
+
+function report(run: PlayRun, host: string, task: Task, handler: boolean, o: Awaited<ReturnType<typeof runTask>>['outcomes'][number]): void {
+  const s = (run.stats[host] ??= emptyStats())
+  if (o.status === 'failed') {
+    if (o.ignored) s.ignored++
+    else s.failed++
+  } else if (o.status === 'changed') {
+    s.changed++
+    s.ok++
+  } else if (o.status === 'unknown') s.unknown++
+  else if (o.status === 'skipped') s.skipped++
+  else if (o.status === 'ok') s.ok++
+  const msg = typeof o.result.msg === 'string' ? o.result.msg : typeof o.result.unknown === 'string' ? o.result.unknown : undefined
+  run.opts.reporter.emit({ kind: 'host-result', host, task: task.name, handler, status: o.status, msg, item: o.item, ignored: o.ignored, diff: o.result.diff, result: o.result })
+}
+
+function magicVars(run: PlayRun, host: string): Record<string, unknown> {
+  const inv = run.opts.inventory.inventory
+  const source = run.opts.inventory.source
+  const groups = Object.fromEntries([...inv.groups.keys()].map((g) => [g, inv.groupHosts(g)]))
+  return {
+    inventory_hostname: host,
+    inventory_hostname_short: host.split('.')[0],
+    inventory_dir: run.opts.inventory.dir,
+    inventory_file: source,
+    playbook_dir: run.pb.dir,
+    groups,
+    group_names: inv.hostGroups(host).map((g) => g.name).filter((g) => g !== 'all' && g !== 'ungrouped').sort(),
+    ansible_check_mode: run.opts.check,
+    ansible_diff_mode: run.opts.diff,
+    ansible_play_name: run.play.name,
+  }
+}
+
+function renderConn(scope: Scope, vars: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(vars)) if (k.startsWith('ansible_')) out[k] = scope.get(k)
+  return out
+}
+
+async function gatherFacts(conn: Connection): Promise<Facts> {
+  const r = await conn.exec(['sh', '-c', 'id -un; id -u; id -g; hostname'])
+  const [user = '', uid = '', gid = '', hostname = ''] = r.stdout.trim().split('\n')
+  return { ansible_user_id: user, ansible_user_uid: Number(uid), ansible_user_gid: Number(gid), ansible_hostname: hostname }
+}

@@ -1,0 +1,130 @@
+/**
+ * task.ts — one task on one host: loop, `when`, argument templating and validation, the
+ * module's check (and apply unless in check mode), `changed_when`/`failed_when`, `register`,
+ * and redaction. Module failures are results; only `UnreachableError` escapes.
+ */
+import { UnreachableError, UserError } from '../errors.js'
+import type { AnyModule, ModuleContext, ModuleResult } from '../modules/types.js'
+import { MODULES } from '../modules/index.js'
+import { redactResult } from '../output/redact.js'
+import type { Task } from '../playbook/schema.js'
+import { evalCondition, render, TemplateError, toText, UndefinedError, type Scope } from '../playbook/template.js'
+import type { HostStatus } from './events.js'
+import { lazyScope } from './scope.js'
+
+/** TaskRun is what running one task on one host needs from the play. */
+export interface TaskRun {
+  host: string
+  check: boolean
+  diff: boolean
+  layers: Record<string, unknown>[]
+  context: (scope: Scope, task: Task) => Promise<ModuleContext>
+}
+
+/** TaskOutcome is one result line (one per loop item) plus the value `register` stores. */
+export interface TaskOutcome {
+  status: HostStatus
+  ignored: boolean
+  item?: string
+  /** Redacted: safe for any output. */
+  result: ModuleResult
+  /** Unredacted: what `register` stores (Ansible's semantics; Secret values stay redacting). */
+  raw: ModuleResult
+}
+
+/** runTask runs `task` on one host and returns its outcomes and the registered value. */
+export async function runTask(run: TaskRun, task: Task): Promise<{ outcomes: TaskOutcome[]; registered: Record<string, unknown> }> {
+  const base = lazyScope(...run.layers, task.vars)
+  let items: unknown[] | null = null
+  if (task.loop !== undefined) {
+    const rendered = guard(task, () => render(task.loop, base))
+    if ('error' in rendered) return single(task, rendered.error)
+    if (!Array.isArray(rendered.value)) return single(task, failure(task, `loop must be a list, got ${typeof rendered.value}`))
+    items = rendered.value
+  }
+  if (items === null) {
+    const o = await runOnce(run, task, base)
+    return { outcomes: [o], registered: o.raw }
+  }
+  const outcomes: TaskOutcome[] = []
+  for (const item of items) {
+    const scope = lazyScope(...run.layers, task.vars, { [task.loopVar]: item })
+    outcomes.push({ ...(await runOnce(run, task, scope)), item: toText(item) })
+  }
+  const results = outcomes.map((o) => o.raw)
+  const registered = { changed: results.some((r) => r.changed), failed: results.some((r) => r.failed), results }
+  return { outcomes, registered }
+}
+
+async function runOnce(run: TaskRun, task: Task, scope: Scope): Promise<TaskOutcome> {
+  const when = guard(task, () => task.when.every((c) => evalCondition(c, scope)))
+  if ('error' in when) return when.error
+  if (!when.value) {
+    const skipped = { changed: false, skipped: true }
+    return { status: 'skipped', ignored: false, result: skipped, raw: skipped }
+  }
+  const mod = MODULES.get(task.module) as AnyModule
+  const args = guard(task, () => render(task.args, scope))
+  if ('error' in args) return args.error
+  const parsed = mod.args.safeParse(args.value)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    return failure(task, `invalid arguments for ${task.module}: ${issue?.path.join('.') || 'args'}: ${issue?.message}`)
+  }
+  const secrets = secretValues(mod, parsed.data)
+  const ctx = await run.context(scope, task)
+  const checkOnly = task.checkMode ?? run.check
+  let result: ModuleResult
+  try {
+    const plan = await mod.check(ctx, parsed.data)
+    result = checkOnly || mod.readOnly ? plan : await mod.apply(ctx, parsed.data, plan)
+  } catch (err) {
+    if (err instanceof UnreachableError) throw err
+    if (err instanceof UserError) result = { changed: false, failed: true, msg: err.message }
+    else throw err
+  }
+  const post = guard(task, () => conditions(task, scope, result))
+  if ('error' in post) return post.error
+  const shown = redactResult(post.value, task.noLog, secrets)
+  return { status: statusOf(shown, checkOnly), ignored: !!shown.failed && task.ignoreErrors, result: shown, raw: post.value }
+}
+
+function conditions(task: Task, scope: Scope, result: ModuleResult): ModuleResult {
+  if (!task.changedWhen && !task.failedWhen) return result
+  const with_ = lazyScope({ __r: result }, task.register ? { [task.register]: result } : {})
+  const s: Scope = { has: (n) => with_.has(n) || scope.has(n), get: (n) => (with_.has(n) ? with_.get(n) : scope.get(n)) }
+  const out = { ...result }
+  if (task.changedWhen) out.changed = task.changedWhen.every((c) => evalCondition(c, s))
+  if (task.failedWhen) out.failed = task.failedWhen.every((c) => evalCondition(c, s))
+  return out
+}
+
+function statusOf(r: ModuleResult, checkOnly: boolean): HostStatus {
+  if (r.failed) return 'failed'
+  if (r.skipped) return 'skipped'
+  if (checkOnly && r.unknown) return 'unknown'
+  return r.changed ? 'changed' : 'ok'
+}
+
+function secretValues(mod: AnyModule, args: Record<string, unknown>): string[] {
+  return (mod.secretArgs ?? []).map((k) => args[k]).filter((v): v is string => typeof v === 'string')
+}
+
+function guard<T>(task: Task, fn: () => T): { value: T } | { error: TaskOutcome } {
+  try {
+    return { value: fn() }
+  } catch (err) {
+    if (err instanceof UndefinedError) return { error: failure(task, `${err.message} in task '${task.name}' (${task.where})`) }
+    if (err instanceof TemplateError) return { error: failure(task, `template error in task '${task.name}' (${task.where}): ${err.message}`) }
+    throw err
+  }
+}
+
+function failure(task: Task, msg: string): TaskOutcome {
+  const result = { changed: false, failed: true, msg }
+  return { status: 'failed', ignored: task.ignoreErrors, result, raw: result }
+}
+
+function single(_task: Task, o: TaskOutcome): { outcomes: TaskOutcome[]; registered: Record<string, unknown> } {
+  return { outcomes: [o], registered: o.raw }
+}

@@ -1,0 +1,16 @@
+/**
+ * index.ts — the module registry, by hand (HOUSE-STYLE §2): a task names one of these.
+ */
+import { assert } from './assert.js'
+import { command } from './command.js'
+import { container } from './container.js'
+import { copy } from './copy.js'
+import { debug } from './debug.js'
+import { file } from './file.js'
+import { stat } from './stat.js'
+import type { AnyModule } from './types.js'
+
+/** MODULES maps each module name to its implementation. */
+export const MODULES: ReadonlyMap<string, AnyModule> = new Map<string, AnyModule>(
+  [file, copy, command, stat, container, assert, debug].map((m) => [m.name, m]),
+)
