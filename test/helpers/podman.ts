@@ -1,0 +1,134 @@
+/**
+ * podman.ts — Podman for integration tests (TESTING.md "Real containers"): the containers.conf
+ * this VM needs, a tiny busybox image built without any registry, and removal of containers
+ * by id. Uses only the system `podman`, `tar` and busybox-static.
+ */
+import { spawn } from 'node:child_process'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** MINI_IMAGE is the name ensureMiniImage builds, so tests need not repeat the literal. */
+export const MINI_IMAGE = 'localhost/mini:latest'
+
+/**
+ * CONTAINERS_CONF_TEXT is the containers.conf Podman needs on this VM (cgroup v1, rlimits
+ * that cannot be raised, no journald): point CONTAINERS_CONF at a file with this content.
+ */
+export const CONTAINERS_CONF_TEXT = `[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+`
+
+/** CommandResult is what runCommand resolves: exit code (null when killed by a signal) and output. */
+export interface CommandResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** runCommand runs a program without a shell and collects its output, so callers never quote arguments. */
+export function runCommand(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+const BUSYBOX_APPLETS = ['sh', 'sleep', 'cat', 'env', 'ls', 'date', 'echo']
+const LOCK = join(tmpdir(), 'manage-secrets-mini-image.lock')
+
+async function mustRun(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const r = await runCommand(cmd, args, env)
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`)
+  return r.stdout
+}
+
+/** A lock is stale when its owner is gone or it is older than two minutes (a crashed build). */
+async function lockIsStale(): Promise<boolean> {
+  try {
+    const [owner, info] = await Promise.all([readFile(LOCK, 'utf8'), stat(LOCK)])
+    if (Date.now() - info.mtimeMs > 120_000) return true
+    process.kill(Number(owner), 0)
+    return false
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/** withImageLock serialises image builds across test files and processes (O_EXCL lock file). */
+async function withImageLock<T>(fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      await writeFile(LOCK, String(process.pid), { flag: 'wx' })
+      break
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+    if (await lockIsStale()) await rm(LOCK, { force: true })
+    else await sleep(100)
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(LOCK, { force: true })
+  }
+}
+
+async function imageExists(env: NodeJS.ProcessEnv): Promise<boolean> {
+  return (await runCommand('podman', ['image', 'exists', MINI_IMAGE], env)).code === 0
+}
+
+/** buildRootfsTar lays out busybox and its applet symlinks and tars them for `podman import`. */
+async function buildRootfsTar(dir: string): Promise<string> {
+  const rootfs = join(dir, 'rootfs')
+  await mkdir(join(rootfs, 'bin'), { recursive: true })
+  for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev', 'app']) await mkdir(join(rootfs, d))
+  await copyFile('/bin/busybox', join(rootfs, 'bin/busybox'))
+  await chmod(join(rootfs, 'bin/busybox'), 0o755)
+  for (const applet of BUSYBOX_APPLETS) await symlink('busybox', join(rootfs, 'bin', applet))
+  const tar = join(dir, 'rootfs.tar')
+  await mustRun('tar', ['-C', rootfs, '-cf', tar, '.'], process.env)
+  return tar
+}
+
+/**
+ * ensureMiniImage builds localhost/mini:latest (busybox-static in a rootfs, `podman import`)
+ * once, so container tests need no registry; idempotent, and safe when several test files or
+ * processes call it at once (a lock file, then a second existence check). Returns the image name.
+ */
+export async function ensureMiniImage(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-mini-'))
+  try {
+    await writeFile(join(dir, 'containers.conf'), CONTAINERS_CONF_TEXT)
+    const env = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf') }
+    if (await imageExists(env)) return MINI_IMAGE
+    await withImageLock(async () => {
+      if (await imageExists(env)) return
+      await mustRun('podman', ['import', '--quiet', await buildRootfsTar(dir), MINI_IMAGE], env)
+    })
+    return MINI_IMAGE
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * removeContainers force-removes containers by id (`podman rm -f -t 0`), so a lab can clear
+ * what its hosts started without touching anyone else's; ids already gone are not an error.
+ */
+export async function removeContainers(ids: readonly string[], containersConf: string): Promise<void> {
+  if (ids.length === 0) return
+  const env = { ...process.env, CONTAINERS_CONF: containersConf }
+  await runCommand('podman', ['rm', '-f', '-t', '0', '--ignore', ...ids], env)
+}
