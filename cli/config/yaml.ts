@@ -9,7 +9,7 @@
  * - YAML 1.1 like Ansible (PyYAML): `yes`/`no` are booleans and `mode: 0600` is octal.
  */
 import { readFile } from 'node:fs/promises'
-import { isNode, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml'
+import { isNode, isScalar, LineCounter, parseDocument, visit, type Document, type ScalarTag, type Tags } from 'yaml'
 import type { ZodType } from 'zod'
 import { ConfigError } from '../errors.js'
 
@@ -24,10 +24,19 @@ export interface YamlSource {
 /** SourcePath is a path of keys and indexes into a YAML document. */
 export type SourcePath = readonly PropertyKey[]
 
+/**
+ * PyYAML (Ansible's parser) reads `1.5e3` as a string: its float needs a dot and a signed
+ * exponent (`1.5e+3`). The `yaml` package's 1.1 schema is looser; narrow it to PyYAML's.
+ */
+const PYYAML_EXP = /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+)[eE][-+][0-9]+$/
+function pyyamlFloats(tags: Tags): Tags {
+  return tags.map((t) => (typeof t === 'object' && !('collection' in t && t.collection) && t.format === 'EXP' && t.tag.endsWith(':float') ? ({ ...t, test: PYYAML_EXP } as ScalarTag) : t))
+}
+
 /** parseYaml parses YAML text; syntax errors become one `ConfigError` with file:line:col. */
 export function parseYaml(file: string, text: string): YamlSource {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1' })
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1', customTags: pyyamlFloats })
   const errors = doc.errors.map((e) => {
     const offset = e.code === 'DUPLICATE_KEY' ? (duplicateKeyOffset(doc) ?? e.pos[0]) : e.pos[0]
     const pos = lines.linePos(offset)

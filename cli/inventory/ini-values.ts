@@ -64,8 +64,13 @@ class LiteralParser {
     return this.i >= this.s.length
   }
 
+  /** skipSpace skips blanks and Python comments, as ast.literal_eval's tokenizer does. */
   skipSpace(): void {
-    while (this.i < this.s.length && /\s/.test(this.s[this.i] as string)) this.i++
+    for (;;) {
+      while (this.i < this.s.length && /\s/.test(this.s[this.i] as string)) this.i++
+      if (this.s[this.i] !== '#') return
+      while (this.i < this.s.length && this.s[this.i] !== '\n') this.i++
+    }
   }
 
   value(): unknown {

@@ -105,8 +105,9 @@ export class Inventory {
   /** setGroupVar sets one inventory-file variable on a group. */
   setGroupVar(group: string, key: string, value: unknown): void {
     const g = this.addGroup(group)
+    // like ansible's Group.set_variable: the priority is an attribute, not a variable
     if (key === 'ansible_group_priority') g.priority = Number(value)
-    g.vars[key] = value
+    else g.vars[key] = value
   }
 
   /** reconcile applies Ansible's rules for `all` and `ungrouped` once parsing is done. */

@@ -111,15 +111,19 @@ async function applyVarsDirs(base: string, inv: Inventory): Promise<void> {
   }
 }
 
+/**
+ * readVarsFor reads `NAME`, `NAME.yml`, `NAME.yaml` or `NAME.json` — only the first that exists,
+ * as ansible-core's find_vars_files does (a folder `NAME/` hides `NAME.yml` beside it).
+ */
 async function readVarsFor(dir: string, entity: string): Promise<Vars> {
   let vars: Vars = {}
   for (const ext of VARS_EXTS) {
     const path = join(dir, entity + ext)
     const info = await stat(path).catch(() => null)
     if (!info) continue
-    if (info.isDirectory()) {
-      for (const file of await listVarsFiles(path)) vars = { ...vars, ...(await readVarsFile(file)) }
-    } else vars = { ...vars, ...(await readVarsFile(path)) }
+    const files = info.isDirectory() ? await listVarsFiles(path) : [path]
+    for (const file of files) vars = { ...vars, ...(await readVarsFile(file)) }
+    break
   }
   return vars
 }
@@ -127,10 +131,12 @@ async function readVarsFor(dir: string, entity: string): Promise<Vars> {
 async function listVarsFiles(dir: string): Promise<string[]> {
   const out: string[] = []
   for (const name of (await readdir(dir)).sort()) {
-    if (name.startsWith('.') || IGNORED_EXTS.some((e) => name.endsWith(e) && e !== '.ini')) continue
+    if (name.startsWith('.') || name.endsWith('~')) continue
     const path = join(dir, name)
-    if ((await stat(path)).isDirectory()) out.push(...(await listVarsFiles(path)))
-    else if (VARS_EXTS.includes(extname(name))) out.push(path)
+    const info = await stat(path)
+    if (info.isDirectory()) {
+      if (extname(name) === '') out.push(...(await listVarsFiles(path)))
+    } else if (info.isFile() && VARS_EXTS.includes(extname(name))) out.push(path)
   }
   return out
 }
