@@ -96,8 +96,24 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       ['$0 vault view all-secrets', 'print a bundle\'s key names and values to the terminal'],
       ['$0 vault import secrets.yml --vault-password-file ~/.vault_pass', 'migrate an ansible-vault file'],
+      ['$0 vault create', 'generate every bundle of .secrets/manifest.yml'],
+      ['$0 vault rekey --new-vault-password-file new.pass', 're-encrypt every bundle with a new password'],
+      ['$0 vault keygen --admin alice --output ~/.config/manage-secrets/alice.key', 'an admin key pair (recipient mode)'],
     ],
-    load: notYet('vault', 4),
+    options: (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['create', 'view', 'edit', 'encrypt', 'decrypt', 'rekey', 'import', 'status', 'keygen'], describe: 'what to do' })
+        .positional('files', { type: 'string', array: true, describe: 'bundle names, or files for encrypt/import/view' })
+        .option('bundle', { alias: 'b', type: 'string', describe: 'encrypt/import: the bundle to put the values in' })
+        .option('output', { alias: 'o', type: 'string', describe: 'decrypt: plaintext file (0600) or - ; keygen: private key file' })
+        .option('reveal', { type: 'boolean', default: false, describe: 'view: print values even when stdout is not a terminal' })
+        .option('force', { type: 'boolean', default: false, describe: 'replace an existing output or public key file' })
+        .option('new-vault-password-file', { type: 'string', describe: 'rekey: file holding the new password (mode 0600)' })
+        .option('source-password-file', { type: 'string', array: true, describe: 'import/view: ansible-vault password file(s), if not the store\'s' })
+        .option('identity', { type: 'string', describe: 'private key file for recipient mode (or $MANAGE_SECRETS_IDENTITY)' })
+        .option('admin', { type: 'string', describe: 'keygen: make a key pair for this admin' })
+        .option('host', { type: 'string', describe: 'keygen: make a key pair for this host' }),
+    load: () => import('./vault.js'),
   },
   {
     command: 'play <playbook>',

@@ -15,10 +15,22 @@ export interface CliResult {
 }
 
 /** runCli spawns `node bin/manage-secrets.js ARGS` with a clean environment plus `env`. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; stdin?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runProgram(process.execPath, [resolve(PROJECT, 'bin/manage-secrets.js'), ...args], opts)
+}
+
+/** RunOptions: extra environment (on top of PATH and HOME only), working dir, stdin text. */
+export interface RunOptions {
+  env?: Record<string, string>
+  cwd?: string
+  stdin?: string
+}
+
+/** runProgram spawns `file ARGS` (e.g. one of scripts/) the way runCli does. */
+export function runProgram(file: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env }
-    const child = spawn(process.execPath, [resolve(PROJECT, 'bin/manage-secrets.js'), ...args], { cwd: opts.cwd ?? PROJECT, env })
+    const child = spawn(file, args, { cwd: opts.cwd ?? PROJECT, env })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

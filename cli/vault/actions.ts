@@ -1,0 +1,164 @@
+/**
+ * actions.ts — what `vault create|edit|encrypt|import|rekey` do to the store (#4), as
+ * functions that return reports (names, counts, fingerprints) and never print: the command
+ * layer renders them.
+ *
+ * Rules enforced here:
+ * - each action is one `store.update`: under the lock, everything decrypted and checked
+ *   first, everything encrypted before anything is written; any error leaves the store
+ *   byte for byte as it was;
+ * - a changed value keeps its previous one for the key's grace period (manifest policy);
+ * - reports carry key names and keyed fingerprints only, never values.
+ */
+import { ConfigError, UsageError } from '../errors.js'
+import { bundleValues, formatEnvValue, setKey, type Bundle } from '../secrets/bundle.js'
+import { generateSecret } from '../secrets/generate.js'
+import type { Manifest } from '../secrets/manifest.js'
+import type { Fingerprinter, Secret } from '../secrets/secret.js'
+import { openerFor, planFor, verifyPassword, type AccessContext } from './access.js'
+import { parseDotenv } from './dotenv.js'
+import { editSecretText } from './edit-session.js'
+import type { ImportedFile } from './import-source.js'
+
+/** VaultContext is what every action works with. */
+export interface VaultContext extends AccessContext {
+  fp: Fingerprinter
+  env: NodeJS.ProcessEnv
+  cwd: string
+}
+
+/** ChangeReport says what one action did to one bundle (names only). */
+export interface ChangeReport {
+  bundle: string
+  written: boolean
+  added: string[]
+  changed: string[]
+  removed: string[]
+  /** keys still without a value (external keys without a hook) */
+  pending: string[]
+}
+
+function report(bundle: string): ChangeReport {
+  return { bundle, written: false, added: [], changed: [], removed: [], pending: [] }
+}
+
+/** graceDaysOf is a key's grace period from the manifest (1 day for keys it does not declare). */
+export function graceDaysOf(manifest: Manifest, bundle: string, key: string): number {
+  const spec = manifest.bundles[bundle]
+  return spec?.keys[key]?.graceDays ?? spec?.graceDays ?? 1
+}
+
+function updateOpts(ctx: VaultContext, create: boolean) {
+  return {
+    create,
+    opener: (name: string) => openerFor(ctx.store, ctx.creds, name),
+    plan: (name: string) => planFor(ctx, name),
+  }
+}
+
+async function run(ctx: VaultContext, names: string[], create: boolean, fn: (b: Bundle, r: ChangeReport, existed: boolean) => Promise<void> | void): Promise<ChangeReport[]> {
+  const reports = new Map(names.map((n) => [n, report(n)]))
+  const written = await ctx.store.update(names, updateOpts(ctx, create), async (bundle, existed) => {
+    const r = reports.get(bundle.name) as ChangeReport
+    await fn(bundle, r, existed)
+    return !existed || r.added.length + r.changed.length + r.removed.length > 0
+  })
+  for (const n of written) (reports.get(n) as ChangeReport).written = true
+  return [...reports.values()]
+}
+
+/** createBundles generates every missing key of the named manifest bundles (existing values are kept). */
+export async function createBundles(ctx: VaultContext, names: string[]): Promise<ChangeReport[]> {
+  for (const n of names) {
+    if (!ctx.manifest.bundles[n]) throw new ConfigError(`${ctx.manifest.file}: no bundle '${n}' in the manifest`, [`bundles: ${Object.keys(ctx.manifest.bundles).join(', ') || 'none'}`])
+  }
+  const existing = new Set(await ctx.store.list())
+  if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n))) await verifyPassword(ctx.store, ctx.creds)
+  const now = new Date()
+  return run(ctx, names, true, async (bundle, r) => {
+    const spec = ctx.manifest.bundles[bundle.name]
+    for (const [key, k] of Object.entries(spec?.keys ?? {})) {
+      if (bundle.keys.has(key)) continue
+      const value = await generateSecret(k, ctx.fp, { env: ctx.env, cwd: ctx.cwd, bundle: bundle.name, key })
+      if (!value) r.pending.push(key)
+      else if (setKey(bundle, key, value, now, k.graceDays)) r.added.push(key)
+    }
+  })
+}
+
+/** applyValues sets `values` into a bundle (and with `exact`, removes keys not among them). */
+export function applyValues(manifest: Manifest, bundle: Bundle, values: { key: string; value: Secret }[], r: ChangeReport, exact: boolean, now: Date): void {
+  const given = new Set(values.map((v) => v.key))
+  for (const { key, value } of values) {
+    if (key.endsWith('_PREVIOUS')) throw new UsageError(`${bundle.name}: ${key}: the _PREVIOUS suffix is reserved for the previous value of a rotated key`)
+    const existed = bundle.keys.has(key)
+    if (setKey(bundle, key, value, now, graceDaysOf(manifest, bundle.name, key))) (existed ? r.changed : r.added).push(key)
+  }
+  if (!exact) return
+  for (const key of [...bundle.keys.keys()]) {
+    if (given.has(key)) continue
+    bundle.keys.delete(key)
+    r.removed.push(key)
+  }
+}
+
+const EDIT_HEADER = (name: string): string =>
+  `# manage-secrets vault edit: bundle ${name}\n` +
+  '# One KEY=VALUE per line; quote values with spaces, quotes or newlines ("a\\nb").\n' +
+  '# Delete a line to remove a key. Previous values of rotated keys are kept for you.\n' +
+  '# Save and quit to encrypt; quit without saving (or exit non-zero) to change nothing.\n'
+
+/** editableText renders a bundle's current values for the editor. */
+export function editableText(bundle: Bundle, fp: Fingerprinter): Secret {
+  let text = EDIT_HEADER(bundle.name)
+  for (const k of [...bundle.keys.keys()].sort()) text += `${k}=${formatEnvValue(bundle.keys.get(k)?.value.reveal() ?? '')}\n`
+  return fp.secret(text)
+}
+
+/** editBundle decrypts a bundle into $EDITOR and re-encrypts what was saved (only if it changed). */
+export async function editBundle(ctx: VaultContext, name: string): Promise<ChangeReport> {
+  const [r] = await run(ctx, [name], false, async (bundle, rep) => {
+    const edited = await editSecretText(editableText(bundle, ctx.fp), ctx.fp, { env: ctx.env, fileName: `${name}.env` })
+    const values = parseDotenv(edited.reveal(), `${name} (edited)`, ctx.fp)
+    applyValues(ctx.manifest, bundle, values, rep, true, new Date())
+  })
+  return r as ChangeReport
+}
+
+/** importInto sets each bundle's values from imported files (keys not in them are kept). */
+export async function importInto(ctx: VaultContext, targets: Map<string, ImportedFile[]>): Promise<ChangeReport[]> {
+  for (const [bundle, files] of targets) {
+    const seen = new Map<string, string>()
+    for (const f of files) {
+      for (const e of f.entries) {
+        const first = seen.get(e.key)
+        if (first !== undefined) throw new ConfigError(`bundle ${bundle}: key ${e.key} comes from both ${first} and ${f.file}`)
+        seen.set(e.key, f.file)
+      }
+    }
+  }
+  const names = [...targets.keys()]
+  const existing = new Set(await ctx.store.list())
+  if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n))) await verifyPassword(ctx.store, ctx.creds)
+  const now = new Date()
+  return run(ctx, names, true, (bundle, r) => {
+    const values = (targets.get(bundle.name) ?? []).flatMap((f) => f.entries)
+    applyValues(ctx.manifest, bundle, values, r, false, now)
+  })
+}
+
+/** rekeyBundles re-encrypts bundles with the new password or the current recipients. */
+export async function rekeyBundles(ctx: VaultContext, names: string[]): Promise<string[]> {
+  return ctx.store.update(names, updateOpts(ctx, false), () => true)
+}
+
+/** readBundle decrypts one bundle for viewing or delivery. */
+export async function readBundle(ctx: Pick<VaultContext, 'store' | 'creds'>, name: string): Promise<Bundle> {
+  await ctx.store.readArmored(name)
+  return ctx.store.read(name, await openerFor(ctx.store, ctx.creds, name))
+}
+
+/** readValues decrypts a bundle and returns its values with `KEY_PREVIOUS` during grace periods. */
+export async function readValues(ctx: Pick<VaultContext, 'store' | 'creds'>, name: string, now: Date = new Date()): Promise<Map<string, Secret>> {
+  return bundleValues(await readBundle(ctx, name), now)
+}
