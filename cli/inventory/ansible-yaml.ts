@@ -8,6 +8,7 @@
  * - a group, `hosts`, `children` or `vars` that is not a mapping (a list where a mapping is due);
  * - a duplicate key (Ansible keeps the last one with a warning).
  */
+import { isMap, isScalar } from 'yaml'
 import { ConfigError } from '../errors.js'
 import { locate, locateKey, type SourcePath, type YamlSource } from '../config/yaml.js'
 import { CycleError, type Inventory } from './inventory.js'
@@ -61,10 +62,23 @@ function parseGroup(src: YamlSource, inv: Inventory, name: string, body: unknown
       throw err
     }
   }
+  rejectNonStringKeys(src, [...path, 'hosts'])
   for (const [pattern, hostVars] of Object.entries(section('hosts') ?? {})) {
     addHosts(src, inv, name, pattern, hostVars, [...path, 'hosts', pattern])
   }
   return name
+}
+
+/** Like ansible's yaml plugin: `1234:` is a number, not a host name; it must be quoted. */
+function rejectNonStringKeys(src: YamlSource, path: SourcePath): void {
+  const map = src.doc.getIn(path as unknown[], true)
+  if (!isMap(map)) return
+  for (const item of map.items) {
+    if (isScalar(item.key) && typeof item.key.value !== 'string' && item.key.value !== null) {
+      const key = String(item.key.value)
+      throw new ConfigError(`${locateKey(src, [...path, key])}: host pattern ${key} must be a string`, ['enclose integers and floats in quotation marks'])
+    }
+  }
 }
 
 function addHosts(src: YamlSource, inv: Inventory, group: string, pattern: string, vars: unknown, path: SourcePath): void {
