@@ -23,7 +23,7 @@ export type Node =
   | { t: 'dict'; entries: [Node, Node][] }
   | { t: 'un'; op: 'not' | 'neg'; a: Node }
   | { t: 'bin'; op: string; a: Node; b: Node }
-  | { t: 'filter'; name: string; a: Node; args: Node[] }
+  | { t: 'filter'; name: string; a: Node; args: Node[]; kwargs?: Record<string, Node> }
   | { t: 'test'; name: string; a: Node; neg: boolean; args: Node[] }
   | { t: 'cond'; c: Node; a: Node; b: Node }
 
@@ -32,7 +32,7 @@ export class ExprError extends Error {}
 
 type Tok = { k: 'num' | 'str' | 'name' | 'op'; v: string }
 
-const OPS = ['==', '!=', '<=', '>=', '(', ')', '[', ']', '{', '}', ',', ':', '.', '|', '<', '>', '+', '-', '~', '*', '/', '%']
+const OPS = ['==', '!=', '<=', '>=', '=', '(', ')', '[', ']', '{', '}', ',', ':', '.', '|', '<', '>', '+', '-', '~', '*', '/', '%']
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = []
@@ -181,9 +181,23 @@ class Parser {
     let a = this.postfix(this.primary())
     while (this.eat('|')) {
       const name = this.name()
-      a = { t: 'filter', name, a, args: this.eat('(') ? this.args(')') : [] }
+      a = this.eat('(') ? { t: 'filter', name, a, ...this.filterArgs() } : { t: 'filter', name, a, args: [] }
     }
     return a
+  }
+  /** filterArgs reads `(a, b, name=value)`: Jinja's keyword arguments, e.g. map(attribute='x'). */
+  private filterArgs(): { args: Node[]; kwargs?: Record<string, Node> } {
+    const args: Node[] = []
+    const kwargs: Record<string, Node> = {}
+    while (!this.eat(')')) {
+      const [t, next] = [this.peek(), this.toks[this.i + 1]]
+      if (t?.k === 'name' && next?.k === 'op' && next.v === '=') {
+        this.i += 2
+        kwargs[t.v] = this.expr()
+      } else args.push(this.expr())
+      if (!this.is(')')) this.want(',')
+    }
+    return Object.keys(kwargs).length > 0 ? { args, kwargs } : { args }
   }
   private postfix(node: Node): Node {
     for (;;) {

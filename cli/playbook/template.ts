@@ -212,7 +212,56 @@ function applyFilter(n: Extract<Node, { t: 'filter' }>, scope: Scope): unknown {
   }
   const f = FILTERS[n.name]
   if (!f) throw new TemplateError(`unknown filter '${n.name}' (known: default, ${Object.keys(FILTERS).join(', ')})`)
+  if (n.kwargs) {
+    const kw = Object.fromEntries(Object.entries(n.kwargs).map(([k, v]) => [k, evaluate(v, scope)]))
+    return f(evaluate(n.a, scope), ...args(), new Kwargs(kw))
+  }
   return f(evaluate(n.a, scope), ...args())
+}
+
+/** Kwargs carries a filter's keyword arguments (`map(attribute='x')`) as its last argument. */
+class Kwargs {
+  constructor(readonly values: Record<string, unknown>) {}
+}
+
+const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v])
+const attr = (v: unknown, name: unknown): unknown => str(name).split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v)
+
+/** attrTest is Jinja's selectattr/rejectattr test: truthy by default, or `defined`, `equalto`/`==`, `in`. */
+function attrTest(item: unknown, name: unknown, test?: unknown, value?: unknown): boolean {
+  const v = attr(item, name)
+  switch (test === undefined ? 'truthy' : str(test)) {
+    case 'truthy':
+      return truthy(v)
+    case 'defined':
+      return v !== undefined
+    case 'undefined':
+      return v === undefined
+    case 'equalto':
+    case '==':
+    case 'eq':
+      return v === value
+    case '!=':
+    case 'ne':
+      return v !== value
+    case 'in':
+      return items(value).includes(v)
+    default:
+      throw new TemplateError(`selectattr: unknown test '${str(test)}'`)
+  }
+}
+
+function mapFilter(v: unknown, ...a: unknown[]): unknown[] {
+  const kw = a[a.length - 1] instanceof Kwargs ? (a.pop() as Kwargs).values : {}
+  if ('attribute' in kw) return items(v).map((x) => attr(x, kw.attribute) ?? kw.default)
+  const name = str(a[0])
+  const f = FILTERS[name]
+  if (!f) throw new TemplateError(`map: unknown filter '${name}'`)
+  return items(v).map((x) => f(x, ...a.slice(1)))
+}
+
+function flatten(v: unknown, levels: unknown = Infinity): unknown[] {
+  return items(v).flat(Number(levels) as 1)
 }
 
 const str = (v: unknown): string => toText(v)
@@ -238,6 +287,10 @@ const FILTERS: Record<string, (v: unknown, ...a: unknown[]) => unknown> = {
   from_json: (v) => JSON.parse(str(v)),
   list: (v) => (Array.isArray(v) ? v : v && typeof v === 'object' ? Object.keys(v) : [...str(v)]),
   unique: (v) => [...new Set(v as unknown[])],
+  selectattr: (v, name, test, value) => items(v).filter((x) => attrTest(x, name, test, value)),
+  rejectattr: (v, name, test, value) => items(v).filter((x) => !attrTest(x, name, test, value)),
+  map: mapFilter,
+  flatten: (v, levels) => flatten(v, levels ?? Infinity),
   sort: (v) => [...(v as unknown[])].sort(),
   dict2items: (v) => Object.entries(v as object).map(([key, value]) => ({ key, value })),
   combine: (v, ...more) => Object.assign({}, v, ...more),
