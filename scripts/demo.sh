@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — `npm run demo`: the main job on the embedded `local` inventory (three demo
 # hosts on this machine, ansible_connection: local): no SSH, no root, no password typed.
-# It grows with the project: commands that exist today are shown; state goes to .demo-state/.
+# State goes to .demo-state/ (each host's /opt/callableapis, the demo's vault password, the
+# control-node state); the demo's encrypted store goes to inventory/local/.secrets/ (ignored
+# by git). Run it again: it converges and changes nothing. `rm -rf .demo-state` starts over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f dist/main.js ]] || npm run --silent build
 ms() { echo "\$ manage-secrets $*" >&2; node bin/manage-secrets.js "$@"; }
 export MANAGE_SECRETS_INVENTORY=inventory/local
+export MANAGE_SECRETS_STATE_DIR="$PWD/.demo-state/control"
+export MANAGE_SECRETS_VAULT_PASSWORD_FILE="$PWD/.demo-state/vault-password"
+export NO_COLOR=${NO_COLOR:-}
 
-echo "== the embedded demo inventory (inventory/local) ==" >&2
+# a throwaway vault password for the demo store, born 0600 (a lost one means a new store)
+umask 077
+mkdir -p .demo-state
+if [[ ! -s $MANAGE_SECRETS_VAULT_PASSWORD_FILE ]]; then
+  find inventory/local/.secrets -mindepth 1 ! -name manifest.yml ! -name .gitignore -delete
+  head -c 32 /dev/urandom | base64 > "$MANAGE_SECRETS_VAULT_PASSWORD_FILE"
+fi
+
+echo "== the embedded demo inventory (inventory/local) and an Ansible host pattern ==" >&2
 ms hosts --hosts all
-echo "== Ansible host patterns: the api group, without its second host ==" >&2
 ms hosts --hosts 'api:!demo-api2'
-echo "== merged variables of one host (group_vars/all applies) ==" >&2
-ms hosts demo-api1 --vars
-echo "== the production example inventory: hosts of group api that run on Oracle Cloud ==" >&2
-ms hosts -i inventory/production --hosts 'api:&oracle'
+echo "== generate every bundle of inventory/local/.secrets/manifest.yml (names, never values) ==" >&2
+ms vault create
+ms vault status
+echo "== setup: 0700 dirs, each host's own vault password, its bundles (encrypted for it) ==" >&2
+ms setup
+echo "== deploy again: nothing changed, nothing rewritten, nothing restarted ==" >&2
+ms deploy
+echo "== a new value for one key (from a 0600 file, never argv), then a dry run with a redacted diff ==" >&2
+{ printf 'GITHUB_OIDC_WEBHOOK_SECRET='; head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; echo; } > .demo-state/new-webhook.env
+ms vault encrypt .demo-state/new-webhook.env --bundle github-oidc
+rm -f .demo-state/new-webhook.env
+ms deploy --check --diff --hosts 'api'
+echo "== deploy it: only the changed bundle is rewritten on the api hosts ==" >&2
+ms deploy --hosts api
+echo "== what a host holds (modes from creation; the bundle is an OpenPGP message) ==" >&2
+ls -ln .demo-state/demo-api1/opt/callableapis .demo-state/demo-api1/opt/callableapis/secrets >&2

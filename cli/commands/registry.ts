@@ -29,6 +29,13 @@ export function playOptions(y: Argv): Argv {
     .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE or JSON, highest precedence' })
 }
 
+/** secretsOptions are the options of the commands that push secrets (setup, deploy). */
+function secretsOptions(y: Argv): Argv {
+  return y
+    .option('bundle', { alias: 'b', type: 'string', array: true, describe: 'only these bundles (repeatable)' })
+    .option('identity', { type: 'string', describe: 'private key file for a store in recipient mode (or $MANAGE_SECRETS_IDENTITY)' })
+}
+
 const notYet = (name: string, issue: number) => async (): Promise<CommandModule> => {
   const { notImplemented } = await import('./not-implemented.js')
   return notImplemented(name, issue)
@@ -42,8 +49,10 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       ['$0 setup', 'prepare every host of the inventory'],
       ['$0 setup --hosts onode1 --check', 'show what setup would do on onode1'],
+      ['$0 setup --vault-password-file ~/.config/manage-secrets/vault.pass', 'the password from a 0600 file instead of a prompt'],
     ],
-    load: notYet('setup', 5),
+    options: (y) => secretsOptions(playOptions(y)),
+    load: () => import('./setup.js'),
   },
   {
     command: 'deploy',
@@ -51,8 +60,10 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       ['$0 deploy --check --diff', 'dry run with a redacted diff'],
       ['$0 deploy --hosts web --bundle aws', 'push only the aws bundle to the web group'],
+      ['$0 deploy --json > deploy.json', 'one JSON document of every result'],
     ],
-    load: notYet('deploy', 5),
+    options: (y) => secretsOptions(playOptions(y)),
+    load: () => import('./deploy.js'),
   },
   {
     command: 'rotate',
@@ -155,9 +166,23 @@ export const COMMANDS: CommandSpec[] = [
     load: notYet('journal', 7),
   },
   {
-    command: 'load',
+    command: 'load [cmd..]',
     describe: 'container side: exec a command with the bundles',
-    examples: [['$0 load --secrets-dir /app/secrets --password-file /app/vault-password -- node server.js', 'start a service']],
-    load: notYet('load', 5),
+    examples: [
+      ['$0 load --secrets-dir /app/secrets --password-file /app/vault-password -- node server.js', 'entrypoint of a container run with -v /opt/callableapis/vault-password:/app/vault-password:ro -v /opt/callableapis/secrets:/app/secrets:ro: decrypt every bundle, start the service with them'],
+      ['$0 load --secrets-dir /app/secrets --identity /app/host.key --bundle aws --bundle cloudflare -- ./deploy.sh', 'recipient mode, only two bundles'],
+      ['$0 load --secrets-dir /app/secrets --password-file /app/vault-password --allow-missing -- node server.js', 'start even when the mounts are absent (one warning each)'],
+      ['$0 load --secrets-dir /app/secrets --password-file /app/vault-password --format env', 'print KEY=VALUE lines instead of running a command'],
+    ],
+    options: (y) =>
+      y
+        .positional('cmd', { type: 'string', array: true, describe: 'the command to run and its arguments (put -- before it)' })
+        .option('secrets-dir', { type: 'string', demandOption: true, describe: 'folder of <bundle>.env files (encrypted or plaintext env)' })
+        .option('password-file', { type: 'string', describe: "the host's vault password file, mode 0600 (password mode; or --vault-password-file, $MANAGE_SECRETS_VAULT_PASSWORD_FILE)" })
+        .option('identity', { type: 'string', describe: "the host's armoured private key file, mode 0600 (recipient mode; or $MANAGE_SECRETS_IDENTITY)" })
+        .option('bundle', { alias: 'b', type: 'string', describe: 'load only this bundle (repeatable); default: every *.env' })
+        .option('allow-missing', { type: 'boolean', default: false, describe: 'warn and run anyway when the dir, a bundle or a credential file is missing' })
+        .option('format', { type: 'string', choices: ['env', 'json'], describe: 'print the values (KEY=VALUE lines or one JSON object) instead of running a command' }),
+    load: () => import('./load.js'),
   },
 ]

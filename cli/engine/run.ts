@@ -27,6 +27,7 @@ import { batches, mapLimit, tagSelected } from './limit.js'
 import { OwedHandlers } from './owed.js'
 import { lazyScope, mentionsFacts } from './scope.js'
 import { runTask } from './task.js'
+import type { SecretsSession } from '../secrets/session.js'
 
 /** RunOptions are the run-wide settings from the command line. */
 export interface RunOptions {
@@ -43,6 +44,8 @@ export interface RunOptions {
   pool?: ConnectionPool
   /** Control-node state dir (owed handlers); null keeps them in memory only. */
   stateDir?: string | null
+  /** The secrets of this run (setup, deploy, …): modules use it, templates see `secret_bundles`. */
+  secrets?: SecretsSession
 }
 
 /** RunSummary is the recap and the exit code it maps to. */
@@ -119,6 +122,7 @@ async function runHost(run: PlayRun, host: string): Promise<void> {
     baseDir: task.baseDir,
     evaluate: (c) => evalCondition(c, scope),
     lookup: (n) => scope.get(n),
+    ...(opts.secrets ? { secrets: opts.secrets } : {}),
   })
   let unreachable = false
   let failed = false
@@ -171,6 +175,7 @@ function report(run: PlayRun, host: string, task: Task, handler: boolean, o: Awa
   else if (o.status === 'ok') s.ok++
   const msg = typeof o.result.msg === 'string' ? o.result.msg : typeof o.result.unknown === 'string' ? o.result.unknown : undefined
   run.opts.reporter.emit({ kind: 'host-result', host, task: task.name, handler, status: o.status, msg, item: o.item, ignored: o.ignored, diff: o.result.diff, result: o.result })
+  if (Array.isArray(o.result.warnings)) for (const w of o.result.warnings) run.opts.reporter.emit({ kind: 'warning', msg: String(w) })
 }
 
 function magicVars(run: PlayRun, host: string): Record<string, unknown> {
@@ -188,6 +193,9 @@ function magicVars(run: PlayRun, host: string): Record<string, unknown> {
     ansible_check_mode: run.opts.check,
     ansible_diff_mode: run.opts.diff,
     ansible_play_name: run.play.name,
+    // the bundles the manifest sends to this host (names and settings, never values)
+    secrets_encryption: run.opts.secrets?.manifest.encryption ?? 'none',
+    secret_bundles: (run.opts.secrets?.bundlesFor(host) ?? []).map((b) => ({ name: b.name, format: b.format, consumers: b.consumers, owner: b.owner, group: b.group, mode: b.mode })),
   }
 }
 

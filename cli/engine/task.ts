@@ -3,7 +3,7 @@
  * module's check (and apply unless in check mode), `changed_when`/`failed_when`, `register`,
  * and redaction. Module failures are results; only `UnreachableError` escapes.
  */
-import { UnreachableError, UserError } from '../errors.js'
+import { UnreachableError, UserError, VaultError } from '../errors.js'
 import type { AnyModule, ModuleContext, ModuleResult } from '../modules/types.js'
 import { MODULES } from '../modules/index.js'
 import { redactResult } from '../output/redact.js'
@@ -79,7 +79,8 @@ async function runOnce(run: TaskRun, task: Task, scope: Scope): Promise<TaskOutc
     const plan = await mod.check(ctx, parsed.data)
     result = checkOnly || mod.readOnly ? plan : await mod.apply(ctx, parsed.data, plan)
   } catch (err) {
-    if (err instanceof UnreachableError) throw err
+    // a wrong vault password or a damaged store is the whole run's problem, not one host's: exit 3
+    if (err instanceof UnreachableError || err instanceof VaultError) throw err
     if (err instanceof UserError) result = { changed: false, failed: true, msg: err.message }
     else throw err
   }

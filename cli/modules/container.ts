@@ -14,6 +14,8 @@ const Args = z.object({
   state: z.enum(['started', 'stopped', 'restarted', 'inspected']).default('inspected'),
   runtime: z.enum(['docker', 'podman', 'none']).optional(),
   stop_timeout: z.number().int().min(0).optional(),
+  /** a container absent from the host: `fail` (default), or `skip` with a warning (consumers) */
+  missing: z.enum(['fail', 'skip']).default('fail'),
 })
 type Args = z.infer<typeof Args>
 
@@ -52,6 +54,9 @@ export const container: Module<Args> = {
     const rt = runtimeOf(ctx, a)
     if (rt === 'none') return { changed: false, msg: `no container runtime on this host: ${a.name} left alone` }
     const i = await inspect(ctx.conn, rt, a.name)
+    if (!i.exists && a.missing === 'skip') {
+      return { changed: false, msg: `container ${a.name} is not on this host: nothing to ${a.state === 'restarted' ? 'restart' : 'do'}`, warnings: [`${ctx.host}: container ${a.name} (${rt}) is not on this host; skipped`] }
+    }
     if (!i.exists) return { changed: false, failed: true, msg: `container ${a.name} not found (${rt})` }
     const changed = a.state === 'restarted' || (a.state === 'started' && !i.running) || (a.state === 'stopped' && i.running)
     return result(i, changed ? { changed, msg: `${a.state === 'restarted' ? 'restart' : a.state === 'started' ? 'start' : 'stop'} ${a.name}` } : {})

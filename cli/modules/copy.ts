@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { basename, dirname, isAbsolute, resolve } from 'node:path'
+import { isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
-import { attrChanges, fixAttrs, remoteSha256, type WantedAttrs } from './fs-util.js'
+import { attrChanges, fixAttrs, remoteSha256, removeStaleTemps, type WantedAttrs } from './fs-util.js'
 import { parseMode, resolveId } from './owner.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 
@@ -60,12 +60,6 @@ async function plan(ctx: ModuleContext, a: Args, w: Wanted): Promise<ModuleResul
   return result
 }
 
-/** removeStaleTemps deletes temp files an earlier, cut transfer to `dest` left behind. */
-async function removeStaleTemps(ctx: ModuleContext, dest: string): Promise<void> {
-  const name = `.${basename(dest)}.ms-tmp-*`
-  await ctx.conn.exec(['find', dirname(dest), '-maxdepth', '1', '-type', 'f', '-name', name, '-delete'])
-}
-
 /** copy writes a file's content atomically with its final mode and owner. */
 export const copy: Module<Args> = {
   name: 'copy',
@@ -78,7 +72,7 @@ export const copy: Module<Args> = {
     if (p.failed || !p.changed) return p
     const w = await wanted(ctx, a)
     if (p.content_changed) {
-      await removeStaleTemps(ctx, a.dest)
+      await removeStaleTemps(ctx.conn, a.dest)
       await ctx.conn.put(a.dest, w.data, { mode: w.attrs.mode ?? 0o600, uid: w.attrs.uid, gid: w.attrs.gid })
       return p
     }

@@ -8,6 +8,7 @@
  * - `secretArgs` name the arguments whose values are never shown (output, --diff, journal).
  */
 import type { ZodType } from 'zod'
+import type { SecretsSession } from '../secrets/session.js'
 import type { Connection } from '../transport/connection.js'
 
 /** Facts are the few host facts templates can use (gathered lazily, one round trip). */
@@ -32,6 +33,8 @@ export interface ModuleContext {
   evaluate(cond: string | boolean): boolean
   /** Looks a variable up in the task's scope (for `debug: var=`). */
   lookup(name: string): unknown
+  /** The run's secrets (manifest, store, host copies); absent when the inventory has none. */
+  secrets?: SecretsSession
 }
 
 /** FileDiff is one before/after pair shown with `--diff` (already redacted where secret). */

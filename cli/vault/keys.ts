@@ -104,7 +104,9 @@ export async function readIdentityFile(path: string): Promise<openpgp.PrivateKey
   if ((info.mode & 0o077) !== 0) {
     throw new UsageError(`identity file ${path} is accessible by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`, [`chmod 600 ${path}`])
   }
-  const text = await readFile(path, 'utf8')
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new VaultError(`identity file ${path}: cannot read: ${err.code ?? 'error'}`)
+  })
   let key: openpgp.PrivateKey
   try {
     key = await openpgp.readPrivateKey({ armoredKey: text })

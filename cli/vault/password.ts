@@ -42,7 +42,9 @@ export async function readPasswordFile(path: string, fp: Fingerprinter): Promise
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0')
     throw new UsageError(`vault password file ${path} is accessible by group or others (mode ${mode}); refusing to use it`, [`chmod 600 ${path}`])
   }
-  const raw = await readFile(path)
+  const raw = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new VaultError(`vault password file ${path}: cannot read: ${err.code ?? 'error'}`)
+  })
   const text = stripAnsible(raw.toString('utf8'))
   raw.fill(0)
   if (text === '') throw new VaultError(`vault password file ${path} is empty`)

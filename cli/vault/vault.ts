@@ -43,6 +43,15 @@ const SEAL_CONFIG: openpgp.PartialConfig = {
 }
 const OPEN_CONFIG: openpgp.PartialConfig = { maxArgon2MemoryExponent: MAX_ARGON2_MEMORY_EXPONENT }
 
+/**
+ * HOST_ARGON2_PARAMS is the S2K cost of a host copy. A host's password is 256 random bits
+ * (setup makes it), not something a human chose: no KDF cost adds to that, while 64 MiB and
+ * 0.3 s per bundle per host would make deploying to 50 hosts take a minute of CPU. 1 pass,
+ * 1 lane, 1 MiB keeps the same message format at a few milliseconds.
+ */
+export const HOST_ARGON2_PARAMS = { passes: 1, parallelism: 1, memoryExponent: 10 } as const
+const HOST_SEAL_CONFIG: openpgp.PartialConfig = { ...SEAL_CONFIG, s2kArgon2Params: { ...HOST_ARGON2_PARAMS } }
+
 /** Sealer says how to encrypt: with a password, or to a set of public keys. */
 export type Sealer = { kind: 'password'; password: Secret } | { kind: 'recipients'; keys: openpgp.PublicKey[] }
 
@@ -53,15 +62,15 @@ export interface Opener {
 }
 
 /** seal encrypts `plaintext` and returns an ASCII-armoured OpenPGP message. */
-export async function seal(plaintext: Secret, sealer: Sealer): Promise<string> {
+export async function seal(plaintext: Secret, sealer: Sealer, config: openpgp.PartialConfig = SEAL_CONFIG): Promise<string> {
   const bytes = Buffer.from(plaintext.reveal(), 'utf8')
   try {
     const message = await openpgp.createMessage({ binary: bytes })
     if (sealer.kind === 'password') {
-      return await openpgp.encrypt({ message, passwords: [sealer.password.reveal()], format: 'armored', config: SEAL_CONFIG })
+      return await openpgp.encrypt({ message, passwords: [sealer.password.reveal()], format: 'armored', config })
     }
     if (sealer.keys.length === 0) throw new VaultError('no recipients to encrypt to')
-    return await openpgp.encrypt({ message, encryptionKeys: sealer.keys, format: 'armored', config: SEAL_CONFIG })
+    return await openpgp.encrypt({ message, encryptionKeys: sealer.keys, format: 'armored', config })
   } catch (err) {
     if (err instanceof VaultError) throw err
     throw new VaultError(`cannot encrypt: ${sealError(err)}`)
@@ -157,7 +166,8 @@ export function passwordHints(): string[] {
 
 /** sealForHost encrypts one host's copy of a bundle (env text) to that host's password or public key. */
 export async function sealForHost(text: Secret, target: { password: Secret } | { publicKey: openpgp.PublicKey }): Promise<string> {
-  return seal(text, 'password' in target ? { kind: 'password', password: target.password } : { kind: 'recipients', keys: [target.publicKey] })
+  if ('password' in target) return seal(text, { kind: 'password', password: target.password }, HOST_SEAL_CONFIG)
+  return seal(text, { kind: 'recipients', keys: [target.publicKey] })
 }
 
 /** sealKind says how an armoured bundle was encrypted, without decrypting it. */

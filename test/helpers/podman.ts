@@ -1,15 +1,18 @@
 /**
  * podman.ts — Podman for integration tests (TESTING.md "Real containers"): the containers.conf
- * this VM needs, a tiny busybox image built without any registry, and removal of containers
- * by id. Uses only the system `podman`, `tar` and busybox-static.
+ * this VM needs, a tiny busybox image and one with node, built without any registry, and
+ * removal of containers by id. Uses only the system `podman`, `tar`, `ldd`, `node` and busybox-static.
  */
 import { spawn } from 'node:child_process'
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 
 /** MINI_IMAGE is the name ensureMiniImage builds, so tests need not repeat the literal. */
 export const MINI_IMAGE = 'localhost/mini:latest'
+
+/** NODE_IMAGE is the name ensureNodeImage builds: busybox plus this machine's node. */
+export const NODE_IMAGE = 'localhost/ms-node:latest'
 
 /**
  * CONTAINERS_CONF_TEXT is the containers.conf Podman needs on this VM (cgroup v1, rlimits
@@ -85,42 +88,77 @@ async function withImageLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function imageExists(env: NodeJS.ProcessEnv): Promise<boolean> {
-  return (await runCommand('podman', ['image', 'exists', MINI_IMAGE], env)).code === 0
+async function imageExists(image: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  return (await runCommand('podman', ['image', 'exists', image], env)).code === 0
 }
 
-/** buildRootfsTar lays out busybox and its applet symlinks and tars them for `podman import`. */
-async function buildRootfsTar(dir: string): Promise<string> {
-  const rootfs = join(dir, 'rootfs')
+/** layoutBusybox lays out busybox-static and its applet symlinks, the base of every test image. */
+async function layoutBusybox(rootfs: string): Promise<void> {
   await mkdir(join(rootfs, 'bin'), { recursive: true })
   for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev', 'app']) await mkdir(join(rootfs, d))
   await copyFile('/bin/busybox', join(rootfs, 'bin/busybox'))
   await chmod(join(rootfs, 'bin/busybox'), 0o755)
   for (const applet of BUSYBOX_APPLETS) await symlink('busybox', join(rootfs, 'bin', applet))
-  const tar = join(dir, 'rootfs.tar')
-  await mustRun('tar', ['-C', rootfs, '-cf', tar, '.'], process.env)
-  return tar
+}
+
+/** copyAtSamePath copies a host file (following links) to the same absolute path under `rootfs`. */
+async function copyAtSamePath(rootfs: string, path: string, mode: number): Promise<void> {
+  await mkdir(join(rootfs, dirname(path)), { recursive: true })
+  await copyFile(path, join(rootfs, path))
+  await chmod(join(rootfs, path), mode)
+}
+
+/** addNode copies this machine's `node` to /usr/bin/node with every library `ldd` lists, at their paths. */
+async function addNode(rootfs: string): Promise<void> {
+  const node = await realpath(process.execPath)
+  await copyAtSamePath(rootfs, node, 0o755)
+  if (node !== '/usr/bin/node') {
+    await mkdir(join(rootfs, 'usr/bin'), { recursive: true })
+    await symlink(node, join(rootfs, 'usr/bin/node'))
+  }
+  const libs = [...(await mustRun('ldd', [node], process.env)).matchAll(/(\/\S+) \(0x[0-9a-f]+\)/g)].map((m) => m[1] as string)
+  if (libs.length === 0) throw new Error(`ldd ${node} listed no libraries`)
+  for (const lib of libs) await copyAtSamePath(rootfs, lib, 0o755)
 }
 
 /**
- * ensureMiniImage builds localhost/mini:latest (busybox-static in a rootfs, `podman import`)
- * once, so container tests need no registry; idempotent, and safe when several test files or
- * processes call it at once (a lock file, then a second existence check). Returns the image name.
+ * ensureImage builds `image` from busybox plus what `populate` adds (`podman import` of a
+ * tar), once: idempotent, and safe when several test files or processes call it at once (a
+ * lock file, then a second existence check). Returns the image name.
  */
-export async function ensureMiniImage(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ms-mini-'))
+async function ensureImage(image: string, populate: (rootfs: string) => Promise<void>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-image-'))
   try {
     await writeFile(join(dir, 'containers.conf'), CONTAINERS_CONF_TEXT)
     const env = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf') }
-    if (await imageExists(env)) return MINI_IMAGE
+    if (await imageExists(image, env)) return image
     await withImageLock(async () => {
-      if (await imageExists(env)) return
-      await mustRun('podman', ['import', '--quiet', await buildRootfsTar(dir), MINI_IMAGE], env)
+      if (await imageExists(image, env)) return
+      const rootfs = join(dir, 'rootfs')
+      await layoutBusybox(rootfs)
+      await populate(rootfs)
+      const tar = join(dir, 'rootfs.tar')
+      await mustRun('tar', ['-C', rootfs, '-cf', tar, '.'], process.env)
+      await mustRun('podman', ['import', '--quiet', tar, image], env)
     })
-    return MINI_IMAGE
+    return image
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** ensureMiniImage builds localhost/mini:latest (busybox-static only), once, without any registry. */
+export function ensureMiniImage(): Promise<string> {
+  return ensureImage(MINI_IMAGE, async () => undefined)
+}
+
+/**
+ * ensureNodeImage builds localhost/ms-node:latest (busybox plus this machine's `node` and its
+ * shared libraries), once, so a container can run the project mounted read-only
+ * (`node /opt/manage-secrets/bin/manage-secrets.js load …`, #5). About 100 MB.
+ */
+export function ensureNodeImage(): Promise<string> {
+  return ensureImage(NODE_IMAGE, addNode)
 }
 
 /**

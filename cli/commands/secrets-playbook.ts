@@ -1,0 +1,95 @@
+/**
+ * secrets-playbook.ts — what `setup` and `deploy` share (#5): run `playbooks/<name>.yml` of
+ * this package with the inventory's secrets store opened for the modules.
+ *
+ * Rules enforced here:
+ * - the vault password (or private key) is asked for lazily, at most once, and only if a
+ *   module must decrypt (`deploy --check` of encrypted bundles needs none);
+ * - `setup` makes the missing host passwords in one locked store write before the playbook
+ *   (never in check mode: there it only reports them);
+ * - deploy records are saved even when hosts fail, so the next run knows what is on each host.
+ */
+import { statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ConfigError } from '../errors.js'
+import { runPlaybook, type RunOptions } from '../engine/run.js'
+import { HostSelector } from '../inventory/patterns.js'
+import { loadPlaybook } from '../playbook/load.js'
+import { loadManifest, MANIFEST_FILE } from '../secrets/manifest.js'
+import { loadFingerprinter } from '../secrets/secret.js'
+import { SecretsSession } from '../secrets/session.js'
+import { identitiesFrom, once } from '../vault/access.js'
+import { rekeyBundles } from '../vault/actions.js'
+import { getPassword, passwordFileOf, terminalOf } from '../vault/password.js'
+import { SecretStore } from '../vault/store.js'
+import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
+import type { CommandIo } from './types.js'
+
+/** SecretsArgs are the options of setup and deploy. */
+export interface SecretsArgs extends PlaybookArgs {
+  bundle?: string[]
+  identity?: string
+}
+
+/** PLAYBOOKS is the folder of the playbooks the secrets commands run. */
+export const PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'playbooks')
+
+/** runSecretsPlaybook runs `playbooks/<name>.yml` with the secrets session. */
+export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: SecretsArgs, io: CommandIo): Promise<number> {
+  const pb = await loadPlaybook(join(PLAYBOOKS, `${name}.yml`))
+  return runWithInventory(args, io, async (opts) => {
+    const session = await openSession(args, io, opts)
+    if (name === 'setup' && session.manifest.encryption === 'password') {
+      const hosts = new HostSelector(opts.inventory.inventory).select('all', args.hosts).filter((h) => session.bundlesFor(h).length > 0)
+      if (!args.check) await session.ensureHostPasswords(hosts)
+    }
+    // setup may run before `vault create` (recipient mode needs the host keys first): a bundle
+    // not in the store yet is skipped with a warning; deploy fails on it
+    const extraVars = name === 'setup' ? { secrets_missing_bundle: 'skip', ...opts.extraVars } : opts.extraVars
+    try {
+      return await runPlaybook(pb, { ...opts, ...(extraVars ? { extraVars } : {}), secrets: session })
+    } finally {
+      await session.flush()
+      if (session.hostsWithNewKeys.length > 0) await includeNewHostKeys(session, args, io)
+    }
+  })
+}
+
+/**
+ * includeNewHostKeys re-encrypts the store's bundles that target hosts whose key this run
+ * recorded, so that in recipient mode every bundle stays encrypted to exactly its hosts.
+ */
+async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io: CommandIo): Promise<void> {
+  const fresh = new Set(session.hostsWithNewKeys)
+  const names: string[] = []
+  for (const spec of Object.values(session.manifest.bundles)) {
+    if (session.selectHosts(spec.hosts).some((h) => fresh.has(h)) && (await session.hasBundle(spec.name))) names.push(spec.name)
+  }
+  io.stderr(`recorded the public key of ${[...fresh].sort().join(', ')} in the store\n`)
+  if (names.length === 0) return
+  await rekeyBundles(session.vaultContext(io.env, io.cwd), names)
+  io.stderr(`re-encrypted ${names.join(', ')} to include them\n`)
+}
+
+async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<SecretsSession> {
+  const fp = loadFingerprinter(io.env)
+  const store = SecretStore.forInventory(opts.inventory.dir, fp)
+  if (!statSync(join(store.dir, MANIFEST_FILE), { throwIfNoEntry: false })) {
+    throw new ConfigError(`no secrets manifest at ${join(store.dir, MANIFEST_FILE)}`, ['declare the bundles there (see inventory/production/.secrets/manifest.yml), then: manage-secrets vault create'])
+  }
+  const manifest = await loadManifest(store.dir)
+  const tty = terminalOf()
+  const selector = new HostSelector(opts.inventory.inventory)
+  return new SecretsSession({
+    store,
+    manifest,
+    fp,
+    selector,
+    creds: { password: once(() => getPassword({ file: args.vaultPasswordFile, env: io.env, tty }, fp)), identities: identitiesFrom(args.identity, io.env) },
+    selectHosts: async (pattern) => selector.select(pattern),
+    stateDir: opts.stateDir ?? join(opts.inventory.dir, '.manage-secrets'),
+    ...(args.bundle ? { only: args.bundle } : {}),
+    canAsk: passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined || tty !== undefined || (args.identity ?? io.env.MANAGE_SECRETS_IDENTITY ?? '') !== '',
+  })
+}

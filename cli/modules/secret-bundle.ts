@@ -1,0 +1,146 @@
+/**
+ * secret-bundle.ts — the `secret_bundle` module (#5): pushes one bundle of the manifest to a
+ * host as `dest`, encrypted for that host (or plaintext `env` where the manifest says so).
+ *
+ * Rules enforced here:
+ * - one remote command learns the state of the target dir and file (type, mode, owner,
+ *   sha256), without following a symlink; a symlink at either is refused, never written through;
+ * - unchanged content is not rewritten (ok); only mode/owner drift is fixed in place;
+ * - a write is atomic with the final mode and owner from creation (connection `put`), then
+ *   verified by the sha256 of the file on the host;
+ * - the result carries the bundle's consumers, so a handler restarts exactly the containers
+ *   of the bundles that changed; values never appear (the diff shows key names only).
+ */
+import { createHash } from 'node:crypto'
+import { posix } from 'node:path'
+import { z } from 'zod'
+import { attrChanges, fixPlannedAttrs, plannedAttrs, probe, putVerified, type Probe } from './fs-util.js'
+import { parseMode, resolveId } from './owner.js'
+import type { FileDiff, Module, ModuleContext, ModuleResult } from './types.js'
+import type { SecretsSession } from '../secrets/session.js'
+
+/** SecretFileArgs are the arguments of a module that installs one secret file. */
+export const SecretFileArgs = z.strictObject({
+  dest: z.string().min(1),
+  owner: z.union([z.string(), z.number()]).optional(),
+  group: z.union([z.string(), z.number()]).optional(),
+  mode: z.union([z.string(), z.number()]).default('0600'),
+})
+
+const Args = z.strictObject({
+  bundle: z.string().min(1),
+  dest: z.string().min(1),
+  owner: z.union([z.string(), z.number()]).optional(),
+  group: z.union([z.string(), z.number()]).optional(),
+  mode: z.union([z.string(), z.number()]).optional(),
+  /** a bundle not in the store yet: `fail` (exit 3, default), or `skip` with a warning (setup) */
+  missing: z.enum(['fail', 'skip']).default('fail'),
+})
+type Args = z.infer<typeof Args>
+
+const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex')
+
+/** NO_SESSION is the result of a secret module run without a secrets store. */
+export const NO_SESSION: ModuleResult = {
+  changed: false,
+  failed: true,
+  msg: 'this module needs the secrets store: the inventory has no .secrets/manifest.yml',
+}
+
+/**
+ * refusal says why a probed path cannot be written, if it cannot. A missing dir is fine in
+ * check mode (an earlier task of the same run would have made it).
+ */
+export function refusal(path: string, p: Probe | undefined, want: 'file' | 'dir', check = false): string | undefined {
+  if (!p) return want === 'dir' && !check ? `${path} does not exist (run manage-secrets setup first)` : undefined
+  if (p.type === 'symlink') return `${path} is a symlink: refusing to follow it`
+  if (p.type !== want) return `${path} exists and is not a ${want === 'dir' ? 'directory' : 'regular file'}`
+  return undefined
+}
+
+/** Target is a secret file's destination as probed: refused (why), or its lstat and wanted attributes. */
+export interface Target {
+  why?: string
+  st?: Probe
+  want: { mode: number; uid?: number | undefined; gid?: number | undefined }
+}
+
+/** probeTarget probes a secret file and its dir in one command and resolves its wanted mode and owner. */
+export async function probeTarget(ctx: ModuleContext, dest: string, attrs: { mode?: string | number; owner?: string | number; group?: string | number }): Promise<Target> {
+  const dir = posix.dirname(dest)
+  const seen = await probe(ctx.conn, [dir, dest])
+  const why = refusal(dir, seen.get(dir), 'dir', ctx.check) ?? refusal(dest, seen.get(dest), 'file')
+  const want = { mode: parseMode(attrs.mode) ?? 0o600, uid: await resolveId(ctx.conn, 'u', attrs.owner), gid: await resolveId(ctx.conn, 'g', attrs.group) }
+  return { ...(why ? { why } : {}), st: seen.get(dest), want }
+}
+
+async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<ModuleResult> {
+  const spec = s.spec(a.bundle)
+  if (a.missing === 'skip' && !(await s.hasBundle(a.bundle))) {
+    const why = `bundle ${a.bundle} is not in the store yet: not pushed (manage-secrets vault create ${a.bundle}, then deploy)`
+    return { changed: false, bundle: a.bundle, consumers: [], msg: why, warnings: [`${ctx.host}: ${why}`] }
+  }
+  const { why, st, want } = await probeTarget(ctx, a.dest, { mode: a.mode ?? spec.mode, owner: a.owner ?? spec.owner, group: a.group ?? spec.group })
+  const base: ModuleResult = { changed: false, dest: a.dest, bundle: a.bundle, format: spec.format, consumers: spec.consumers }
+  if (why) return { ...base, failed: true, msg: why }
+  const content = await s.contentId(a.bundle)
+  let same: boolean
+  if (spec.format === 'env' && ctx.check && !s.canAsk) {
+    return { ...base, unknown: 'a plaintext (env) bundle is compared by content: give the vault password to know' }
+  }
+  if (spec.format === 'env') same = st?.sha256 !== undefined && st.sha256 === sha256((await s.plaintext(a.bundle)).reveal())
+  else {
+    const rec = (await s.deployed(ctx.host))[a.bundle]
+    const key = await s.keyId(ctx.host)
+    // a copy is current if the host holds what we wrote, of this content, for the host's current key
+    same = st?.sha256 !== undefined && rec?.sha256 === st.sha256 && rec.content === content && (rec.key ?? 'password') === key
+  }
+  const attrs = st && same ? attrChanges(st, want) : []
+  const changed = !same || attrs.length > 0
+  const result: ModuleResult = { ...base, changed, content, content_changed: !same, mode: want.mode, uid: want.uid, gid: want.gid }
+  if (changed) result.msg = !same ? `${st ? 'update' : 'create'} ${a.dest} (${spec.format})` : `${a.dest}: ${attrs.join(', ')}`
+  if (ctx.diff && !same) result.diff = [await diffOf(s, a, st)]
+  return result
+}
+
+/** diffOf shows which keys the new file holds, values redacted (names come from the sidecar). */
+async function diffOf(s: SecretsSession, a: Args, st: Probe | undefined): Promise<FileDiff> {
+  const keys = await s.keyNames(a.bundle)
+  return { path: a.dest, before: st ? `(${a.bundle}: content on the host differs from the store)\n` : '', after: keys.map((k) => `${k}=<redacted>\n`).join('') }
+}
+
+/**
+ * secretFileModule builds a module that writes one secret file from the run's secrets: it
+ * plans with `plan`, fixes only mode/owner when the content is right, else calls `write`.
+ */
+export function secretFileModule<A extends { dest: string }>(
+  name: string,
+  args: z.ZodType<A>,
+  plan: (ctx: ModuleContext, s: SecretsSession, a: A) => Promise<ModuleResult>,
+  write: (ctx: ModuleContext, s: SecretsSession, a: A, p: ModuleResult) => Promise<ModuleResult>,
+): Module<A> {
+  return {
+    name,
+    args,
+    async check(ctx, a) {
+      return ctx.secrets ? plan(ctx, ctx.secrets, a) : NO_SESSION
+    },
+    async apply(ctx, a, p) {
+      if (!ctx.secrets || p.failed || !p.changed) return p
+      if (p.content_changed) return write(ctx, ctx.secrets, a, p)
+      await fixPlannedAttrs(ctx.conn, a.dest, p)
+      return p
+    },
+  }
+}
+
+/** secret_bundle pushes one bundle to one host. */
+export const secretBundle = secretFileModule('secret_bundle', Args, plan, async (ctx, s, a, p) => {
+  const data = await s.hostCopy(ctx.host, a.bundle)
+  const sum = sha256(data)
+  const failed = await putVerified(ctx.conn, a.dest, data, plannedAttrs(p))
+  if (failed) return { ...p, failed: true, msg: failed }
+  const key = p.format === 'env' ? undefined : await s.keyId(ctx.host)
+  await s.record(ctx.host, a.bundle, { ...(p.format === 'env' ? {} : { sha256: sum, key }), content: p.content as string, at: new Date().toISOString() })
+  return p
+})

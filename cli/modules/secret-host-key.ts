@@ -1,0 +1,75 @@
+/**
+ * secret-host-key.ts — the `secret_host_key` module (#5, setup in recipient mode): the host's
+ * own OpenPGP key pair, generated ON the host with its `gpg` (the private key never leaves it,
+ * born 0600 in the target dir and renamed into place), its public key brought back into the
+ * store (`recipients/hosts/<host>.asc`) so deploy can encrypt the host's copies to it.
+ *
+ * Rules enforced here:
+ * - an existing key file is never replaced: when it does not match the store's public key the
+ *   task fails, naming both fingerprints, and a human decides;
+ * - an existing key file without a public key in the store gets its public half exported
+ *   (on the host) and recorded;
+ * - gpg runs in a throwaway home dir removed afterwards (its agent stopped); nothing secret is
+ *   in any argv: the script is constant and takes the host name, path and owner as arguments.
+ */
+import type { z } from 'zod'
+import { attrChanges, plannedAttrs } from './fs-util.js'
+import { probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
+import type { ModuleContext, ModuleResult } from './types.js'
+import type { SecretsSession } from '../secrets/session.js'
+import type { Connection } from '../transport/connection.js'
+
+const Args = SecretFileArgs
+type Args = z.infer<typeof Args>
+
+/** The script run on the host: $1 host name, $2 key file, $3 uid:gid. Prints the public key. */
+const KEYGEN = `set -eu
+umask 077
+command -v gpg >/dev/null || { echo "gpg is not installed on this host (recipient mode makes the host key with it)" >&2; exit 3; }
+d=$(mktemp -d)
+trap 'gpgconf --homedir "$d" --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$d"' EXIT
+g() { gpg --batch --quiet --no-tty --homedir "$d" --pinentry-mode loopback --passphrase '' "$@"; }
+if [ -e "$2" ] || [ -L "$2" ]; then
+  g --import "$2"
+else
+  g --quick-gen-key "manage-secrets host $1" ed25519 cert never
+  fpr=$(g --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
+  g --quick-add-key "$fpr" cv25519 encr never
+  t=$(mktemp "$(dirname "$2")/.host-key.XXXXXXXX")
+  g --armor --export-secret-keys "$fpr" > "$t"
+  chown "$3" "$t"
+  mv -f "$t" "$2"
+fi
+g --armor --export`
+
+/** fingerprintOn reads the primary key fingerprint of a key file on the host (gpg --show-keys). */
+async function fingerprintOn(conn: Connection, path: string): Promise<string | undefined> {
+  const r = await conn.exec(['gpg', '--batch', '--no-tty', '--with-colons', '--show-keys', '--', path])
+  const fpr = /^fpr:(?:[^:]*:){8}([0-9A-F]{40,64}):/m.exec(r.stdout)
+  return fpr?.[1]?.toLowerCase()
+}
+
+async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<ModuleResult> {
+  const { why, st, want } = await probeTarget(ctx, a.dest, a)
+  if (why) return { changed: false, failed: true, msg: why }
+  const known = await s.hostPublicKey(ctx.host)
+  if (!st) return { changed: true, content_changed: true, dest: a.dest, ...want, msg: `generate ${ctx.host}'s key pair on the host at ${a.dest}` }
+  const onHost = await fingerprintOn(ctx.conn, a.dest)
+  if (!onHost) return { changed: false, failed: true, msg: `${a.dest} is not an OpenPGP key gpg can read (or gpg is missing on the host)` }
+  if (!known) return { changed: true, content_changed: true, dest: a.dest, ...want, fingerprint: onHost, msg: `record the public key of ${a.dest} (${onHost}) in the store` }
+  if (known.fingerprint !== onHost) {
+    return { changed: false, failed: true, msg: `${a.dest} holds key ${onHost} but the store has ${known.fingerprint} for ${ctx.host}: refusing to replace either; remove the wrong one deliberately` }
+  }
+  const attrs = attrChanges(st, want)
+  return { changed: attrs.length > 0, content_changed: false, dest: a.dest, ...want, fingerprint: onHost, ...(attrs.length > 0 ? { msg: `${a.dest}: ${attrs.join(', ')}` } : {}) }
+}
+
+/** secret_host_key makes (or records) the host's key pair for recipient mode. */
+export const secretHostKey = secretFileModule('secret_host_key', Args, plan, async (ctx, s, a, p) => {
+  const want = plannedAttrs(p)
+  const owner = `${want.uid ?? 0}:${want.gid ?? 0}`
+  const r = await ctx.conn.exec(['sh', '-c', KEYGEN, 'sh', ctx.host, a.dest, owner])
+  if (!r.ok) return { ...p, failed: true, msg: `key generation on the host failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}` }
+  const fingerprint = await s.savePublicKey(ctx.host, r.stdout)
+  return { ...p, fingerprint }
+})
