@@ -40,3 +40,7 @@ echo "== deploy it: only the changed bundle is rewritten on the api hosts ==" >&
 ms deploy --hosts api
 echo "== what a host holds (modes from creation; the bundle is an OpenPGP message) ==" >&2
 ls -ln .demo-state/demo-api1/opt/callableapis .demo-state/demo-api1/opt/callableapis/secrets >&2
+echo "== a container's entrypoint: decrypt the mounted bundles, start the service with them ==" >&2
+host=.demo-state/demo-api1/opt/callableapis
+ms load --secrets-dir "$host/secrets" --password-file "$host/vault-password" -- \
+  sh -c 'echo "the service started with DATABASE_PASSWORD (${#DATABASE_PASSWORD} characters) and $(env | grep -c "_SECRET") *_SECRET variables"'

@@ -88,7 +88,6 @@ async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOptions): 
     selector,
     creds: { password: once(() => getPassword({ file: args.vaultPasswordFile, env: io.env, tty }, fp)), identities: identitiesFrom(args.identity, io.env) },
     selectHosts: async (pattern) => selector.select(pattern),
-    stateDir: opts.stateDir ?? join(opts.inventory.dir, '.manage-secrets'),
     ...(args.bundle ? { only: args.bundle } : {}),
     canAsk: passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined || tty !== undefined || (args.identity ?? io.env.MANAGE_SECRETS_IDENTITY ?? '') !== '',
   })

@@ -51,15 +51,22 @@ export async function fixPlannedAttrs(conn: Connection, path: string, p: ModuleR
  * cut transfer left), then checks the sha256 of the file on the host; returns a failure
  * message, or undefined when the host holds exactly `data`. `data` is zeroed after.
  */
-export async function putVerified(conn: Connection, path: string, data: Buffer, want: WantedAttrs & { mode: number }): Promise<string | undefined> {
+export async function putVerified(conn: Connection, path: string, data: Buffer, want: WantedAttrs & { mode: number }, listing?: Map<string, Probe>): Promise<string | undefined> {
   const sum = createHash('sha256').update(data).digest('hex')
-  await removeStaleTemps(conn, path)
+  if (!listing) await removeStaleTemps(conn, path)
+  else {
+    const prefix = posix.join(posix.dirname(path), `.${posix.basename(path)}.ms-tmp-`)
+    const stale = [...listing.keys()].filter((p) => p.startsWith(prefix))
+    if (stale.length > 0) await must(conn, ['rm', '-f', '--', ...stale])
+  }
   try {
     await conn.put(path, data, want)
   } finally {
     data.fill(0)
   }
-  return (await remoteSha256(conn, path)) === sum ? undefined : `${path}: sha256 after the write does not match what was sent`
+  // read back over SFTP (no process on the host) and compare what is on disk with what was sent
+  const back = await conn.get(path)
+  return createHash('sha256').update(back).digest('hex') === sum ? undefined : `${path}: sha256 after the write does not match what was sent`
 }
 
 /** removeStaleTemps deletes temp files an earlier, cut transfer to `dest` left behind. */
@@ -95,11 +102,12 @@ export interface Probe {
 const FIND_TYPES: Record<string, Probe['type']> = { f: 'file', d: 'dir', l: 'symlink' }
 
 /**
- * probe lstats `paths` and checksums the regular files among them in ONE remote command
- * (`find -maxdepth 0`, which never follows a symlink); a missing path is absent from the map.
+ * probe lstats `paths` (and, with depth 1, the entries of those that are directories) and
+ * checksums the regular files among them in ONE remote command (`find`, which never follows a
+ * symlink); a missing path is absent from the map.
  */
-export async function probe(conn: Connection, paths: readonly string[]): Promise<Map<string, Probe>> {
-  const r = await conn.exec(['find', ...paths, '-maxdepth', '0', '-printf', '%y %m %U %G %p\\n', '-type', 'f', '-exec', 'sha256sum', '--', '{}', '+'])
+export async function probe(conn: Connection, paths: readonly string[], depth: 0 | 1 = 0): Promise<Map<string, Probe>> {
+  const r = await conn.exec(['find', ...paths, '-maxdepth', String(depth), '-printf', '%y %m %U %G %p\\n', '-type', 'f', '-exec', 'sha256sum', '--', '{}', '+'])
   const out = new Map<string, Probe>()
   for (const line of r.stdout.split('\n')) {
     const m = /^([a-zA-Z]) ([0-7]+) (\d+) (\d+) (.*)$/.exec(line)

@@ -12,6 +12,7 @@ const cache = new WeakMap<Connection, Map<string, Promise<number>>>()
 export function resolveId(conn: Connection, kind: 'u' | 'g', name: string | number | undefined): Promise<number | undefined> {
   if (name === undefined || name === '') return Promise.resolve(undefined)
   if (typeof name === 'number' || /^\d+$/.test(name)) return Promise.resolve(Number(name))
+  if (name === 'root') return Promise.resolve(0) // uid and gid 0 by definition: no round trip
   let ids = cache.get(conn)
   if (!ids) cache.set(conn, (ids = new Map()))
   const key = `${kind}:${name}`

@@ -58,6 +58,27 @@ export function refusal(path: string, p: Probe | undefined, want: 'file' | 'dir'
   return undefined
 }
 
+/** dirListing is what one `find` saw in a host directory, shared by a run's secret modules. */
+export function dirListing(ctx: ModuleContext, dir: string): Promise<Map<string, Probe>> {
+  const load = () => probe(ctx.conn, [dir], 1)
+  return ctx.secrets ? ctx.secrets.listing(ctx.host, dir, load) : load()
+}
+
+/** listingOf is the listing of `dest`'s directory. */
+export function listingOf(ctx: ModuleContext, dest: string): Promise<Map<string, Probe>> {
+  return dirListing(ctx, posix.dirname(dest))
+}
+
+/** writeSecretFile writes and verifies `data` at `dest` (see putVerified), then forgets the dir's listing. */
+export async function writeSecretFile(ctx: ModuleContext, dest: string, data: Buffer, p: ModuleResult): Promise<string | undefined> {
+  const listing = await listingOf(ctx, dest)
+  try {
+    return await putVerified(ctx.conn, dest, data, plannedAttrs(p), listing)
+  } finally {
+    ctx.secrets?.forget(ctx.host, posix.dirname(dest))
+  }
+}
+
 /** Target is a secret file's destination as probed: refused (why), or its lstat and wanted attributes. */
 export interface Target {
   why?: string
@@ -67,8 +88,8 @@ export interface Target {
 
 /** probeTarget probes a secret file and its dir in one command and resolves its wanted mode and owner. */
 export async function probeTarget(ctx: ModuleContext, dest: string, attrs: { mode?: string | number; owner?: string | number; group?: string | number }): Promise<Target> {
+  const seen = await listingOf(ctx, dest)
   const dir = posix.dirname(dest)
-  const seen = await probe(ctx.conn, [dir, dest])
   const why = refusal(dir, seen.get(dir), 'dir', ctx.check) ?? refusal(dest, seen.get(dest), 'file')
   const want = { mode: parseMode(attrs.mode) ?? 0o600, uid: await resolveId(ctx.conn, 'u', attrs.owner), gid: await resolveId(ctx.conn, 'g', attrs.group) }
   return { ...(why ? { why } : {}), st: seen.get(dest), want }
@@ -129,6 +150,7 @@ export function secretFileModule<A extends { dest: string }>(
       if (!ctx.secrets || p.failed || !p.changed) return p
       if (p.content_changed) return write(ctx, ctx.secrets, a, p)
       await fixPlannedAttrs(ctx.conn, a.dest, p)
+      ctx.secrets.forget(ctx.host, posix.dirname(a.dest))
       return p
     },
   }
@@ -138,7 +160,7 @@ export function secretFileModule<A extends { dest: string }>(
 export const secretBundle = secretFileModule('secret_bundle', Args, plan, async (ctx, s, a, p) => {
   const data = await s.hostCopy(ctx.host, a.bundle)
   const sum = sha256(data)
-  const failed = await putVerified(ctx.conn, a.dest, data, plannedAttrs(p))
+  const failed = await writeSecretFile(ctx, a.dest, data, p)
   if (failed) return { ...p, failed: true, msg: failed }
   const key = p.format === 'env' ? undefined : await s.keyId(ctx.host)
   await s.record(ctx.host, a.bundle, { ...(p.format === 'env' ? {} : { sha256: sum, key }), content: p.content as string, at: new Date().toISOString() })

@@ -12,6 +12,7 @@
  * - gpg runs in a throwaway home dir removed afterwards (its agent stopped); nothing secret is
  *   in any argv: the script is constant and takes the host name, path and owner as arguments.
  */
+import { posix } from 'node:path'
 import type { z } from 'zod'
 import { attrChanges, plannedAttrs } from './fs-util.js'
 import { probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
@@ -70,6 +71,7 @@ export const secretHostKey = secretFileModule('secret_host_key', Args, plan, asy
   const owner = `${want.uid ?? 0}:${want.gid ?? 0}`
   const r = await ctx.conn.exec(['sh', '-c', KEYGEN, 'sh', ctx.host, a.dest, owner])
   if (!r.ok) return { ...p, failed: true, msg: `key generation on the host failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}` }
+  s.forget(ctx.host, posix.dirname(a.dest))
   const fingerprint = await s.savePublicKey(ctx.host, r.stdout)
   return { ...p, fingerprint }
 })

@@ -9,8 +9,8 @@
  * - the file is written atomically with its final mode and owner (0600 by default).
  */
 import type { z } from 'zod'
-import { attrChanges, plannedAttrs, putVerified } from './fs-util.js'
-import { probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
+import { attrChanges } from './fs-util.js'
+import { probeTarget, SecretFileArgs, secretFileModule, writeSecretFile } from './secret-bundle.js'
 import type { ModuleContext, ModuleResult } from './types.js'
 import type { SecretsSession } from '../secrets/session.js'
 
@@ -32,6 +32,6 @@ async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<Mod
 export const secretHostPassword = secretFileModule('secret_host_password', Args, plan, async (ctx, s, a, p) => {
   const password = await s.hostPassword(ctx.host)
   if (!password) return { ...p, failed: true, msg: `${ctx.host} has no vault password in the store (setup makes one before this task)` }
-  const failed = await putVerified(ctx.conn, a.dest, Buffer.from(`${password.reveal()}\n`), plannedAttrs(p))
+  const failed = await writeSecretFile(ctx, a.dest, Buffer.from(`${password.reveal()}\n`), p)
   return failed ? { ...p, failed: true, msg: failed } : p
 })

@@ -11,7 +11,8 @@
  * - a host copy in password mode is encrypted with that host's own random password (kept in
  *   the store, in `hosts/vault-passwords.asc`), so a host can open only what it was sent;
  * - "unchanged" for an encrypted bundle means: the file on the host is byte for byte what the
- *   last deploy wrote there (sha256 recorded in the state dir) and that write carried the
+ *   last deploy wrote there (sha256 recorded in the store's `deployed/`, committed with it, so
+ *   every admin and the cron node agree on what each host holds) and that write carried the
  *   store's current content (its content id: bundle version and live previous values — no
  *   value, no hash of a value);
  * - a plaintext (`format: env`) copy is compared by rendering it: nothing about it is stored.
@@ -22,6 +23,7 @@ import { readKey, type PublicKey } from 'openpgp'
 import { join } from 'node:path'
 import { VaultError } from '../errors.js'
 import type { HostSelector } from '../inventory/patterns.js'
+import type { Probe } from '../modules/fs-util.js'
 import { openerFor, planFor, verifyPassword, type AccessContext } from '../vault/access.js'
 import type { VaultContext } from '../vault/actions.js'
 import { readPublicKeyFile, RECIPIENTS_DIR } from '../vault/keys.js'
@@ -48,8 +50,6 @@ export interface DeployRecord {
 export interface SessionOptions extends AccessContext {
   fp: Fingerprinter
   selector: HostSelector
-  /** control-node state dir (deploy records) */
-  stateDir: string
   /** `--bundle`: only these bundles */
   only?: readonly string[]
   /** whether a password can be had (a file or a terminal): check mode reports `unknown` otherwise */
@@ -66,6 +66,7 @@ export class SecretsSession {
   private readonly dirty = new Set<string>()
   private hostPasswords: Promise<Bundle> | null = null
   private readonly newKeys = new Set<string>()
+  private readonly listings = new Map<string, Promise<Map<string, Probe>>>()
   private readonly passwordStore: SecretStore
   private readonly now: () => Date
 
@@ -84,6 +85,26 @@ export class SecretsSession {
         this.targets.get(host)?.push(spec)
       }
     }
+  }
+
+  /**
+   * listing returns what one `find` saw in a host's directory during this run (its entries,
+   * modes, owners, checksums), loading it once: the modules of a loop share one round trip.
+   */
+  listing(host: string, dir: string, load: () => Promise<Map<string, Probe>>): Promise<Map<string, Probe>> {
+    const key = `${host}\0${dir}`
+    let p = this.listings.get(key)
+    if (!p) {
+      p = load()
+      this.listings.set(key, p)
+      p.catch(() => this.listings.delete(key))
+    }
+    return p
+  }
+
+  /** forget drops a host directory's listing after a write into it. */
+  forget(host: string, dir: string): void {
+    this.listings.delete(`${host}\0${dir}`)
   }
 
   /** canAsk says whether credentials can be had without failing (a file, a key or a terminal). */
@@ -252,7 +273,7 @@ export class SecretsSession {
   }
 
   private recordFile(host: string): string {
-    return join(this.opts.stateDir, 'deployed', `${encodeURIComponent(host)}.json`)
+    return join(this.opts.store.dir, 'deployed', `${encodeURIComponent(host)}.json`)
   }
 
   /** deployed returns what the last deploy recorded for a host, by bundle. */
@@ -277,7 +298,7 @@ export class SecretsSession {
   /** flush writes the deploy records of every host written to (0600 files, 0700 dir). */
   async flush(): Promise<void> {
     if (this.dirty.size === 0) return
-    await ensurePrivateDir(join(this.opts.stateDir, 'deployed'))
+    await ensurePrivateDir(join(this.opts.store.dir, 'deployed'))
     for (const host of this.dirty) {
       await writeFileAtomic(this.recordFile(host), JSON.stringify({ host, bundles: await this.deployed(host) }, null, 2) + '\n')
     }
