@@ -36,6 +36,10 @@ export class HumanReporter implements Reporter {
         const ignored = e.ignored ? ' ...ignoring' : ''
         this.write(paint[e.status](`${LABEL[e.status]}: [${e.host}] ${what}${tail}`) + ignored + '\n')
         for (const d of e.diff ?? []) this.write(c.dim(`--- before: ${d.path}\n${d.before}+++ after: ${d.path}\n${d.after}`))
+        // what a failed container left in its log (already redacted), so the cause is on screen
+        if (e.status === 'failed' && typeof e.result.logs === 'string' && e.result.logs.trim() !== '') {
+          this.write(c.dim(e.result.logs.trimEnd().split('\n').map((l) => `  | ${l}\n`).join('')))
+        }
         if (this.verbose > 0 && e.status !== 'skipped') this.write(c.dim(`  ${JSON.stringify(e.result)}\n`))
         break
       }

@@ -21,7 +21,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { lstat, readFile } from 'node:fs/promises'
 import { readKey, type PublicKey } from 'openpgp'
 import { join } from 'node:path'
-import { VaultError } from '../errors.js'
+import { UsageError, VaultError } from '../errors.js'
 import type { HostSelector } from '../inventory/patterns.js'
 import type { Probe } from '../modules/fs-util.js'
 import { openerFor, planFor, verifyPassword, type AccessContext } from '../vault/access.js'
@@ -76,7 +76,7 @@ export class SecretsSession {
     this.passwordStore = new SecretStore(join(opts.store.dir, 'hosts'), opts.fp)
     const unknown = (opts.only ?? []).filter((b) => !(b in opts.manifest.bundles))
     if (unknown.length > 0) {
-      throw new VaultError(`no bundle ${unknown.join(', ')} in ${opts.manifest.file}`, [`bundles: ${Object.keys(opts.manifest.bundles).join(', ') || '(none)'}`])
+      throw new UsageError(`no bundle ${unknown.join(', ')} in ${opts.manifest.file}`, [`bundles: ${Object.keys(opts.manifest.bundles).join(', ') || '(none)'}`])
     }
     for (const spec of Object.values(opts.manifest.bundles)) {
       if (opts.only && opts.only.length > 0 && !opts.only.includes(spec.name)) continue

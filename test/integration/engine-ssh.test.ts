@@ -174,4 +174,22 @@ describe('engine over SSH (#3)', () => {
       await lab.sh('eng1', `podman rm -f ${name} >/dev/null 2>&1`)
     }
   })
+
+  it('a container that does not come back fails the host with its last log lines', async () => {
+    const image = await ensureMiniImage()
+    const name = `${lab.hosts[1]?.name}-crashy-${process.pid}`
+    // starts fine once; on restart it finds its own marker and exits at once
+    const cmd = `if [ -e /tmp/started ]; then echo crashed-on-restart; exit 1; fi; touch /tmp/started; echo first-start; exec sleep 1000`
+    await lab.sh('eng2', `podman rm -f ${name} >/dev/null 2>&1; podman run -d --network none --stop-timeout 1 --name ${name} ${image} sh -c '${cmd}'`)
+    try {
+      const r = await play(`- hosts: eng2\n  tasks:\n    - name: restart crashy\n      container: {name: ${name}, state: restarted, runtime: podman, stop_timeout: 1}\n`)
+      expect(r.exitCode).toBe(4)
+      const failed = r.events.find((e) => e.kind === 'host-result' && e.task === 'restart crashy')
+      expect(failed && failed.kind === 'host-result' ? failed.status : '').toBe('failed')
+      expect(failed && failed.kind === 'host-result' ? failed.msg : '').toMatch(/^restart .*crashy.* failed: not running$/)
+      expect(JSON.stringify(failed && failed.kind === 'host-result' ? failed.result.logs : '')).toContain('crashed-on-restart')
+    } finally {
+      await lab.sh('eng2', `podman rm -f ${name} >/dev/null 2>&1`)
+    }
+  })
 })
