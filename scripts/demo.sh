@@ -40,6 +40,16 @@ echo "== deploy it: only the changed bundle is rewritten on the api hosts ==" >&
 ms deploy --hosts api
 echo "== what a host holds (modes from creation; the bundle is an OpenPGP message) ==" >&2
 ls -ln .demo-state/demo-api1/opt/callableapis .demo-state/demo-api1/opt/callableapis/secrets >&2
+echo "== audit (one command per host): clean but for the backup that #6 will make ==" >&2
+ms audit --hosts demo-api1
+echo "== plant a problem: a bundle made world-readable; the audit finds it (exit 6) ==" >&2
+chmod 0644 .demo-state/demo-api1/opt/callableapis/secrets/all-secrets.env
+ms audit --hosts demo-api1 || echo "(exit $?: findings at or above --fail-on high)" >&2
+echo "== fix it (chmod back to policy, never delete, never follow links), audit again ==" >&2
+ms audit --hosts demo-api1 --fix
+ms audit --hosts demo-api1
+echo "== fleet status: bundles in sync, rotation due dates, last audit and backup ==" >&2
+ms status
 echo "== a container's entrypoint: decrypt the mounted bundles, start the service with them ==" >&2
 host=.demo-state/demo-api1/opt/callableapis
 ms load --secrets-dir "$host/secrets" --password-file "$host/vault-password" -- \

@@ -80,14 +80,23 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       ['$0 audit --json', 'daily audit for cron, one JSON document'],
       ['$0 audit --fix --check', 'preview the mode and owner fixes'],
+      ['$0 audit --hosts onode1 --fail-on critical', 'exit 6 only for critical findings'],
+      ['$0 audit -e \'{"audit_paths": [{"path": "/etc/app/tls", "group": "app", "file_mode": "0640"}]}\'', 'audit one more tree with its own policy'],
     ],
-    load: notYet('audit', 8),
+    options: (y) =>
+      playOptions(y)
+        .option('fail-on', { type: 'string', choices: ['critical', 'high', 'medium', 'low'], default: 'high', describe: 'exit 6 when a finding is at least this severe' })
+        .option('fix', { type: 'boolean', default: false, describe: 'put modes and owners back to policy (never deletes, never follows a symlink); with --check: preview' }),
+    load: () => import('./audit.js'),
   },
   {
     command: 'status',
     describe: 'per host: reachability, sync, ages, last runs',
-    examples: [['$0 status --hosts onode1', 'one host in a compact block']],
-    load: notYet('status', 8),
+    examples: [
+      ['$0 status --hosts onode1', 'one host in a compact block'],
+      ['$0 status --json', 'every host: reachability, bundles in sync/drifted/missing, ages, last audit and backup'],
+    ],
+    load: () => import('./status.js'),
   },
   {
     command: 'backup',

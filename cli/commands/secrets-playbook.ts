@@ -72,7 +72,8 @@ async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io
   io.stderr(`re-encrypted ${names.join(', ')} to include them\n`)
 }
 
-async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<SecretsSession> {
+/** openSession opens the inventory's secrets store for a run (fails with exit 2 when it has no manifest). */
+export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<SecretsSession> {
   const fp = loadFingerprinter(io.env)
   const store = SecretStore.forInventory(opts.inventory.dir, fp)
   if (!statSync(join(store.dir, MANIFEST_FILE), { throwIfNoEntry: false })) {

@@ -2,6 +2,7 @@
  * index.ts — the module registry, by hand (HOUSE-STYLE §2): a task names one of these.
  */
 import { assert } from './assert.js'
+import { auditScan } from './audit-scan.js'
 import { command } from './command.js'
 import { container } from './container.js'
 import { copy } from './copy.js'
@@ -11,10 +12,11 @@ import { secretBundle } from './secret-bundle.js'
 import { secretHostKey } from './secret-host-key.js'
 import { secretHostPassword } from './secret-host-password.js'
 import { secretOrphans } from './secret-orphans.js'
+import { secretsStatus } from './secrets-status.js'
 import { stat } from './stat.js'
 import type { AnyModule } from './types.js'
 
 /** MODULES maps each module name to its implementation. */
 export const MODULES: ReadonlyMap<string, AnyModule> = new Map<string, AnyModule>(
-  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans].map((m) => [m.name, m]),
+  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans, auditScan, secretsStatus].map((m) => [m.name, m]),
 )

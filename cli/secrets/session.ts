@@ -28,7 +28,7 @@ import { openerFor, planFor, verifyPassword, type AccessContext } from '../vault
 import type { VaultContext } from '../vault/actions.js'
 import { readPublicKeyFile, RECIPIENTS_DIR } from '../vault/keys.js'
 import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
-import { SecretStore } from '../vault/store.js'
+import { SecretStore, type BundleMeta } from '../vault/store.js'
 import { sealForHost } from '../vault/vault.js'
 import { bundleValues, renderEnv, setKey, type Bundle } from './bundle.js'
 import type { BundleSpec, Manifest } from './manifest.js'
@@ -132,6 +132,11 @@ export class SecretsSession {
     const spec = this.manifest.bundles[name]
     if (!spec) throw new VaultError(`no bundle '${name}' in ${this.manifest.file}`)
     return spec
+  }
+
+  /** meta is a bundle's sidecar (names, versions, dates; no value), if the store has it. */
+  meta(name: string): Promise<BundleMeta | undefined> {
+    return this.opts.store.readMeta(name)
   }
 
   /** hasBundle says whether the store holds a bundle yet. */

@@ -366,6 +366,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
 
+/** grace is a bounded wait raced against an event: unref'd, so it never keeps the process alive. */
+function grace(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref())
+}
+
 type SftpCb<T> = (err: Error | null | undefined, value?: T) => void
 
 /** SshConnection is the Connection over one authenticated ssh2 client. */
@@ -406,7 +411,7 @@ class SshConnection implements Connection {
 
   /** isLost settles whether the connection died: waits a moment for its close to arrive. */
   private async isLost(): Promise<boolean> {
-    if (this.lost === null) await Promise.race([this.closed, sleep(300)])
+    if (this.lost === null) await Promise.race([this.closed, grace(300)])
     return this.lost !== null
   }
 
@@ -696,7 +701,7 @@ class SshConnection implements Connection {
       this.closing = true
       for (const c of [...this.clients].reverse()) c.end()
     }
-    await Promise.race([this.closed, sleep(2000)])
+    await Promise.race([this.closed, grace(2000)])
     for (const c of this.clients) c.destroy()
   }
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 import { ensureNodeImage } from '../helpers/podman.js'
+import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
 let lab: TestLab
@@ -124,14 +125,11 @@ function watchModes(host: string): { stop: () => Promise<string> } {
 
 beforeAll(async () => {
   ;[lab, image] = await Promise.all([startLab(3, { prefix: 'dep', podman: true }), ensureNodeImage()])
-  inv = join(lab.dir, 'inv')
-  await mkdir(join(inv, '.secrets'), { recursive: true })
-  await mkdir(join(inv, 'group_vars'))
-  await copyFile(lab.inventoryFile, join(inv, 'hosts.yml'))
-  await writeFile(join(inv, 'group_vars', 'all.yml'), 'container_runtime: podman\nconsumer_containers:\n  api: "{{ inventory_hostname }}-api"\n')
-  await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST)
-  await writeFile(join(lab.dir, 'pw'), 'deploy-test-password\n', { mode: 0o600 })
-  env = { MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'), MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state') }
+  ;({ inv, env } = await secretsInventory(lab, {
+    groupVars: 'container_runtime: podman\nconsumer_containers:\n  api: "{{ inventory_hostname }}-api"\n',
+    manifest: MANIFEST,
+    password: 'deploy-test-password',
+  }))
   const r = await cli(['vault', 'create'])
   expect(r.code, r.stderr).toBe(0)
 }, 300_000)

@@ -1,0 +1,115 @@
+/**
+ * report.ts — turns the audit run's engine events into the audit's report (#8): one document
+ * of every finding per host with totals (`--json`), or lines grouped by host, coloured by
+ * severity when the command was given a colouring chalk (a TTY), ending in a summary line.
+ *
+ * Rules enforced here:
+ * - every selected host appears: with its findings, or as unreachable / failed with why;
+ * - a finding `--fix` repaired is kept (marked `fixed`) but counts in no total;
+ * - the exit code: 5 when a host was unreachable, else 4 when one failed (its audit is
+ *   incomplete), else 6 when a finding is at or above `--fail-on`, else 0.
+ */
+import type { ChalkInstance } from 'chalk'
+import type { EngineEvent, Reporter } from '../engine/events.js'
+import { Exit } from '../errors.js'
+import { atOrAbove, SEVERITIES, totalsOf, type Finding, type Severity, type Totals } from './rules.js'
+
+/** HostAudit is one host's part of the report. */
+export interface HostAudit {
+  status: 'ok' | 'failed' | 'unreachable'
+  findings: Finding[]
+  totals: Totals
+  scanned?: number
+  msg?: string
+}
+
+/** FixRecord is one path `--fix` repaired (or, with `--check`, would repair). */
+export interface FixRecord {
+  host: string
+  path: string
+  changes: string[]
+  applied: boolean
+  error?: string
+}
+
+/** AuditDocument is what `audit --json` prints. */
+export interface AuditDocument {
+  check: boolean
+  fail_on: Severity
+  hosts: Record<string, HostAudit>
+  totals: Totals & { hosts: number; unreachable: number; failed: number }
+  fixed: FixRecord[]
+  warnings: string[]
+}
+
+/** AuditCollector is the audit command's engine reporter: it keeps what the report needs. */
+export class AuditCollector implements Reporter {
+  private readonly hosts = new Map<string, HostAudit>()
+  private readonly fixes: FixRecord[] = []
+  readonly warnings: string[] = []
+
+  emit(e: EngineEvent): void {
+    if (e.kind === 'play-start') for (const h of e.hosts) if (!this.hosts.has(h)) this.hosts.set(h, { status: 'ok', findings: [], totals: totalsOf([]) })
+    if (e.kind === 'warning') this.warnings.push(e.msg)
+    if (e.kind !== 'host-result') return
+    const h = this.hosts.get(e.host) ?? { status: 'ok', findings: [], totals: totalsOf([]) }
+    this.hosts.set(e.host, h)
+    const r = e.result
+    if (r.audit === true) {
+      h.findings = r.findings as Finding[]
+      h.totals = totalsOf(h.findings)
+      h.scanned = r.scanned as number
+      for (const f of (r.fixes ?? []) as Omit<FixRecord, 'host'>[]) {
+        this.fixes.push({ host: e.host, path: f.path, changes: f.changes, applied: f.applied === true, ...(f.error ? { error: f.error } : {}) })
+      }
+    }
+    if (e.status === 'unreachable' || e.status === 'failed') {
+      h.status = e.status
+      if (e.msg) h.msg = e.msg
+    }
+  }
+
+  /** document returns the report of the run. */
+  document(opts: { check: boolean; failOn: Severity }): AuditDocument {
+    const hosts = Object.fromEntries([...this.hosts].sort(([a], [b]) => a.localeCompare(b)))
+    const all = Object.values(hosts)
+    const totals = { ...totalsOf(all.flatMap((h) => h.findings)), hosts: all.length, unreachable: all.filter((h) => h.status === 'unreachable').length, failed: all.filter((h) => h.status === 'failed').length }
+    return { check: opts.check, fail_on: opts.failOn, hosts, totals, fixed: this.fixes, warnings: this.warnings }
+  }
+}
+
+/** auditExitCode maps the report and the run's own exit code to the audit's (see header). */
+export function auditExitCode(doc: AuditDocument, runExit: number): number {
+  if (runExit !== Exit.Ok) return runExit
+  const failing = Object.values(doc.hosts).some((h) => h.findings.some((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)))
+  return failing ? Exit.Findings : Exit.Ok
+}
+
+/** renderHuman renders the report for people: grouped by host, a summary line last. */
+export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
+  const paint: Record<Severity, (s: string) => string> = { critical: c.bold.red, high: c.red, medium: c.yellow, low: c.cyan }
+  const lines: string[] = []
+  for (const [host, h] of Object.entries(doc.hosts)) {
+    if (h.status === 'unreachable') lines.push(`${c.bold(host)}  ${c.red('UNREACHABLE')}  ${h.msg ?? ''}`)
+    else if (h.status === 'failed') lines.push(`${c.bold(host)}  ${c.red('FAILED')}  ${h.msg ?? ''}`)
+    else if (h.findings.length === 0) lines.push(`${c.bold(host)}  ${c.green('clean')} (${h.scanned ?? 0} paths)`)
+    else lines.push(`${c.bold(host)}  ${h.totals.total} finding${h.totals.total === 1 ? '' : 's'} (${h.scanned ?? 0} paths)`)
+    const width = Math.max(0, ...h.findings.map((f) => f.check.length))
+    for (const f of h.findings) {
+      const sev = paint[f.severity](f.severity.toUpperCase().padEnd(8))
+      const tag = f.fixed ? c.green(' [fixed]') : ''
+      lines.push(`  ${sev}  ${f.check.padEnd(width)}  ${f.path}: ${f.actual}, expected ${f.expected}${tag}`)
+    }
+  }
+  if (doc.fixed.length > 0) {
+    lines.push('', c.bold(doc.check ? 'fixes --fix would make (check mode: nothing changed)' : 'fixes made'))
+    for (const f of doc.fixed) lines.push(`  ${f.host} ${f.path}: ${f.changes.join(', ')}${f.error ? c.red(` (failed: ${f.error})`) : ''}`)
+  }
+  const t = doc.totals
+  const counts = SEVERITIES.map((s) => paint[s](`${t[s]} ${s}`)).join(', ')
+  const hostsPart = `${t.hosts} host${t.hosts === 1 ? '' : 's'}` + (t.unreachable ? `, ${c.red(`${t.unreachable} unreachable`)}` : '') + (t.failed ? `, ${c.red(`${t.failed} failed`)}` : '')
+  const over = Object.values(doc.hosts).flatMap((h) => h.findings).filter((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)).length
+  const verdict = over > 0 ? c.red(`${over} at or above ${doc.fail_on}`) : c.green(`none at or above ${doc.fail_on}`)
+  lines.push('', `audit: ${hostsPart}, ${t.total} finding${t.total === 1 ? '' : 's'} (${counts}); ${verdict}`)
+  return lines.join('\n') + '\n'
+}

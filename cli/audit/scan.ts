@@ -1,0 +1,167 @@
+/**
+ * scan.ts — the audit's one remote round trip per host (#8) and the parser of what it prints.
+ *
+ * Rules enforced here:
+ * - ONE command per host: `sh -c SCRIPT sh SECRETS_DIR SECRETS_ROOT N BUNDLE... ROOT...`; the
+ *   script is constant text, the paths are positional arguments (no secret is ever in argv);
+ * - it prints the host's user and group ids (`getent`, else /etc/passwd and /etc/group); for
+ *   the N bundle files the manifest sends the host only (regular files, never through a
+ *   symlinked secrets dir or root) whether each starts with the OpenPGP armour line and its
+ *   sha256 — never a checksum of the other files of the tree, however many `*.env` it holds;
+ *   then one `find -P` over every root (type, mode, uid, gid, size, mtime, path, link target,
+ *   NUL separated, so any byte but NUL in a name is safe; symlinks are never followed);
+ * - every check is computed on the control node from this output (checks.ts); the parser is
+ *   linear in the output and copes with 100,000 entries (about 10 MB).
+ */
+import { HostError } from '../errors.js'
+import type { Connection } from '../transport/connection.js'
+
+/** SCAN_SCRIPT is the shell program the scan runs (POSIX sh, GNU find and coreutils). */
+export const SCAN_SCRIPT = `d=$1 r=$2 k=$3; shift 3
+printf 'ms-audit-1\\0'
+{ getent passwd 2>/dev/null || cat /etc/passwd; } | cut -d: -f1,3 | tr '\\n' ' '
+printf '\\0'
+{ getent group 2>/dev/null || cat /etc/group; } | cut -d: -f1,3 | tr '\\n' ' '
+printf '\\0'
+ok=1; [ -d "$d" ] && [ ! -h "$d" ] && [ ! -h "$r" ] || ok=0
+while [ "$k" -gt 0 ]; do
+  f=$1; shift; k=$((k - 1))
+  [ "$ok" = 1 ] && [ -f "$f" ] && [ ! -h "$f" ] || continue
+  if h=$(head -c 27 -- "$f" 2>/dev/null); then
+    if [ "$h" = '-----BEGIN PGP MESSAGE-----' ]; then t=pgp; else t=plain; fi
+  else t=unreadable; fi
+  s=$(sha256sum < "$f" 2>/dev/null) || s=
+  printf '%s %s %s\\0' "$t" "\${s%% *}" "$f"
+done
+printf -- '--end-bundles\\0'
+find -P "$@" -printf '%y %m %U %G %s %T@ %p\\0%l\\0'
+printf -- '--end-find %d\\0' "$?"
+`
+
+/** EntryType is what `find %y` says a path is (symlinks reported as such, never followed). */
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other'
+
+/** ScanEntry is one path of an audited tree. */
+export interface ScanEntry {
+  path: string
+  type: EntryType
+  /** permission bits with setuid/setgid/sticky (`mode & 0o7777`) */
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  /** modification time, seconds since the epoch */
+  mtime: number
+  /** a symlink's target (never followed) */
+  target?: string
+}
+
+/** BundleFile is one `*.env` of the secrets dir: its armour and checksum. */
+export interface BundleFile {
+  kind: 'pgp' | 'plain' | 'unreadable'
+  sha256?: string
+}
+
+/** ScanResult is everything one host's scan returned. */
+export interface ScanResult {
+  /** user name -> uid; `ids` sets are what "unowned" is judged against */
+  users: Map<string, number>
+  groups: Map<string, number>
+  uids: Set<number>
+  gids: Set<number>
+  entries: Map<string, ScanEntry>
+  bundleFiles: Map<string, BundleFile>
+  /** find's exit status (1 when a root is missing) */
+  findStatus: number
+}
+
+const TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' }
+
+/** scanArgv is the one command of a scan. */
+export function scanArgv(secretsDir: string, secretsRoot: string, bundles: readonly string[], roots: readonly string[]): string[] {
+  return ['sh', '-c', SCAN_SCRIPT, 'sh', secretsDir, secretsRoot, String(bundles.length), ...bundles, ...roots]
+}
+
+/** ScanTarget is what one scan looks at. */
+export interface ScanTarget {
+  secretsDir: string
+  secretsRoot: string
+  /** the bundle files to checksum (those the manifest sends the host) */
+  bundles: readonly string[]
+  roots: readonly string[]
+}
+
+/** runScan runs the scan on a host and parses it; find's complaints about missing roots are not errors. */
+export async function runScan(conn: Connection, t: ScanTarget): Promise<{ scan: ScanResult; warnings: string[] }> {
+  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots))
+  let scan: ScanResult
+  try {
+    scan = parseScan(r.stdout)
+  } catch (err) {
+    const why = r.stderr.trim().split('\n').pop() || (err as Error).message
+    throw new HostError(conn.host, `audit scan failed (exit ${r.code ?? r.signal}): ${why}`)
+  }
+  const warnings = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/No such file or directory/.test(l)).map((l) => `${conn.host}: ${l.trim()}`)
+  return { scan, warnings }
+}
+
+function idMap(text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const pair of text.split(' ')) {
+    const colon = pair.lastIndexOf(':')
+    const id = Number(pair.slice(colon + 1))
+    if (colon > 0 && pair.slice(colon + 1) !== '' && Number.isInteger(id)) out.set(pair.slice(0, colon), id)
+  }
+  return out
+}
+
+/** parseEntry reads one `%y %m %U %G %s %T@ %p` record (the path may hold spaces and newlines). */
+export function parseEntry(head: string, target: string): ScanEntry {
+  let at = 0
+  const next = (): string => {
+    const sp = head.indexOf(' ', at)
+    if (sp < 0) throw new Error(`malformed scan record: ${JSON.stringify(head.slice(0, 80))}`)
+    const word = head.slice(at, sp)
+    at = sp + 1
+    return word
+  }
+  const [y, m, u, g, s, t] = [next(), next(), next(), next(), next(), next()]
+  const path = head.slice(at)
+  const mode = parseInt(m, 8)
+  if (y.length !== 1 || Number.isNaN(mode) || path === '') throw new Error(`malformed scan record: ${JSON.stringify(head.slice(0, 80))}`)
+  const type = TYPES[y] ?? 'other'
+  const entry: ScanEntry = { path, type, mode: mode & 0o7777, uid: Number(u), gid: Number(g), size: Number(s), mtime: Number(t) }
+  if (type === 'symlink') entry.target = target
+  return entry
+}
+
+/** parseBundle reads one `KIND SHA256 PATH` record (SHA256 empty when it could not be read). */
+function parseBundle(rec: string): [string, BundleFile] {
+  const a = rec.indexOf(' ')
+  const b = rec.indexOf(' ', a + 1)
+  const kind = rec.slice(0, a)
+  const sha = rec.slice(a + 1, b)
+  if (a < 0 || b < 0 || !['pgp', 'plain', 'unreadable'].includes(kind)) throw new Error(`malformed bundle record: ${JSON.stringify(rec.slice(0, 80))}`)
+  return [rec.slice(b + 1), { kind: kind as BundleFile['kind'], ...(/^[0-9a-f]{64}$/.test(sha) ? { sha256: sha } : {}) }]
+}
+
+/** parseScan reads the scan's NUL-separated output; it throws when the output is cut short. */
+export function parseScan(stdout: string): ScanResult {
+  const f = stdout.split('\0')
+  f.pop() // what followed the last NUL: empty when the output is complete
+  if (f[0] !== 'ms-audit-1') throw new Error('the scan printed no header')
+  const users = idMap(f[1] ?? '')
+  const groups = idMap(f[2] ?? '')
+  const bundleFiles = new Map<string, BundleFile>()
+  let i = 3
+  for (; i < f.length && f[i] !== '--end-bundles'; i++) bundleFiles.set(...parseBundle(f[i] as string))
+  if (f[i] !== '--end-bundles') throw new Error('the scan output was cut short (bundles)')
+  const entries = new Map<string, ScanEntry>()
+  for (i++; i + 1 < f.length && !(f[i] as string).startsWith('--end-find '); i += 2) {
+    const e = parseEntry(f[i] as string, f[i + 1] as string)
+    if (!entries.has(e.path)) entries.set(e.path, e)
+  }
+  if (i !== f.length - 1 || !f[i]?.startsWith('--end-find ')) throw new Error('the scan output was cut short (find)')
+  const findStatus = Number((f[i] as string).slice('--end-find '.length))
+  return { users, groups, uids: new Set(users.values()), gids: new Set(groups.values()), entries, bundleFiles, findStatus }
+}

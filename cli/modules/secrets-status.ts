@@ -1,0 +1,89 @@
+/**
+ * secrets-status.ts — the `secrets_status` module (#8, `manage-secrets status`): what one host
+ * holds, in ONE remote command — the bundle files of the secrets dir with their sha256, and the
+ * backups' times — compared on the control node with what the last deploy wrote there and with
+ * the store's rotation policy. Read-only; needs no password.
+ */
+import { posix } from 'node:path'
+import { z } from 'zod'
+import type { Module } from './types.js'
+
+const Args = z.strictObject({
+  secrets_dir: z.string().min(1),
+  backup_dir: z.string().min(1),
+})
+type Args = z.infer<typeof Args>
+
+/** BundleState is one bundle as status sees it on one host. */
+export interface BundleState {
+  name: string
+  state: 'in-sync' | 'drifted' | 'missing' | 'unknown'
+  why?: string
+  format: 'encrypted' | 'env'
+  version?: number
+  last_rotation?: string
+  next_due?: string
+  overdue?: boolean
+}
+
+const SCRIPT = `find "$1" -maxdepth 1 -name '*.env' -printf 'F %y %p\\n' -type f -exec sha256sum -- {} + 2>/dev/null
+find "$2" -maxdepth 1 -type f -name 'secrets-*.tar.gz' -printf 'B %T@ %p\\n' 2>/dev/null
+exit 0`
+const DAY = 86_400_000
+
+/** secrets_status reports a host's bundles (in sync, drifted, missing), rotation ages and last backup. */
+export const secretsStatus: Module<Args> = {
+  name: 'secrets_status',
+  args: Args,
+  readOnly: true,
+  async check(ctx, a) {
+    const t0 = performance.now()
+    const r = await ctx.conn.exec(['sh', '-c', SCRIPT, 'sh', a.secrets_dir, a.backup_dir])
+    const rttMs = Math.round(performance.now() - t0)
+    const files = new Map<string, { type: string; sha256?: string }>()
+    let latestBackup: { path: string; at: number } | undefined
+    for (const line of r.stdout.split('\n')) {
+      const f = /^F (\S) (.*)$/.exec(line)
+      if (f) files.set(posix.basename(f[2] as string), { type: f[1] as string })
+      const sum = /^([0-9a-f]{64}) {2}(.*)$/.exec(line)
+      const entry = sum && files.get(posix.basename(sum[2] as string))
+      if (entry && sum) entry.sha256 = sum[1]
+      const b = /^B (\d+(?:\.\d+)?) (.*)$/.exec(line)
+      if (b && (!latestBackup || Number(b[1]) * 1000 > latestBackup.at)) latestBackup = { path: b[2] as string, at: Number(b[1]) * 1000 }
+    }
+    const s = ctx.secrets
+    const bundles: BundleState[] = []
+    const now = Date.now()
+    for (const spec of s?.bundlesFor(ctx.host) ?? []) {
+      const file = files.get(`${spec.name}.env`)
+      const rec = (await s?.deployed(ctx.host))?.[spec.name]
+      const meta = await s?.meta(spec.name)
+      const state: BundleState = { name: spec.name, format: spec.format, state: 'in-sync' }
+      if (meta) {
+        state.version = meta.version
+        const rotated = Object.values(meta.keys).map((k) => Date.parse(k.rotated_at))
+        if (rotated.length > 0) state.last_rotation = new Date(Math.max(...rotated)).toISOString()
+        const dues = Object.entries(meta.keys).flatMap(([k, v]) => {
+          const days = spec.keys[k]?.rotateDays ?? spec.rotateDays
+          return days > 0 ? [Date.parse(v.rotated_at) + days * DAY] : []
+        })
+        if (dues.length > 0) {
+          state.next_due = new Date(Math.min(...dues)).toISOString()
+          state.overdue = Math.min(...dues) < now
+        }
+      }
+      if (!file) Object.assign(state, { state: 'missing', why: 'not on the host' })
+      else if (file.type !== 'f') Object.assign(state, { state: 'drifted', why: file.type === 'l' ? 'a symlink' : 'not a regular file' })
+      else if (spec.format === 'env') Object.assign(state, { state: 'unknown', why: 'plaintext: compared by content (deploy --check with the password)' })
+      else if (!rec?.sha256) Object.assign(state, { state: 'unknown', why: 'no deploy recorded from this store' })
+      else if (rec.sha256 !== file.sha256) Object.assign(state, { state: 'drifted', why: 'differs from what the last deploy wrote' })
+      else if (meta && s && rec.content !== (await s.contentId(spec.name))) Object.assign(state, { state: 'drifted', why: 'the store has newer values: deploy' })
+      bundles.push(state)
+    }
+    const backup = latestBackup ? { path: latestBackup.path, at: new Date(latestBackup.at).toISOString(), age_days: Math.floor((now - latestBackup.at) / DAY) } : null
+    return { changed: false, status: true, rtt_ms: rttMs, bundles, backup }
+  },
+  async apply(_ctx, _a, p) {
+    return p
+  },
+}
