@@ -40,7 +40,8 @@ echo "== deploy it: only the changed bundle is rewritten on the api hosts ==" >&
 ms deploy --hosts api
 echo "== what a host holds (modes from creation; the bundle is an OpenPGP message) ==" >&2
 ls -ln .demo-state/demo-api1/opt/callableapis .demo-state/demo-api1/opt/callableapis/secrets >&2
-echo "== audit (one command per host): clean but for the backup that #6 will make ==" >&2
+echo "== a verified backup of one host's tree (0600 tar.gz, the newest 8 kept), then its audit: clean ==" >&2
+ms backup --hosts demo-api1
 ms audit --hosts demo-api1
 echo "== plant a problem: a bundle made world-readable; the audit finds it (exit 6) ==" >&2
 chmod 0644 .demo-state/demo-api1/opt/callableapis/secrets/all-secrets.env

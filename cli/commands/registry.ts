@@ -101,8 +101,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     command: 'backup',
     describe: "verified tar.gz of each host's secrets tree",
-    examples: [['$0 backup --fetch', 'back up every host and copy the archives here']],
-    load: notYet('backup', 6),
+    examples: [
+      ['$0 backup', "every host: secrets-<UTC>.tar.gz in backup_dir, verified, the newest 8 kept"],
+      ['$0 backup --hosts onode1 --fetch', 'and copy it to the state dir (0600)'],
+      ['$0 backup --check', 'say what would be archived, write nothing'],
+    ],
+    options: (y) => playOptions(y).option('fetch', { type: 'boolean', default: false, describe: 'copy each archive to <state dir>/backups/<host>/' }),
+    load: () => import('./backup.js'),
   },
   {
     command: 'restore',

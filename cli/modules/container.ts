@@ -67,8 +67,14 @@ export const container: Module<Args> = {
     const before = await inspect(ctx.conn, rt, a.name)
     const verb = a.state === 'restarted' ? 'restart' : a.state === 'started' ? 'start' : 'stop'
     const timeout = a.stop_timeout === undefined || verb === 'start' ? [] : ['--time', String(a.stop_timeout)]
-    const r = await ctx.conn.exec([rt, verb, ...timeout, a.name])
-    const after = await inspect(ctx.conn, rt, a.name)
+    let r = await ctx.conn.exec([rt, verb, ...timeout, a.name])
+    let after = await inspect(ctx.conn, rt, a.name)
+    if (verb === 'restart' && !r.ok && after.exists && !after.running) {
+      // podman can race its own stop timeout ("container state improper: stopped"): the
+      // container did stop, so starting it completes the restart; the checks below still apply
+      r = await ctx.conn.exec([rt, 'start', a.name])
+      after = await inspect(ctx.conn, rt, a.name)
+    }
     const ok = r.ok && (verb === 'stop' ? !after.running : after.running && after.startedAt !== before.startedAt)
     if (ok) return result(after, { changed: true, msg: `${verb}ed ${a.name}`.replace('stoped', 'stopped') })
     const logs = await lastLogs(ctx.conn, rt, a.name)

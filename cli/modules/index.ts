@@ -7,16 +7,18 @@ import { command } from './command.js'
 import { container } from './container.js'
 import { copy } from './copy.js'
 import { debug } from './debug.js'
+import { fetch } from './fetch.js'
 import { file } from './file.js'
 import { secretBundle } from './secret-bundle.js'
 import { secretHostKey } from './secret-host-key.js'
 import { secretHostPassword } from './secret-host-password.js'
 import { secretOrphans } from './secret-orphans.js'
+import { secretsBackup } from './secrets-backup.js'
 import { secretsStatus } from './secrets-status.js'
 import { stat } from './stat.js'
 import type { AnyModule } from './types.js'
 
 /** MODULES maps each module name to its implementation. */
 export const MODULES: ReadonlyMap<string, AnyModule> = new Map<string, AnyModule>(
-  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans, auditScan, secretsStatus].map((m) => [m.name, m]),
+  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans, auditScan, secretsStatus, secretsBackup, fetch].map((m) => [m.name, m]),
 )

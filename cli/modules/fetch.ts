@@ -1,0 +1,34 @@
+/**
+ * fetch.ts — Ansible's `fetch` module, for secret files: copies `src` from the host to
+ * `dest/<basename>` on the control node, born 0600 in a 0700 dir, atomically. A file already
+ * there with the same content is left (ok).
+ */
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { z } from 'zod'
+import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
+import type { Module } from './types.js'
+
+const Args = z.strictObject({ src: z.string().min(1), dest: z.string().min(1) })
+type Args = z.infer<typeof Args>
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/** fetch copies one file from the host to the control node. */
+export const fetch: Module<Args> = {
+  name: 'fetch',
+  args: Args,
+  async check(_ctx, a) {
+    const local = join(a.dest, basename(a.src))
+    const have = await readFile(local).catch(() => null)
+    return { changed: have === null, dest: local, ...(have === null ? { msg: `fetch ${a.src} to ${local}` } : {}) }
+  },
+  async apply(ctx, a, p) {
+    if (!p.changed) return p
+    const data = await ctx.conn.get(a.src)
+    await ensurePrivateDir(a.dest)
+    await writeFileAtomic(p.dest as string, data)
+    return { ...p, checksum: sha(data) }
+  },
+}
