@@ -11,19 +11,16 @@
  *   or above it, 5 a host unreachable (over everything), 4 a host that could not be audited, 2
  *   bad input.
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { AuditCollector, auditExitCode, renderHuman, type AuditDocument } from '../audit/report.js'
 import type { Severity } from '../audit/rules.js'
 import { runPlaybook } from '../engine/run.js'
 import { loadPlaybook } from '../playbook/load.js'
-import { MANIFEST_FILE } from '../secrets/manifest.js'
 import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
-import { STORE_DIR } from '../vault/store.js'
 import { LAST_AUDIT } from './status.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
-import { openSession, PLAYBOOKS } from './secrets-playbook.js'
+import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import type { CommandIo } from './types.js'
 
 /** AuditArgs are the options of `audit`. */
@@ -40,10 +37,9 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   let stateDir: string | null | undefined
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
     stateDir = opts.stateDir
-    const withStore = existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE))
-    const secrets = withStore ? await openSession(args, io, opts) : undefined
+    const secrets = await secretsIfAny(args, io, opts)
     const extraVars = { ...opts.extraVars, audit_fix: args.fix }
-    return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...(secrets ? { secrets } : {}) })
+    return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
   })
   const doc = collector.document({ check: args.check, failOn: args.failOn })
   for (const w of doc.warnings) io.stderr(`[WARNING]: ${w}\n`)

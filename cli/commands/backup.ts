@@ -2,23 +2,19 @@
  * backup.ts — `manage-secrets backup` (#6, first part): runs playbooks/backup.yml; `--fetch`
  * copies each archive to `<state dir>/backups/<host>/` (0600 files, 0700 dirs).
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
 import { loadPlaybook } from '../playbook/load.js'
-import { MANIFEST_FILE } from '../secrets/manifest.js'
-import { STORE_DIR } from '../vault/store.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
-import { openSession, PLAYBOOKS } from './secrets-playbook.js'
+import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import type { CommandIo } from './types.js'
 
 /** run runs playbooks/backup.yml. */
 export async function run(args: PlaybookArgs & { fetch: boolean }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'backup.yml'))
   return runWithInventory(args, io, async (opts) => {
-    const withStore = existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE))
-    const secrets = withStore ? await openSession(args, io, opts) : undefined
+    const secrets = await secretsIfAny(args, io, opts)
     const extraVars = { ...opts.extraVars, backup_fetch: args.fetch, backup_fetch_dir: join(stateDirOf(opts.inventory.dir, io.env), 'backups') }
-    return runPlaybook(pb, { ...opts, extraVars, ...(secrets ? { secrets } : {}) })
+    return runPlaybook(pb, { ...opts, extraVars, ...secrets })
   })
 }

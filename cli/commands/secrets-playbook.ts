@@ -9,7 +9,7 @@
  *   (never in check mode: there it only reports them);
  * - deploy records are saved even when hosts fail, so the next run knows what is on each host.
  */
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../errors.js'
@@ -22,7 +22,7 @@ import { SecretsSession } from '../secrets/session.js'
 import { identitiesFrom, once } from '../vault/access.js'
 import { rekeyBundles } from '../vault/actions.js'
 import { getPassword, passwordFileOf, terminalOf } from '../vault/password.js'
-import { SecretStore } from '../vault/store.js'
+import { SecretStore, STORE_DIR } from '../vault/store.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import type { CommandIo } from './types.js'
 
@@ -70,6 +70,14 @@ async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io
   if (names.length === 0) return
   await rekeyBundles(session.vaultContext(io.env, io.cwd), names)
   io.stderr(`re-encrypted ${names.join(', ')} to include them\n`)
+}
+
+/**
+ * secretsIfAny returns the run's secrets session when the inventory has a secrets manifest,
+ * else nothing: audit, status and backup still work on trees without one.
+ */
+export async function secretsIfAny(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<{ secrets?: SecretsSession }> {
+  return existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE)) ? { secrets: await openSession(args, io, opts) } : {}
 }
 
 /** openSession opens the inventory's secrets store for a run (fails with exit 2 when it has no manifest). */

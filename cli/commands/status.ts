@@ -9,7 +9,6 @@
  * - exit 5 when a host is unreachable, 4 when its status could not be read, else 0 (status
  *   informs; `audit` is the command that fails on problems).
  */
-import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChalkInstance } from 'chalk'
@@ -17,10 +16,8 @@ import type { EngineEvent, Reporter } from '../engine/events.js'
 import { runPlaybook } from '../engine/run.js'
 import type { BundleState } from '../modules/secrets-status.js'
 import { loadPlaybook } from '../playbook/load.js'
-import { MANIFEST_FILE } from '../secrets/manifest.js'
-import { STORE_DIR } from '../vault/store.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
-import { openSession, PLAYBOOKS } from './secrets-playbook.js'
+import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import type { CommandIo } from './types.js'
 
 /** HostStatus is one host's part of `status --json`. */
@@ -56,9 +53,8 @@ export async function run(args: PlaybookArgs, io: CommandIo): Promise<number> {
   let stateDir = ''
   const runExit = await runWithInventory({ ...args, json: false, check: false }, io, async (opts) => {
     stateDir = stateDirOf(opts.inventory.dir, io.env)
-    const withStore = existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE))
-    const secrets = withStore ? await openSession(args, io, opts) : undefined
-    return runPlaybook(pb, { ...opts, reporter: collector, ...(secrets ? { secrets } : {}) })
+    const secrets = await secretsIfAny(args, io, opts)
+    return runPlaybook(pb, { ...opts, reporter: collector, ...secrets })
   })
   const audits = await readFile(join(stateDir, LAST_AUDIT), 'utf8').then((t) => JSON.parse(t) as { hosts?: Record<string, HostStatus['last_audit']> }, () => null)
   for (const [host, h] of collector.hosts) h.last_audit = audits?.hosts?.[host] ?? null
