@@ -90,3 +90,9 @@ export class NotImplementedError extends UserError {
     super(`'${command}' is not implemented yet (issue #${issue})`, Exit.Usage)
   }
 }
+
+/**
+ * interruptNotes are `hint:` lines `main.ts` prints if Ctrl-C stops the run now (a rotation
+ * says how the next run converges); a command adds one for a step and deletes it after.
+ */
+export const interruptNotes = new Set<string>()

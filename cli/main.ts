@@ -11,7 +11,7 @@ import { Chalk } from 'chalk'
 import yargs, { type Argv } from 'yargs'
 import { COMMANDS, type CommandSpec } from './commands/registry.js'
 import type { CommandIo, GlobalArgs } from './commands/types.js'
-import { Exit, UsageError, UserError } from './errors.js'
+import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
 
 const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
 ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
@@ -21,6 +21,7 @@ ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above
 export async function main(argv: string[]): Promise<void> {
   const onSigint = (): void => {
     process.stderr.write('manage-secrets: interrupted\n')
+    for (const note of interruptNotes) process.stderr.write(`hint: ${note}\n`)
     process.exit(Exit.Interrupted)
   }
   process.once('SIGINT', onSigint)

@@ -17,7 +17,7 @@ export NO_COLOR=${NO_COLOR:-}
 umask 077
 mkdir -p .demo-state
 if [[ ! -s $MANAGE_SECRETS_VAULT_PASSWORD_FILE ]]; then
-  find inventory/local/.secrets -mindepth 1 ! -name manifest.yml ! -name .gitignore -delete
+  find inventory/local/.secrets -mindepth 1 ! -path inventory/local/.secrets/manifest.yml ! -path inventory/local/.secrets/.gitignore -delete
   head -c 32 /dev/urandom | base64 > "$MANAGE_SECRETS_VAULT_PASSWORD_FILE"
 fi
 

@@ -71,8 +71,16 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       ['$0 rotate --check', 'list what would rotate, change and restart'],
       ['$0 rotate --hosts onode1', 'rotate the secrets of one host'],
+      ['$0 rotate --check --save-plan plan.json', 'keep the dry run (names only, 0600)'],
+      ['$0 rotate --plan plan.json', 'apply exactly that plan; refused if the store or a host moved since'],
+      ['$0 rotate --bundle aws --force', 'rotate every key of the aws bundle now'],
     ],
-    load: notYet('rotate', 6),
+    options: (y) =>
+      secretsOptions(playOptions(y))
+        .option('force', { type: 'boolean', default: false, describe: 'rotate every selected key, due or not; allow --hosts to split a shared bundle (the others are reported stale)' })
+        .option('save-plan', { type: 'string', describe: 'with --check: write the plan to this file (0600, names only)' })
+        .option('plan', { type: 'string', describe: 'apply a plan saved by --check --save-plan, refusing if anything moved since' }),
+    load: () => import('./rotate.js'),
   },
   {
     command: 'audit',
@@ -112,8 +120,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     command: 'restore',
     describe: "restore a host's secrets tree from a backup",
-    examples: [['$0 restore --hosts onode1 --from latest --check', 'preview a restore']],
-    load: notYet('restore', 6),
+    examples: [
+      ['$0 restore --hosts onode1 --from latest --check', 'preview a restore: which files differ from the newest backup'],
+      ['$0 restore --hosts onode1 --from 20261122T030000Z', 'restore that backup, restart and verify the consumers'],
+    ],
+    options: (y) =>
+      secretsOptions(playOptions(y)).option('from', { type: 'string', demandOption: true, describe: 'backup to restore: its UTC timestamp, latest, or an absolute path on the host' }),
+    load: () => import('./restore.js'),
   },
   {
     command: 'vault <action> [files..]',

@@ -22,8 +22,14 @@ export function stateDirOf(inventoryDir: string, env: NodeJS.ProcessEnv): string
   return env.MANAGE_SECRETS_STATE_DIR ?? join(inventoryDir, '.manage-secrets')
 }
 
+/** CommandSummary is a command's exit code and what it adds to the `--json` document. */
+export interface CommandSummary {
+  exitCode: number
+  json?: Record<string, unknown>
+}
+
 /** runWithInventory builds the run options, calls `fn`, prints the JSON document if asked. */
-export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (opts: RunOptions) => Promise<RunSummary>): Promise<number> {
+export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (opts: RunOptions) => Promise<RunSummary | CommandSummary>): Promise<number> {
   const inventory = await openInventory(args, io)
   const json = args.json ? new JsonReporter() : null
   const reporter = json ?? new HumanReporter(io.stdout, io.colors, args.verbose)
@@ -41,7 +47,7 @@ export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (o
     reporter,
     stateDir: stateDirOf(inventory.dir, io.env),
   })
-  if (json) io.stdout(JSON.stringify(json.document({ check: args.check }), null, 2) + '\n')
+  if (json) io.stdout(JSON.stringify(json.document({ check: args.check, ...('json' in summary ? summary.json : {}) }), null, 2) + '\n')
   return summary.exitCode
 }
 

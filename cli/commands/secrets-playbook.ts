@@ -7,13 +7,14 @@
  *   module must decrypt (`deploy --check` of encrypted bundles needs none);
  * - `setup` makes the missing host passwords in one locked store write before the playbook
  *   (never in check mode: there it only reports them);
- * - deploy records are saved even when hosts fail, so the next run knows what is on each host.
+ * - deploy records are saved even when hosts fail, so the next run knows what is on each host;
+ * - the run lock (run-lock.ts) is held, except in check mode: no rotate or other deploy at once.
  */
 import { existsSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../errors.js'
-import { runPlaybook, type RunOptions } from '../engine/run.js'
+import { runPlaybook, type RunOptions, type RunSummary } from '../engine/run.js'
 import { HostSelector } from '../inventory/patterns.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { loadManifest, MANIFEST_FILE } from '../secrets/manifest.js'
@@ -23,6 +24,7 @@ import { identitiesFrom, once } from '../vault/access.js'
 import { rekeyBundles } from '../vault/actions.js'
 import { getPassword, passwordFileOf, terminalOf } from '../vault/password.js'
 import { SecretStore, STORE_DIR } from '../vault/store.js'
+import { withRunLock } from './run-lock.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import type { CommandIo } from './types.js'
 
@@ -38,7 +40,8 @@ export const PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 /** runSecretsPlaybook runs `playbooks/<name>.yml` with the secrets session. */
 export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: SecretsArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, `${name}.yml`))
-  return runWithInventory(args, io, async (opts) => {
+  return runWithInventory(args, io, (opts) => (args.check ? run(opts) : withRunLock(opts.stateDir as string, name, () => run(opts))))
+  async function run(opts: RunOptions): Promise<RunSummary> {
     const session = await openSession(args, io, opts)
     if (name === 'setup' && session.manifest.encryption === 'password') {
       const hosts = new HostSelector(opts.inventory.inventory).select('all', args.hosts).filter((h) => session.bundlesFor(h).length > 0)
@@ -53,7 +56,7 @@ export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: Secrets
       await session.flush()
       if (session.hostsWithNewKeys.length > 0) await includeNewHostKeys(session, args, io)
     }
-  })
+  }
 }
 
 /**

@@ -195,7 +195,9 @@ function magicVars(run: PlayRun, host: string): Record<string, unknown> {
     ansible_play_name: run.play.name,
     // the bundles the manifest sends to this host (names and settings, never values)
     secrets_encryption: run.opts.secrets?.manifest.encryption ?? 'none',
-    secret_bundles: (run.opts.secrets?.bundlesFor(host) ?? []).map((b) => ({ name: b.name, format: b.format, consumers: b.consumers, owner: b.owner, group: b.group, mode: b.mode })),
+    // every bundle the manifest sends this host, even those --bundle left out of this run
+    secret_bundles_all: run.opts.secrets?.allBundleNames(host) ?? [],
+    secret_bundles: (run.opts.secrets?.bundlesFor(host) ?? []).map((b) => ({ name: b.name, format: b.format, consumers: b.consumers, owner: b.owner, group: b.group, mode: b.mode, ...(b.health ? { health: b.health } : {}) })),
   }
 }
 

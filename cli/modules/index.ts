@@ -14,11 +14,12 @@ import { secretHostKey } from './secret-host-key.js'
 import { secretHostPassword } from './secret-host-password.js'
 import { secretOrphans } from './secret-orphans.js'
 import { secretsBackup } from './secrets-backup.js'
+import { secretsRestore } from './secrets-restore.js'
 import { secretsStatus } from './secrets-status.js'
 import { stat } from './stat.js'
 import type { AnyModule } from './types.js'
 
 /** MODULES maps each module name to its implementation. */
 export const MODULES: ReadonlyMap<string, AnyModule> = new Map<string, AnyModule>(
-  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans, auditScan, secretsStatus, secretsBackup, fetch].map((m) => [m.name, m]),
+  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans, auditScan, secretsStatus, secretsBackup, secretsRestore, fetch].map((m) => [m.name, m]),
 )

@@ -35,6 +35,8 @@ const Args = z.strictObject({
   mode: z.union([z.string(), z.number()]).optional(),
   /** a bundle not in the store yet: `fail` (exit 3, default), or `skip` with a warning (setup) */
   missing: z.enum(['fail', 'skip']).default('fail'),
+  /** `rotate --check`: the store's copy of this bundle is rotated before the push, so its file changes */
+  rotating: z.boolean().default(false),
 })
 type Args = z.infer<typeof Args>
 
@@ -115,6 +117,11 @@ async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<Mod
     const key = await s.keyId(ctx.host)
     // a copy is current if the host holds what we wrote, of this content, for the host's current key
     same = st?.sha256 !== undefined && rec?.sha256 === st.sha256 && rec.content === content && (rec.key ?? 'password') === key
+  }
+  if (ctx.check && a.rotating) {
+    const result: ModuleResult = { ...base, changed: true, content, content_changed: true, mode: want.mode, uid: want.uid, gid: want.gid, msg: `${st ? 'rewrite' : 'create'} ${a.dest} with the rotated keys` }
+    if (ctx.diff) result.diff = [await diffOf(s, a, st)]
+    return result
   }
   const attrs = st && same ? attrChanges(st, want) : []
   const changed = !same || attrs.length > 0

@@ -28,7 +28,7 @@ import { openerFor, planFor, verifyPassword, type AccessContext } from '../vault
 import type { VaultContext } from '../vault/actions.js'
 import { readPublicKeyFile, RECIPIENTS_DIR } from '../vault/keys.js'
 import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
-import { SecretStore, type BundleMeta } from '../vault/store.js'
+import { SecretStore, type BundleMeta, type StoreSnapshot } from '../vault/store.js'
 import { sealForHost } from '../vault/vault.js'
 import { bundleValues, renderEnv, setKey, type Bundle } from './bundle.js'
 import type { BundleSpec, Manifest } from './manifest.js'
@@ -61,6 +61,7 @@ export interface SessionOptions extends AccessContext {
 export class SecretsSession {
   readonly manifest: Manifest
   private readonly targets = new Map<string, BundleSpec[]>()
+  private readonly allTargets = new Map<string, string[]>()
   private readonly opened = new Map<string, Promise<Bundle>>()
   private readonly records = new Map<string, Promise<Record<string, DeployRecord>>>()
   private readonly dirty = new Set<string>()
@@ -79,8 +80,10 @@ export class SecretsSession {
       throw new UsageError(`no bundle ${unknown.join(', ')} in ${opts.manifest.file}`, [`bundles: ${Object.keys(opts.manifest.bundles).join(', ') || '(none)'}`])
     }
     for (const spec of Object.values(opts.manifest.bundles)) {
-      if (opts.only && opts.only.length > 0 && !opts.only.includes(spec.name)) continue
       for (const host of opts.selector.select(spec.hosts)) {
+        if (!this.allTargets.has(host)) this.allTargets.set(host, [])
+        this.allTargets.get(host)?.push(spec.name)
+        if (opts.only && opts.only.length > 0 && !opts.only.includes(spec.name)) continue
         if (!this.targets.has(host)) this.targets.set(host, [])
         this.targets.get(host)?.push(spec)
       }
@@ -127,6 +130,11 @@ export class SecretsSession {
     return this.targets.get(host) ?? []
   }
 
+  /** allBundleNames lists every bundle the manifest sends a host, whatever `--bundle` narrowed the run to. */
+  allBundleNames(host: string): string[] {
+    return this.allTargets.get(host) ?? []
+  }
+
   /** spec returns a bundle's manifest entry. */
   spec(name: string): BundleSpec {
     const spec = this.manifest.bundles[name]
@@ -137,6 +145,21 @@ export class SecretsSession {
   /** meta is a bundle's sidecar (names, versions, dates; no value), if the store has it. */
   meta(name: string): Promise<BundleMeta | undefined> {
     return this.opts.store.readMeta(name)
+  }
+
+  /** metaInSync says whether a bundle's sidecar matches its ciphertext. */
+  metaInSync(name: string): Promise<boolean> {
+    return this.opts.store.metaInSync(name)
+  }
+
+  /** storeSnapshot keeps a bundle's store files as they are (rotate puts them back if no host took the new ones). */
+  storeSnapshot(name: string): Promise<StoreSnapshot> {
+    return this.opts.store.snapshot(name)
+  }
+
+  /** putBack restores snapshots whose bundle still holds the ciphertext `expectSha` names. */
+  putBack(snaps: readonly StoreSnapshot[], expectSha: Record<string, string>): Promise<string[]> {
+    return this.opts.store.putBack(snaps, expectSha)
   }
 
   /** hasBundle says whether the store holds a bundle yet. */
@@ -172,6 +195,11 @@ export class SecretsSession {
       this.opened.set(name, p)
     }
     return renderEnv(bundleValues(await p, this.now()), this.opts.fp)
+  }
+
+  /** invalidate forgets decrypted bundles (the store changed them during the run: rotate). */
+  invalidate(names: readonly string[]): void {
+    for (const n of names) this.opened.delete(n)
   }
 
   /** hostCopy is the file a host gets for a bundle: encrypted for it, or plaintext env. */

@@ -17,7 +17,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, unlinkS
 import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { Exit, UserError } from '../errors.js'
+import { Exit, UserError, type ExitCode } from '../errors.js'
 
 /** PRIVATE_FILE is the mode of every file holding secret material. */
 export const PRIVATE_FILE = 0o600
@@ -109,11 +109,16 @@ export interface LockOptions {
   timeoutMs?: number
   /** what the lock protects, for the error message */
   what?: string
+  /** who takes it (a command name), recorded in the lock file for the message of a later run */
+  holder?: string
+  /** the exit code when it stays locked (default 3, the store's) */
+  exit?: ExitCode
+  hints?: string[]
 }
 
 /** withLock runs `fn` holding the exclusive lockfile `lockPath`, released afterwards (also on exit). */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-  const token = `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}\n`
+  const token = `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}${opts.holder ? ` ${opts.holder} ${new Date().toISOString()}` : ''}\n`
   await acquire(lockPath, token, opts)
   const releaseSync = (): void => {
     try {
@@ -152,8 +157,9 @@ async function acquire(lockPath: string, token: string, opts: LockOptions): Prom
       continue
     }
     if (Date.now() > deadline) {
-      const pid = holder.split(' ')[0] || 'unknown'
-      throw new UserError(`${opts.what ?? lockPath} is locked by another run (pid ${pid})`, Exit.Vault, [`if no other manage-secrets runs, remove ${lockPath}`])
+      const [pid = 'unknown', , , by, since] = holder.trim().split(' ')
+      const who = by ? `${by}, pid ${pid}, since ${since ?? '?'}` : `pid ${pid}`
+      throw new UserError(`${opts.what ?? lockPath} is locked by another run (${who})`, opts.exit ?? Exit.Vault, [...(opts.hints ?? []), `if no other manage-secrets runs, remove ${lockPath}`])
     }
     await new Promise((r) => setTimeout(r, 50))
   }

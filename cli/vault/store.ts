@@ -63,6 +63,13 @@ interface PreparedWrite {
   meta: BundleMeta
 }
 
+/** StoreSnapshot is a bundle's two files, byte for byte. */
+export interface StoreSnapshot {
+  name: string
+  asc: Buffer
+  meta: Buffer
+}
+
 /** SecretStore is one inventory's `.secrets/` folder. */
 export class SecretStore {
   constructor(
@@ -159,6 +166,29 @@ export class SecretStore {
       }
       for (const p of prepared) await this.commit(p)
       return prepared.map((p) => p.name)
+    }, { what: `secrets store ${this.dir}` })
+  }
+
+  /** snapshot returns a bundle's ciphertext and sidecar bytes as they are now (to put back with `putBack`). */
+  async snapshot(name: string): Promise<StoreSnapshot> {
+    return { name, asc: await readFile(this.ascPath(name)), meta: await readFile(this.metaPath(name)) }
+  }
+
+  /**
+   * putBack restores snapshots under the store lock (a rotation no host took), each only if
+   * the bundle still holds what `expectSha` names; returns the names put back.
+   */
+  async putBack(snaps: readonly StoreSnapshot[], expectSha: Record<string, string>): Promise<string[]> {
+    return withLock(join(this.dir, '.lock'), async () => {
+      const done: string[] = []
+      for (const s of snaps) {
+        const now = await readFile(this.ascPath(s.name)).catch(() => undefined)
+        if (!now || sha256(now) !== expectSha[s.name]) continue
+        await writeFileAtomic(this.ascPath(s.name), s.asc)
+        await writeFileAtomic(this.metaPath(s.name), s.meta)
+        done.push(s.name)
+      }
+      return done
     }, { what: `secrets store ${this.dir}` })
   }
 

@@ -35,9 +35,9 @@ describe('manage-secrets CLI (#2)', () => {
     }
   })
   it('a command a later issue delivers says so and exits 2, with no fake output', async () => {
-    const r = await runCli(['rotate', '--check'])
+    const r = await runCli(['journal', 'verify'])
     expect(r).toMatchObject({ code: 2, stdout: '' })
-    expect(r.stderr).toBe("manage-secrets: error: 'rotate' is not implemented yet (issue #6)\n")
+    expect(r.stderr).toBe("manage-secrets: error: 'journal' is not implemented yet (issue #7)\n")
   })
   it('an unknown command or option is one line with hints, exit 2, no stack', async () => {
     const r = await runCli(['hsots'])

@@ -1,0 +1,403 @@
+/**
+ * rotate.ts — `manage-secrets rotate` (#6): rotates the keys that are due, as one transaction
+ * per host, running playbooks/rotate.yml in steps with the store written between them.
+ *
+ * Rules enforced here:
+ * - one run at a time: the state dir's run lock is shared with setup, deploy, backup, restore
+ *   and the scheduler (`--check` takes none: it writes nothing, not even a backup);
+ * - order: plan → verified backup of every host a rotated bundle serves → new values into the
+ *   store (one locked, atomic write) → push to every selected host → restart and verify
+ *   consumers (running, new start time, health command) → a host that failed is restored from
+ *   the backup this run made, restarted, and reported failed with the reason;
+ * - a bundle no host took (every host failed, or none could be backed up) is put back in the
+ *   store byte for byte: the store is never left half-rotated;
+ * - a marker in the state dir (`rotation.json`, names only) lives from the store write to the
+ *   end; a run that finds one says the last rotation was interrupted and converges: the push
+ *   step sends every host copy that is behind the store, and restarts its consumers;
+ * - `--check` prints per bundle and key, and per host and task, `change`, `ok` or `unknown`
+ *   with the reason; `--save-plan F` keeps it (0600, names only); `--plan F` applies exactly
+ *   it and refuses, naming what moved, when the store or a host changed since.
+ */
+import { readFile, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { z } from 'zod'
+import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
+import { exitCodeOf, runPlaybook, type RunOptions } from '../engine/run.js'
+import { ConfigError, interruptNotes, UsageError } from '../errors.js'
+import { HostSelector } from '../inventory/patterns.js'
+import { loadPlaybook } from '../playbook/load.js'
+import type { Playbook } from '../playbook/schema.js'
+import { planBundles, rotateBundle, type BundleItem, type Verdict } from '../secrets/rotation.js'
+import type { SecretsSession, DeployRecord } from '../secrets/session.js'
+import { openerFor, planFor } from '../vault/access.js'
+import { writeFileAtomic } from '../vault/secure-write.js'
+import type { StoreSnapshot } from '../vault/store.js'
+import { withRunLock } from './run-lock.js'
+import { runWithInventory, type CommandSummary } from './run-playbook.js'
+import { openSession, PLAYBOOKS, type SecretsArgs } from './secrets-playbook.js'
+import type { CommandIo } from './types.js'
+
+/** RotateArgs are rotate's options. */
+export interface RotateArgs extends SecretsArgs {
+  force: boolean
+  savePlan?: string
+  plan?: string
+}
+
+/** MARKER is the state-dir file that says a rotation is under way. */
+export const MARKER = 'rotation.json'
+
+/** HostItem is one host's part of the plan: what each task would do there. */
+export interface HostItem {
+  host: string
+  verdict: Verdict
+  reason: string
+  items: { what: string; verdict: Verdict; reason: string }[]
+}
+
+const verdict = z.enum(['change', 'ok', 'unknown'])
+const planSchema = z.object({
+  format: z.literal(1),
+  created_at: z.string(),
+  inventory: z.string(),
+  force: z.boolean(),
+  hosts: z.array(z.string()),
+  bundles: z.array(
+    z.object({
+      bundle: z.string(),
+      verdict,
+      reason: z.string(),
+      hosts: z.array(z.string()),
+      stale: z.array(z.string()),
+      keys: z.array(z.object({ key: z.string(), verdict, reason: z.string(), generator: z.enum(['password', 'alnum', 'hex', 'base64', 'uuid', 'external']) })),
+      store: z.object({ version: z.number(), sha256: z.string() }).nullable(),
+    }),
+  ),
+  host_items: z.array(z.object({ host: z.string(), verdict, reason: z.string(), items: z.array(z.object({ what: z.string(), verdict, reason: z.string() })) })),
+})
+
+/** RotationPlan is what `rotate --check` shows and `--save-plan` keeps: names and reasons only. */
+export type RotationPlan = z.infer<typeof planSchema>
+
+/** HostOutcome is how the rotation ended on one host. */
+interface HostOutcome {
+  result: 'rotated' | 'updated' | 'unchanged' | 'rolled back' | 'failed' | 'unreachable' | 'not rotated'
+  reason?: string
+  backup?: string
+  bundles?: string[]
+}
+
+/** run runs `manage-secrets rotate`. */
+export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
+  if (args.savePlan && !args.check) throw new UsageError('--save-plan goes with --check (a dry run writes the plan, a later `rotate --plan F` applies it)')
+  const pb = await loadPlaybook(join(PLAYBOOKS, 'rotate.yml'))
+  const restorePb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
+  return runWithInventory(args, io, async (opts) => {
+    const session = await openSession(args, io, opts)
+    const body = (): Promise<CommandSummary> => new Rotation(args, io, opts, session, pb, restorePb).run()
+    try {
+      return args.check ? await body() : await withRunLock(opts.stateDir as string, 'rotate', body)
+    } finally {
+      await session.flush()
+    }
+  })
+}
+
+class Rotation {
+  private readonly capture: CaptureReporter
+  private readonly stateDir: string
+  private readonly now = new Date()
+
+  constructor(
+    private readonly args: RotateArgs,
+    private readonly io: CommandIo,
+    private readonly opts: RunOptions,
+    private readonly session: SecretsSession,
+    private readonly pb: Playbook,
+    private readonly restorePb: Playbook,
+  ) {
+    this.capture = new CaptureReporter(opts.reporter)
+    this.stateDir = opts.stateDir as string
+  }
+
+  private play(name: string): Playbook {
+    const play = this.pb.plays.find((p) => p.name === name)
+    if (!play) throw new ConfigError(`${this.pb.file}: no play named '${name}' (rotate runs 'back up before rotating' and 'push rotated secrets')`)
+    return { ...this.pb, plays: [play] }
+  }
+
+  /** step runs one playbook on `hosts` and returns each host's results. */
+  private async step(pb: Playbook, hosts: string[], check: boolean, extraVars: Record<string, unknown> = {}): Promise<Map<string, Captured[]>> {
+    if (hosts.length === 0) return new Map()
+    await runPlaybook(pb, { ...this.opts, check, limit: hosts.join(':'), reporter: this.capture, extraVars: { ...this.opts.extraVars, ...extraVars }, secrets: this.session })
+    return this.capture.take()
+  }
+
+  async run(): Promise<CommandSummary> {
+    const inv = this.opts.inventory
+    const hosts = new HostSelector(inv.inventory).selectOrFail('all', this.args.hosts).filter((h) => this.session.bundlesFor(h).length > 0)
+    const interrupted = await this.readMarker()
+    if (interrupted) this.io.stderr(`manage-secrets: the rotation started ${interrupted.started_at} (pid ${interrupted.pid}) did not finish: this run converges the hosts on the store\n`)
+    const { bundles, refused } = await planBundles({
+      manifest: this.session.manifest,
+      store: { readMeta: (n) => this.session.meta(n), metaInSync: (n) => this.session.metaInSync(n) },
+      selectHosts: (p) => this.session.selectHosts(p),
+      hosts,
+      subset: this.args.hosts !== undefined,
+      ...(this.args.bundle ? { only: this.args.bundle } : {}),
+      force: this.args.force,
+      now: this.now,
+    })
+    if (refused.length > 0) {
+      const what = refused.map((r) => `${r.bundle} also serves ${r.outside.join(', ')}`).join('; ')
+      throw new UsageError(`rotate --hosts ${this.args.hosts ?? ''} would split shared bundles: ${what}`, [
+        'add those hosts to --hosts, or rotate with --force (they are then reported stale until the next deploy)',
+      ])
+    }
+    const rotating = bundles.filter((b) => b.verdict === 'change')
+    // the host side of the plan: the push play in check mode, told which bundles rotate
+    const probe = this.args.check || this.args.plan !== undefined
+    const checked = probe ? await this.step(this.play('push rotated secrets'), hosts, true, { rotating_bundles: rotating.map((b) => b.bundle) }) : new Map<string, Captured[]>()
+    const plan: RotationPlan = {
+      format: 1,
+      created_at: this.now.toISOString(),
+      inventory: resolve(inv.dir),
+      force: this.args.force,
+      hosts,
+      bundles,
+      host_items: hosts.map((h) => hostItem(h, checked.get(h) ?? [])),
+    }
+    if (this.args.plan) await this.matchPlan(plan)
+    if (this.args.check) {
+      if (this.args.savePlan) await writeFileAtomic(this.args.savePlan, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
+      this.capture.finish()
+      if (!this.args.json) this.io.stdout(renderPlan(plan, this.io))
+      return { exitCode: exitCodeOf(this.capture.total), json: { rotation: { plan, ...(interrupted ? { interrupted } : {}) } } }
+    }
+    return this.apply(plan, rotating, interrupted)
+  }
+
+  private async apply(plan: RotationPlan, rotating: BundleItem[], interrupted: Marker | undefined): Promise<CommandSummary> {
+    const outcome = new Map<string, HostOutcome>()
+    // 1. a verified backup of every host a rotated bundle serves
+    const rotHosts = [...new Set(rotating.flatMap((b) => b.hosts))]
+    const backedUp = await this.step(this.play('back up before rotating'), rotHosts, false)
+    const backups = new Map<string, string>()
+    for (const h of rotHosts) {
+      const res = backedUp.get(h) ?? []
+      const made = res.find((r) => typeof r.result.backup === 'string')?.result.backup as string | undefined
+      const o = outcomeOf(res)
+      if (o.status === 'ok' && made) backups.set(h, made)
+      else outcome.set(h, { result: o.status === 'unreachable' ? 'unreachable' : 'not rotated', reason: `backup before rotating failed: ${o.msg ?? 'no backup made'}` })
+    }
+    // 2. new values into the store, for the bundles at least one backed-up host takes
+    const toRotate = rotating.filter((b) => b.hosts.some((h) => backups.has(h)))
+    const snaps: StoreSnapshot[] = []
+    for (const b of toRotate) snaps.push(await this.session.storeSnapshot(b.bundle))
+    const rotatedKeys = new Map<string, string[]>()
+    const marker: Marker = { started_at: this.now.toISOString(), pid: process.pid, bundles: toRotate.map((b) => b.bundle), hosts: plan.hosts }
+    if (toRotate.length > 0) {
+      await writeFileAtomic(join(this.stateDir, MARKER), JSON.stringify(marker, null, 2) + '\n')
+      interruptNotes.add('a rotation was under way: the store and every host hold either the old or the new bundles; run `manage-secrets rotate` again to converge')
+      const ctx = this.session.vaultContext(this.io.env, this.io.cwd)
+      await ctx.store
+        .update(
+        toRotate.map((b) => b.bundle),
+        { opener: (n) => openerFor(ctx.store, ctx.creds, n), plan: (n) => planFor(ctx, n) },
+        async (bundle) => {
+          const item = toRotate.find((b) => b.bundle === bundle.name) as BundleItem
+          const done = await rotateBundle(bundle, item, this.session.manifest, ctx.fp, { env: this.io.env, cwd: this.io.cwd, now: this.now })
+          rotatedKeys.set(bundle.name, done)
+          return done.length > 0
+        },
+        )
+        .catch(async (err: unknown) => {
+          // nothing was written (the store writes all or nothing): no rotation is under way
+          await rm(join(this.stateDir, MARKER), { force: true })
+          interruptNotes.clear()
+          throw err
+        })
+      this.session.invalidate(toRotate.map((b) => b.bundle))
+    }
+    const written = new Map<string, string>()
+    for (const b of toRotate) written.set(b.bundle, (await this.session.meta(b.bundle))?.sha256 ?? '')
+    // 3. push to every selected host not left out by a failed backup; restart and verify
+    const pushTo = plan.hosts.filter((h) => !outcome.has(h))
+    const before = new Map<string, Record<string, DeployRecord>>()
+    for (const h of pushTo) before.set(h, structuredClone(await this.session.deployed(h)))
+    const pushed = await this.step(this.play('push rotated secrets'), pushTo, false)
+    // 4. roll back each host that failed, from the backup this run made
+    const rollback: Record<string, string> = {}
+    for (const h of pushTo) {
+      const res = pushed.get(h) ?? []
+      const o = outcomeOf(res)
+      const changed = res.filter((r) => r.task === 'push bundles' && r.status === 'changed').map((r) => String(r.item))
+      const rotatedHere = toRotate.filter((b) => b.hosts.includes(h)).map((b) => b.bundle)
+      if (o.status === 'ok') outcome.set(h, { result: rotatedHere.length > 0 ? 'rotated' : changed.length > 0 ? 'updated' : 'unchanged', bundles: changed })
+      else if (o.status === 'unreachable') {
+        outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} — it holds the old or the new bundles; the next rotate or deploy converges it` })
+      } else {
+        const backup = backups.get(h)
+        outcome.set(h, { result: 'failed', reason: o.msg ?? 'failed', ...(backup ? { backup } : {}) })
+        if (backup) rollback[h] = backup
+      }
+    }
+    const restored = await this.step(this.restorePb, Object.keys(rollback), false, { restore_from: rollback })
+    for (const [h, backup] of Object.entries(rollback)) {
+      const res = restored.get(h) ?? []
+      const o = outcomeOf(res)
+      const prev = outcome.get(h) as HostOutcome
+      if (o.status !== 'ok') {
+        outcome.set(h, { ...prev, reason: `${prev.reason ?? ''}; rollback from ${backup} failed too: ${o.msg ?? 'failed'}` })
+        continue
+      }
+      outcome.set(h, { ...prev, result: 'rolled back', reason: `${prev.reason ?? ''}; restored ${backup} and restarted its consumers` })
+      const bundlesBack = (res.find((r) => Array.isArray(r.result.bundles))?.result.bundles as string[] | undefined) ?? []
+      const snap = before.get(h) ?? {}
+      for (const b of bundlesBack) if (snap[b]) await this.session.record(h, b, snap[b] as DeployRecord)
+    }
+    // 5. the store keeps a bundle's new values only if at least one host took them
+    const took = (b: BundleItem): string[] => b.hosts.filter((h) => outcome.get(h)?.result === 'rotated')
+    const noTaker = toRotate.filter((b) => took(b).length === 0 && (rotatedKeys.get(b.bundle) ?? []).length > 0)
+    const putBack = noTaker.length > 0 ? await this.session.putBack(snaps.filter((s) => noTaker.some((b) => b.bundle === s.name)), Object.fromEntries(written)) : []
+    if (putBack.length > 0) this.session.invalidate(putBack)
+    await rm(join(this.stateDir, MARKER), { force: true })
+    interruptNotes.clear()
+    this.capture.finish()
+    const bundlesDoc = toRotate.map((b) => ({
+      bundle: b.bundle,
+      rotated: putBack.includes(b.bundle) ? [] : (rotatedKeys.get(b.bundle) ?? []),
+      store: putBack.includes(b.bundle) ? 'rolled back: no host took the new values' : 'new values kept',
+      hosts_took: took(b),
+      stale: [...b.stale, ...b.hosts.filter((h) => !took(b).includes(h))],
+    }))
+    const notDue = plan.bundles.filter((b) => b.verdict !== 'change').map((b) => ({ bundle: b.bundle, verdict: b.verdict, reason: b.reason }))
+    const hostsDoc = Object.fromEntries([...outcome].sort(([a], [b]) => a.localeCompare(b)))
+    if (!this.args.json) this.io.stdout(renderOutcome(bundlesDoc, notDue, hostsDoc, this.io, interrupted))
+    const failed = [...outcome.values()].some((o) => o.result === 'failed' || o.result === 'rolled back' || o.result === 'not rotated')
+    const unreachable = [...outcome.values()].some((o) => o.result === 'unreachable')
+    const exitCode = Math.max(exitCodeOf(this.capture.total), unreachable ? 5 : failed ? 4 : 0)
+    return { exitCode, json: { rotation: { bundles: bundlesDoc, not_rotated: notDue, hosts: hostsDoc, ...(interrupted ? { interrupted } : {}) } } }
+  }
+
+  private async readMarker(): Promise<Marker | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.stateDir, MARKER), 'utf8')) as Marker
+    } catch {
+      return undefined
+    }
+  }
+
+  /** matchPlan refuses when the fleet moved since the saved plan, naming what moved. */
+  private async matchPlan(now: RotationPlan): Promise<void> {
+    const file = this.args.plan as string
+    let saved: RotationPlan
+    try {
+      const parsed = planSchema.safeParse(JSON.parse(await readFile(file, 'utf8')))
+      if (!parsed.success) throw new Error(parsed.error.issues[0]?.path.join('.') ?? '')
+      saved = parsed.data
+    } catch (err) {
+      throw new ConfigError(`${file}: not a rotation plan written by rotate --check --save-plan (${(err as Error).message || 'unreadable'})`)
+    }
+    if (saved.force !== now.force) throw new UsageError(`${file} was made ${saved.force ? 'with' : 'without'} --force: give the same options`)
+    const moved = planDiff(saved, now)
+    if (moved.length > 0) {
+      throw new UsageError(`the fleet moved since ${file} was saved (${saved.created_at}): ${moved.slice(0, 8).join('; ')}${moved.length > 8 ? `; and ${moved.length - 8} more` : ''}`, [
+        'make a new plan: manage-secrets rotate --check --save-plan FILE',
+      ])
+    }
+  }
+}
+
+interface Marker {
+  started_at: string
+  pid: number
+  bundles: string[]
+  hosts: string[]
+}
+
+function verdictOf(status: Captured['status']): Verdict {
+  if (status === 'changed') return 'change'
+  if (status === 'ok' || status === 'skipped') return 'ok'
+  return 'unknown'
+}
+
+/** hostItem turns a host's check-mode results into its plan entry. */
+export function hostItem(host: string, results: readonly Captured[]): HostItem {
+  const items = results.map((r) => ({
+    what: r.item !== undefined ? `${r.handler ? 'handler ' : ''}${r.task}: ${r.item}` : `${r.handler ? 'handler ' : ''}${r.task}`,
+    verdict: verdictOf(r.status),
+    reason: r.msg ?? (r.status === 'ok' ? 'nothing to do' : r.status),
+  }))
+  const o = outcomeOf(results)
+  if (o.status !== 'ok') return { host, verdict: 'unknown', reason: `${o.status}: ${o.msg ?? ''}`, items }
+  if (items.some((i) => i.verdict === 'unknown')) return { host, verdict: 'unknown', reason: 'some tasks cannot tell in check mode', items }
+  if (items.some((i) => i.verdict === 'change')) return { host, verdict: 'change', reason: `${items.filter((i) => i.verdict === 'change').length} change(s)`, items }
+  return { host, verdict: 'ok', reason: 'nothing to change', items }
+}
+
+/** planDiff lists what differs between a saved plan and the fleet now. */
+export function planDiff(saved: RotationPlan, now: RotationPlan): string[] {
+  const flat = (p: RotationPlan): Map<string, string> => {
+    const m = new Map<string, string>([['hosts', [...p.hosts].sort().join(',')]])
+    for (const b of p.bundles) {
+      m.set(`bundle ${b.bundle}`, `${b.verdict}, store ${b.store ? `version ${b.store.version} (${b.store.sha256.slice(0, 12)})` : 'none'}`)
+      for (const k of b.keys) m.set(`key ${b.bundle}/${k.key}`, k.verdict)
+    }
+    for (const h of p.host_items) for (const i of h.items) m.set(`host ${h.host}: ${i.what}`, i.verdict)
+    return m
+  }
+  const a = flat(saved)
+  const b = flat(now)
+  const out: string[] = []
+  for (const k of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(k)
+    const y = b.get(k)
+    if (x !== y) out.push(`${k}: ${x ?? 'absent'} → ${y ?? 'absent'}`)
+  }
+  return out
+}
+
+function mark(v: Verdict, io: CommandIo): string {
+  const c = io.colors
+  return v === 'change' ? c.yellow('change ') : v === 'ok' ? c.green('ok     ') : c.magenta('unknown')
+}
+
+/** renderPlan prints the dry run: bundles and keys, then hosts and tasks. */
+export function renderPlan(plan: RotationPlan, io: CommandIo): string {
+  let out = `\nROTATION PLAN (${plan.created_at}${plan.force ? ', --force' : ''}) — names only, nothing was written\n`
+  for (const b of plan.bundles) {
+    out += `\n  bundle ${b.bundle} → ${b.hosts.join(', ')}\n    ${mark(b.verdict, io)} ${b.reason}\n`
+    for (const k of b.keys) out += `      ${mark(k.verdict, io)} ${k.key.padEnd(28)} ${k.reason}\n`
+  }
+  if (plan.bundles.length === 0) out += '\n  no bundle serves the selected hosts\n'
+  for (const h of plan.host_items) {
+    out += `\n  host ${h.host}: ${mark(h.verdict, io)} ${h.reason}\n`
+    for (const i of h.items) out += `      ${mark(i.verdict, io)} ${i.what.padEnd(44)} ${i.reason}\n`
+  }
+  return out
+}
+
+function renderOutcome(
+  bundles: { bundle: string; rotated: string[]; store: string; hosts_took: string[]; stale: string[] }[],
+  notDue: { bundle: string; verdict: Verdict; reason: string }[],
+  hosts: Record<string, HostOutcome>,
+  io: CommandIo,
+  interrupted: Marker | undefined,
+): string {
+  const c = io.colors
+  let out = '\nROTATION\n'
+  if (interrupted) out += `  converged after the rotation interrupted at ${interrupted.started_at}\n`
+  for (const b of bundles) {
+    out += `  ${b.bundle.padEnd(20)} ${b.rotated.length > 0 ? `rotated ${b.rotated.join(', ')}` : 'rotated nothing'}; store: ${b.store}`
+    out += b.hosts_took.length > 0 ? `; on ${b.hosts_took.join(', ')}` : ''
+    out += b.stale.length > 0 ? c.yellow(`; stale: ${b.stale.join(', ')}`) : ''
+    out += '\n'
+  }
+  for (const b of notDue) out += `  ${b.bundle.padEnd(20)} ${b.verdict === 'unknown' ? c.magenta(b.reason) : b.reason}\n`
+  for (const [h, o] of Object.entries(hosts)) {
+    const paint = o.result === 'rotated' || o.result === 'updated' ? c.yellow : o.result === 'unchanged' ? c.green : c.red
+    out += `  ${h.padEnd(20)} ${paint(o.result)}${o.reason ? `: ${o.reason}` : ''}\n`
+  }
+  return out
+}

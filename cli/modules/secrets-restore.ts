@@ -1,0 +1,137 @@
+/**
+ * secrets-restore.ts — the `secrets_restore` module (#6, `manage-secrets restore` and the
+ * rollback of a failed rotation): puts a host's secrets tree back as a backup holds it, with
+ * the archived modes and owners, in ONE remote script.
+ *
+ * Rules enforced here:
+ * - the archive is unpacked (as root: owners and modes kept) into a 0700 dir beside the tree,
+ *   on the same filesystem, so each restored file replaces the live one by rename(2): atomic,
+ *   and a symlink at the target is replaced, never followed;
+ * - an archive holding links, devices or paths outside the tree is refused; so is a live
+ *   tree, dir or target that is a symlink or of another type;
+ * - only files that differ (content, mode, owner) are moved; files the backup does not hold
+ *   are kept and listed (a restore never deletes);
+ * - check mode unpacks into the temp dir only to compare, and changes nothing.
+ */
+import { posix } from 'node:path'
+import { z } from 'zod'
+import type { Module, ModuleContext, ModuleResult } from './types.js'
+
+const Args = z.strictObject({
+  src: z.string().min(1),
+  backup_dir: z.string().min(1),
+  /** a backup's UTC timestamp (20261125T030000Z), `latest`, or an absolute path */
+  from: z.string().min(1),
+  /** the dir holding the bundle files, to name the bundles restored */
+  secrets_dir: z.string().min(1).optional(),
+})
+type Args = z.infer<typeof Args>
+
+/** The script: $1 tree, $2 backup dir, $3 from, $4 apply (1) or compare (0). Prints `C|=|+ path` lines, then `archive PATH`. */
+const RESTORE = `set -eu
+umask 077
+src=$1 dir=$2 from=$3 apply=$4
+fail() { echo "$*" >&2; exit 3; }
+[ -d "$dir" ] && [ ! -h "$dir" ] || fail "no backup dir $dir"
+case $from in
+  latest) archive=$(ls -1 "$dir"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1) ;;
+  /*) archive=$from ;;
+  *) archive="$dir/secrets-$from.tar.gz" ;;
+esac
+[ -n "$archive" ] && [ -f "$archive" ] && [ ! -h "$archive" ] || fail "no backup '$from' in $dir"
+[ ! -h "$src" ] || fail "$src is a symlink: refusing to follow it"
+parent=$(dirname "$src") base=$(basename "$src")
+[ ! -h "$parent" ] || fail "$parent is a symlink: refusing to follow it"
+if [ "$apply" = 1 ]; then mkdir -p -m 0700 "$parent"; fi
+if [ -d "$parent" ]; then work=$(mktemp -d "$parent/.restore-XXXXXX"); else work=$(mktemp -d); fi
+trap 'rm -rf "$work"' EXIT
+tar -tzf "$archive" | while IFS= read -r m; do
+  case $m in "$base"|"$base"/*) ;; *) fail "the archive holds $m, outside $base: refusing it" ;; esac
+  case /$m/ in */../*) fail "the archive holds $m: refusing it" ;; esac
+done
+mkdir -m 0700 "$work/t"
+tar -xzpf "$archive" -C "$work/t" --numeric-owner
+[ -d "$work/t/$base" ] || fail "the archive does not hold $base"
+[ -z "$(find "$work/t" ! -type f ! -type d | head -n 1)" ] || fail "the archive holds links or special files: refusing it"
+cd "$work/t"
+attrs() { stat -c '%a %u %g' "$1"; }
+# first every check, then every change: a refusal changes nothing
+find "$base" -type d | sort | while IFS= read -r d; do
+  live="$parent/$d"
+  if [ -h "$live" ] || { [ -e "$live" ] && [ ! -d "$live" ]; }; then fail "$live is not a directory: refusing to restore into it"; fi
+  if [ ! -e "$live" ] || [ "$(attrs "$d")" != "$(attrs "$live")" ]; then echo "D $d"; fi
+done > "$work/dirs"
+find "$base" -type f | sort | while IFS= read -r f; do
+  live="$parent/$f"
+  if [ -d "$live" ] && [ ! -h "$live" ]; then fail "$live is a directory: refusing to replace it"; fi
+  if [ -f "$live" ] && [ ! -h "$live" ] && [ "$(attrs "$f")" = "$(attrs "$live")" ] && cmp -s "$f" "$live"; then echo "= $f"; else echo "C $f"; fi
+done > "$work/files"
+: > "$work/extra"
+if [ -d "$src" ]; then (cd "$parent" && find "$base" -type f) | sort | while IFS= read -r f; do
+  [ -e "$f" ] || echo "+ $f"
+done > "$work/extra"; fi
+if [ "$apply" = 1 ]; then
+  while IFS=' ' read -r _ d; do
+    [ -d "$parent/$d" ] || mkdir -m 0700 "$parent/$d"
+    set -- $(attrs "$d"); chown -h "$2:$3" "$parent/$d"; chmod "$1" "$parent/$d"
+  done < "$work/dirs"
+  grep '^C ' "$work/files" | while IFS=' ' read -r _ f; do
+    sync "$f"
+    mv -f "$f" "$parent/$f"
+  done
+  sync "$parent/$base"
+fi
+sed 's/^D /C /' "$work/dirs"
+cat "$work/files" "$work/extra"
+echo "archive $archive"`
+
+/** Restored is what one restore found or did. */
+export interface Restored {
+  archive: string
+  restored: string[]
+  same: string[]
+  extra: string[]
+}
+
+/** parseRestore reads the script's lines. */
+export function parseRestore(stdout: string): Restored {
+  const out: Restored = { archive: '', restored: [], same: [], extra: [] }
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('archive ')) out.archive = line.slice(8)
+    else if (line.startsWith('C ')) out.restored.push(line.slice(2))
+    else if (line.startsWith('= ')) out.same.push(line.slice(2))
+    else if (line.startsWith('+ ')) out.extra.push(line.slice(2))
+  }
+  return out
+}
+
+/** bundlesIn names the bundles whose `<bundle>.env` is among `paths` (relative to the tree's parent). */
+function bundlesIn(paths: string[], a: Args): string[] {
+  if (!a.secrets_dir) return []
+  const rel = posix.relative(posix.dirname(a.src), a.secrets_dir)
+  return paths.filter((p) => posix.dirname(p) === rel && p.endsWith('.env')).map((p) => posix.basename(p, '.env'))
+}
+
+async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<ModuleResult> {
+  const r = await ctx.conn.exec(['sh', '-c', RESTORE, 'sh', a.src, a.backup_dir, a.from, apply ? '1' : '0'])
+  if (!r.ok) return { changed: false, failed: true, msg: `restore failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}` }
+  const res = parseRestore(r.stdout)
+  const bundles = bundlesIn(res.restored, a)
+  const consumers = [...new Set(bundles.flatMap((b) => (ctx.secrets?.manifest.bundles[b]?.consumers ?? [])))]
+  const changed = res.restored.length > 0
+  const warnings = res.extra.length > 0 ? [`${ctx.host}: kept ${res.extra.length} file(s) the backup does not hold: ${res.extra.join(', ')}`] : []
+  const verb = apply ? 'restored' : 'would restore'
+  const msg = changed ? `${verb} ${res.restored.length} of ${res.restored.length + res.same.length} from ${res.archive}` : `identical to ${res.archive}`
+  return { changed, archive: res.archive, restored: res.restored, extra: res.extra, bundles, consumers, msg, ...(warnings.length > 0 ? { warnings } : {}) }
+}
+
+/** secrets_restore restores a host's secrets tree from one of its backups. */
+export const secretsRestore: Module<Args> = {
+  name: 'secrets_restore',
+  args: Args,
+  check: (ctx, a) => restore(ctx, a, false),
+  async apply(ctx, a, p) {
+    if (p.failed || !p.changed) return p
+    return restore(ctx, a, true)
+  },
+}
