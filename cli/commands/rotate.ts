@@ -188,7 +188,8 @@ class Rotation {
       const made = res.find((r) => typeof r.result.backup === 'string')?.result.backup as string | undefined
       const o = outcomeOf(res)
       if (o.status === 'ok' && made) backups.set(h, made)
-      else outcome.set(h, { result: o.status === 'unreachable' ? 'unreachable' : 'not rotated', reason: `backup before rotating failed: ${o.msg ?? 'no backup made'}` })
+      else if (o.status === 'unreachable') outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} before its backup: not rotated, it keeps its previous bundles; the next rotate or deploy converges it` })
+      else outcome.set(h, { result: 'not rotated', reason: `backup before rotating failed: ${o.msg ?? 'no backup made'}; it keeps its previous bundles` })
     }
     // 2. new values into the store, for the bundles at least one backed-up host takes
     const toRotate = rotating.filter((b) => b.hosts.some((h) => backups.has(h)))
@@ -247,11 +248,13 @@ class Rotation {
       const res = restored.get(h) ?? []
       const o = outcomeOf(res)
       const prev = outcome.get(h) as HostOutcome
-      if (o.status !== 'ok') {
+      const put = res.find((r) => r.task === 'restore the secrets tree' && (r.status === 'ok' || r.status === 'changed'))
+      if (!put) {
         outcome.set(h, { ...prev, reason: `${prev.reason ?? ''}; rollback from ${backup} failed too: ${o.msg ?? 'failed'}` })
         continue
       }
-      outcome.set(h, { ...prev, result: 'rolled back', reason: `${prev.reason ?? ''}; restored ${backup} and restarted its consumers` })
+      const after = o.status === 'ok' ? 'and restarted its consumers' : `but after it: ${o.msg ?? 'failed'}`
+      outcome.set(h, { ...prev, result: 'rolled back', reason: `${prev.reason ?? ''}; restored ${backup} ${after}` })
       const bundlesBack = (res.find((r) => Array.isArray(r.result.bundles))?.result.bundles as string[] | undefined) ?? []
       const snap = before.get(h) ?? {}
       for (const b of bundlesBack) if (snap[b]) await this.session.record(h, b, snap[b] as DeployRecord)
@@ -269,7 +272,7 @@ class Rotation {
       rotated: putBack.includes(b.bundle) ? [] : (rotatedKeys.get(b.bundle) ?? []),
       store: putBack.includes(b.bundle) ? 'rolled back: no host took the new values' : 'new values kept',
       hosts_took: took(b),
-      stale: [...b.stale, ...b.hosts.filter((h) => !took(b).includes(h))],
+      stale: putBack.includes(b.bundle) ? [] : [...b.stale, ...b.hosts.filter((h) => !took(b).includes(h))],
     }))
     const notDue = plan.bundles.filter((b) => b.verdict !== 'change').map((b) => ({ bundle: b.bundle, verdict: b.verdict, reason: b.reason }))
     const hostsDoc = Object.fromEntries([...outcome].sort(([a], [b]) => a.localeCompare(b)))
@@ -331,8 +334,11 @@ export function hostItem(host: string, results: readonly Captured[]): HostItem {
   }))
   const o = outcomeOf(results)
   if (o.status !== 'ok') return { host, verdict: 'unknown', reason: `${o.status}: ${o.msg ?? ''}`, items }
-  if (items.some((i) => i.verdict === 'unknown')) return { host, verdict: 'unknown', reason: 'some tasks cannot tell in check mode', items }
-  if (items.some((i) => i.verdict === 'change')) return { host, verdict: 'change', reason: `${items.filter((i) => i.verdict === 'change').length} change(s)`, items }
+  const changes = items.filter((i) => i.verdict === 'change').length
+  const unknown = items.filter((i) => i.verdict === 'unknown').length
+  const also = unknown > 0 ? `; ${unknown} cannot tell in check mode` : ''
+  if (changes > 0) return { host, verdict: 'change', reason: `${changes} change(s)${also}`, items }
+  if (unknown > 0) return { host, verdict: 'unknown', reason: `nothing known to change${also}`, items }
   return { host, verdict: 'ok', reason: 'nothing to change', items }
 }
 

@@ -153,13 +153,17 @@ async function runHost(run: PlayRun, host: string): Promise<void> {
 }
 
 async function runHandlers(run: PlayRun, host: string, notified: Set<string>, layers: () => Record<string, unknown>[], context: (s: Scope, t: Task) => Promise<ModuleContext>): Promise<void> {
-  for (const handler of run.play.handlers) {
-    const names = [handler.name, ...handler.listen]
-    if (!names.some((n) => notified.has(n))) continue
+  // every handler named by a notification runs (several may listen to one topic); a topic
+  // stays owed only if a handler of it failed
+  const due = run.play.handlers.filter((h) => [h.name, ...h.listen].some((n) => notified.has(n)))
+  const failed = new Set<string>()
+  for (const handler of due) {
+    const names = [handler.name, ...handler.listen].filter((n) => notified.has(n))
     const { outcomes } = await runTask({ host, check: run.opts.check, diff: run.opts.diff, layers: layers(), context }, handler)
     for (const o of outcomes) report(run, host, handler, true, o)
-    if (!outcomes.some((o) => o.status === 'failed' && !o.ignored)) for (const n of names) notified.delete(n)
+    if (outcomes.some((o) => o.status === 'failed' && !o.ignored)) for (const n of names) failed.add(n)
   }
+  for (const handler of due) for (const n of [handler.name, ...handler.listen]) if (!failed.has(n)) notified.delete(n)
 }
 
 function report(run: PlayRun, host: string, task: Task, handler: boolean, o: Awaited<ReturnType<typeof runTask>>['outcomes'][number]): void {

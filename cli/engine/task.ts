@@ -49,7 +49,7 @@ export async function runTask(run: TaskRun, task: Task): Promise<{ outcomes: Tas
   const outcomes: TaskOutcome[] = []
   for (const item of items) {
     const scope = lazyScope(...run.layers, task.vars, { [task.loopVar]: item })
-    outcomes.push({ ...(await runOnce(run, task, scope)), item: toText(item) })
+    outcomes.push({ ...(await runOnce(run, task, scope)), item: toText(labelOf(task, scope, item)) })
   }
   const results = outcomes.map((o) => o.raw)
   const registered = { changed: results.some((r) => r.changed), failed: results.some((r) => r.failed), results }
@@ -109,6 +109,13 @@ function statusOf(r: ModuleResult, checkOnly: boolean): HostStatus {
 
 function secretValues(mod: AnyModule, args: Record<string, unknown>): string[] {
   return (mod.secretArgs ?? []).map((k) => args[k]).filter((v): v is string => typeof v === 'string')
+}
+
+/** labelOf is what the output names a loop item by: `loop_control.label` rendered, else the item. */
+function labelOf(task: Task, scope: Scope, item: unknown): unknown {
+  if (task.loopLabel === undefined) return item
+  const label = guard(task, () => render(task.loopLabel, scope))
+  return 'value' in label ? label.value : item
 }
 
 function guard<T>(task: Task, fn: () => T): { value: T } | { error: TaskOutcome } {

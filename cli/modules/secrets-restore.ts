@@ -11,7 +11,8 @@
  *   tree, dir or target that is a symlink or of another type;
  * - only files that differ (content, mode, owner) are moved; files the backup does not hold
  *   are kept and listed (a restore never deletes);
- * - check mode unpacks into the temp dir only to compare, and changes nothing.
+ * - comparing (check mode, and before any restore) unpacks into a 0700 temp dir in the backup
+ *   dir, removed after; when nothing differs, nothing is written (a full disk is no obstacle).
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
@@ -42,8 +43,9 @@ esac
 [ ! -h "$src" ] || fail "$src is a symlink: refusing to follow it"
 parent=$(dirname "$src") base=$(basename "$src")
 [ ! -h "$parent" ] || fail "$parent is a symlink: refusing to follow it"
-if [ "$apply" = 1 ]; then mkdir -p -m 0700 "$parent"; fi
-if [ -d "$parent" ]; then work=$(mktemp -d "$parent/.restore-XXXXXX"); else work=$(mktemp -d); fi
+# comparing unpacks in the backup dir (a full secrets disk can still be compared); restoring
+# unpacks beside the tree, on its filesystem, so that each file is put in place by rename(2)
+if [ "$apply" = 1 ]; then mkdir -p -m 0700 "$parent"; work=$(mktemp -d "$parent/.restore-XXXXXX"); else work=$(mktemp -d "$dir/.restore-XXXXXX"); fi
 trap 'rm -rf "$work"' EXIT
 tar -tzf "$archive" | while IFS= read -r m; do
   case $m in "$base"|"$base"/*) ;; *) fail "the archive holds $m, outside $base: refusing it" ;; esac

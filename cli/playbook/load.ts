@@ -143,6 +143,7 @@ async function parseTask(src: YamlSource, raw: unknown, path: SourcePath, inh: I
       register: kw.register,
       loop: kw.loop ?? kw.with_items,
       loopVar: kw.loop_control?.loop_var ?? 'item',
+      ...(kw.loop_control?.label !== undefined ? { loopLabel: kw.loop_control.label } : {}),
       tags,
       noLog: kw.no_log ?? false,
       ignoreErrors: kw.ignore_errors ?? false,

@@ -61,6 +61,8 @@ export interface Task {
   register?: string
   loop?: unknown
   loopVar: string
+  /** `loop_control.label`: what the output shows for each item (a template) */
+  loopLabel?: string
   tags: string[]
   noLog: boolean
   ignoreErrors: boolean

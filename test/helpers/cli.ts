@@ -1,7 +1,7 @@
 /**
  * cli.ts — runs the built `manage-secrets` bin as a user would and captures what they see.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 
 /** PROJECT is the repository root (tests run from it). */
@@ -24,6 +24,8 @@ export interface RunOptions {
   env?: Record<string, string>
   cwd?: string
   stdin?: string
+  /** called with the child once spawned (to signal it mid-run) */
+  onSpawn?: (child: ChildProcess) => void
 }
 
 /** runProgram spawns `file ARGS` (e.g. one of scripts/) the way runCli does. */
@@ -31,6 +33,7 @@ export function runProgram(file: string, args: string[], opts: RunOptions = {}):
   return new Promise((done, fail) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env }
     const child = spawn(file, args, { cwd: opts.cwd ?? PROJECT, env })
+    opts.onSpawn?.(child)
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
