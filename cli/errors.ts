@@ -91,6 +91,9 @@ export class NotImplementedError extends UserError {
   }
 }
 
+/** LockedError says another run holds a lock (the scheduler counts it as a skipped run). */
+export class LockedError extends UserError {}
+
 /**
  * interruptNotes are `hint:` lines `main.ts` prints if Ctrl-C stops the run now (a rotation
  * says how the next run converges); a command adds one for a step and deletes it after.

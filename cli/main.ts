@@ -12,6 +12,8 @@ import yargs, { type Argv } from 'yargs'
 import { COMMANDS, type CommandSpec } from './commands/registry.js'
 import type { CommandIo, GlobalArgs } from './commands/types.js'
 import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
+import type { Severity } from './audit/rules.js'
+import { journalOptions, RunRecorder } from './journal/recorder.js'
 
 const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
 ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
@@ -35,7 +37,17 @@ export async function main(argv: string[]): Promise<void> {
     const cli = buildCli(argv, async (spec, args) => {
       verbose = args.verbose
       const mod = await spec.load()
-      code = await mod.run(args as never, makeIo(args))
+      const journal = journaled(spec, args) ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args)) : undefined
+      try {
+        code = await mod.run(args as never, makeIo(args, journal))
+      } catch (err) {
+        const exit = err instanceof UserError ? err.exitCode : Exit.Internal
+        await finishJournal(journal, exit, err)
+        await monitor(journal, args, exit, err)
+        throw err
+      }
+      await finishJournal(journal, code)
+      await monitor(journal, args, code)
     })
     await cli.parseAsync()
     process.exitCode = code
@@ -105,7 +117,40 @@ function usageError(msg: string): UsageError {
   return new UsageError(text.charAt(0).toLowerCase() + text.slice(1), ['see: manage-secrets --help'])
 }
 
-function makeIo(args: GlobalArgs): CommandIo {
+/** journaled says whether a run goes to the journal: every command on an inventory, not reads of the store. */
+function journaled(spec: CommandSpec, args: Record<string, unknown>): boolean {
+  const name = spec.command.split(' ')[0]
+  if (name === 'vault') return !['view', 'status'].includes(String(args.action))
+  return !['hosts', 'journal', 'load', 'schedule'].includes(name ?? '')
+}
+
+async function finishJournal(journal: RunRecorder | undefined, exit: number, err?: unknown): Promise<void> {
+  const warning = await journal?.finish(exit, err)
+  if (warning) process.stderr.write(`[WARNING]: ${warning}\n`)
+}
+
+/**
+ * monitor writes `--metrics-file` and runs `--alert-command` for a cron job: metrics after
+ * every run, the hook when it failed or found something at or above `--fail-on`.
+ */
+async function monitor(journal: RunRecorder | undefined, args: Record<string, unknown>, exit: number, err?: unknown): Promise<void> {
+  const metricsFile = args.metricsFile as string | undefined
+  const alertCommand = args.alertCommand as string | undefined
+  if (!journal || (!metricsFile && !alertCommand)) return
+  const { writeMetrics } = await import('./monitor/metrics.js')
+  const { runAlert, shouldAlert } = await import('./monitor/alert.js')
+  const summary = journal.summary(exit, (args.jobName as string | undefined) ?? journal.command, err)
+  if (metricsFile) {
+    const r = await writeMetrics(metricsFile, summary).catch((e: unknown) => ({ warnings: [e instanceof Error ? e.message : String(e)] }))
+    for (const w of r.warnings) process.stderr.write(`[WARNING]: metrics: ${w}\n`)
+  }
+  if (alertCommand && shouldAlert(summary, ((args.failOn as Severity | undefined) ?? 'high'))) {
+    const r = await runAlert(alertCommand, summary)
+    if (!r.ok) process.stderr.write(`[WARNING]: the alert command failed (${r.timedOut ? 'timed out' : r.signal ?? `exit ${r.code}`}): ${r.output.split('\n').pop() ?? ''}\n`)
+  }
+}
+
+function makeIo(args: GlobalArgs, journal?: RunRecorder): CommandIo {
   const env = process.env
   const tty = process.stdout.isTTY === true
   const wanted = args.color ?? (tty && env.NO_COLOR === undefined && env.TERM !== 'dumb')
@@ -115,6 +160,7 @@ function makeIo(args: GlobalArgs): CommandIo {
     env,
     cwd: process.cwd(),
     colors: new Chalk({ level: wanted ? 1 : 0 }),
+    ...(journal ? { journal } : {}),
   }
 }
 

@@ -49,7 +49,19 @@ ms audit --hosts demo-api1 || echo "(exit $?: findings at or above --fail-on hig
 echo "== fix it (chmod back to policy, never delete, never follow links), audit again ==" >&2
 ms audit --hosts demo-api1 --fix
 ms audit --hosts demo-api1
-echo "== fleet status: bundles in sync, rotation due dates, last audit and backup ==" >&2
+echo "== rotation dry run: per bundle, key and host, what would change and why (names only, nothing written) ==" >&2
+ms rotate --check
+echo "== rotate one bundle now (--force): verified backup, new values, push, restart, verify; the old value stays as KEY_PREVIOUS ==" >&2
+ms rotate --force --bundle all-secrets
+echo "== lose a bundle on one host, then restore the tree from its newest backup (modes and owners too) ==" >&2
+ms backup --hosts demo-api1
+rm .demo-state/demo-api1/opt/callableapis/secrets/github-oidc.env
+ms restore --hosts demo-api1 --from latest --check
+ms restore --hosts demo-api1 --from latest
+echo "== the run journal: one line per run and host, names only, hash-chained ==" >&2
+ms journal show --since 1h | tail -n 12
+ms journal verify
+echo "== fleet status: bundles in sync, rotation due dates, last audit, rotation and backup ==" >&2
 ms status
 echo "== a container's entrypoint: decrypt the mounted bundles, start the service with them ==" >&2
 host=.demo-state/demo-api1/opt/callableapis

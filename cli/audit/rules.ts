@@ -37,6 +37,8 @@ export type RuleId =
   | 'bundle-stale'
   | 'backup-missing'
   | 'backup-old'
+  | 'backup-corrupt'
+  | 'backup-altered'
 
 /** Rule describes one check: what it means, how bad it is, what it maps to. */
 export interface Rule {
@@ -74,6 +76,8 @@ export const RULES: Readonly<Record<RuleId, Rule>> = {
   'bundle-stale': { title: 'keys older than their rotation policy', severity: 'medium', fixable: false },
   'backup-missing': { title: 'no secrets backup on the host', severity: 'medium', fixable: false },
   'backup-old': { title: 'newest secrets backup older than the policy', severity: 'low', fixable: false },
+  'backup-corrupt': { title: 'newest secrets backup is not a readable gzip archive', severity: 'high', fixable: false },
+  'backup-altered': { title: 'newest secrets backup differs from the checksum the journal recorded when it was made', severity: 'high', fixable: false },
 }
 
 /** Finding is one problem on one host (SPEC "Audit and status"). */

@@ -2,12 +2,13 @@
  * scan.ts — the audit's one remote round trip per host (#8) and the parser of what it prints.
  *
  * Rules enforced here:
- * - ONE command per host: `sh -c SCRIPT sh SECRETS_DIR SECRETS_ROOT N BUNDLE... ROOT...`; the
+ * - ONE command per host: `sh -c SCRIPT sh SECRETS_DIR SECRETS_ROOT BACKUP_DIR N BUNDLE... ROOT...`; the
  *   script is constant text, the paths are positional arguments (no secret is ever in argv);
  * - it prints the host's user and group ids (`getent`, else /etc/passwd and /etc/group); for
  *   the N bundle files the manifest sends the host only (regular files, never through a
  *   symlinked secrets dir or root) whether each starts with the OpenPGP armour line and its
  *   sha256 — never a checksum of the other files of the tree, however many `*.env` it holds;
+ *   the newest backup's sha256 and a `gzip -t` of it (checked against the journal's record);
  *   then one `find -P` over every root (type, mode, uid, gid, size, mtime, path, link target,
  *   NUL separated, so any byte but NUL in a name is safe; symlinks are never followed);
  * - every check is computed on the control node from this output (checks.ts); the parser is
@@ -17,7 +18,7 @@ import { HostError } from '../errors.js'
 import type { Connection } from '../transport/connection.js'
 
 /** SCAN_SCRIPT is the shell program the scan runs (POSIX sh, GNU find and coreutils). */
-export const SCAN_SCRIPT = `d=$1 r=$2 k=$3; shift 3
+export const SCAN_SCRIPT = `d=$1 r=$2 b=$3 k=$4; shift 4
 printf 'ms-audit-1\\0'
 { getent passwd 2>/dev/null || cat /etc/passwd; } | cut -d: -f1,3 | tr '\\n' ' '
 printf '\\0'
@@ -34,6 +35,15 @@ while [ "$k" -gt 0 ]; do
   printf '%s %s %s\\0' "$t" "\${s%% *}" "$f"
 done
 printf -- '--end-bundles\\0'
+if [ -n "$b" ] && [ -d "$b" ] && [ ! -h "$b" ]; then
+  n=$(ls -1 "$b"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1)
+  if [ -n "$n" ] && [ -f "$n" ] && [ ! -h "$n" ]; then
+    s=$(sha256sum < "$n" 2>/dev/null) || s=
+    if gzip -t "$n" 2>/dev/null; then g=ok; else g=corrupt; fi
+    printf '%s %s %s\\0' "$g" "\${s%% *}" "$n"
+  fi
+fi
+printf -- '--end-backup\\0'
 find -P "$@" -printf '%y %m %U %G %s %T@ %p\\0%l\\0'
 printf -- '--end-find %d\\0' "$?"
 `
@@ -71,6 +81,8 @@ export interface ScanResult {
   gids: Set<number>
   entries: Map<string, ScanEntry>
   bundleFiles: Map<string, BundleFile>
+  /** the newest `secrets-*.tar.gz` of the backup dir: its sha256 and whether gzip -t passed */
+  newestBackup?: { path: string; sha256: string; gzip: 'ok' | 'corrupt' }
   /** find's exit status (1 when a root is missing) */
   findStatus: number
 }
@@ -78,8 +90,8 @@ export interface ScanResult {
 const TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' }
 
 /** scanArgv is the one command of a scan. */
-export function scanArgv(secretsDir: string, secretsRoot: string, bundles: readonly string[], roots: readonly string[]): string[] {
-  return ['sh', '-c', SCAN_SCRIPT, 'sh', secretsDir, secretsRoot, String(bundles.length), ...bundles, ...roots]
+export function scanArgv(secretsDir: string, secretsRoot: string, bundles: readonly string[], roots: readonly string[], backupDir = ''): string[] {
+  return ['sh', '-c', SCAN_SCRIPT, 'sh', secretsDir, secretsRoot, backupDir, String(bundles.length), ...bundles, ...roots]
 }
 
 /** ScanTarget is what one scan looks at. */
@@ -89,11 +101,13 @@ export interface ScanTarget {
   /** the bundle files to checksum (those the manifest sends the host) */
   bundles: readonly string[]
   roots: readonly string[]
+  /** the backup dir whose newest archive gets checksummed and gzip-tested ('' for none) */
+  backupDir?: string
 }
 
 /** runScan runs the scan on a host and parses it; find's complaints about missing roots are not errors. */
 export async function runScan(conn: Connection, t: ScanTarget): Promise<{ scan: ScanResult; warnings: string[] }> {
-  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots))
+  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots, t.backupDir ?? ''))
   let scan: ScanResult
   try {
     scan = parseScan(r.stdout)
@@ -156,6 +170,13 @@ export function parseScan(stdout: string): ScanResult {
   let i = 3
   for (; i < f.length && f[i] !== '--end-bundles'; i++) bundleFiles.set(...parseBundle(f[i] as string))
   if (f[i] !== '--end-bundles') throw new Error('the scan output was cut short (bundles)')
+  let newestBackup: ScanResult['newestBackup']
+  for (i++; i < f.length && f[i] !== '--end-backup'; i++) {
+    const m = /^(ok|corrupt) ([0-9a-f]{64}|) (.+)$/s.exec(f[i] as string)
+    if (!m) throw new Error(`malformed backup record: ${JSON.stringify((f[i] as string).slice(0, 80))}`)
+    newestBackup = { path: m[3] as string, sha256: m[2] as string, gzip: m[1] as 'ok' | 'corrupt' }
+  }
+  if (f[i] !== '--end-backup') throw new Error('the scan output was cut short (backup)')
   const entries = new Map<string, ScanEntry>()
   for (i++; i + 1 < f.length && !(f[i] as string).startsWith('--end-find '); i += 2) {
     const e = parseEntry(f[i] as string, f[i + 1] as string)
@@ -163,5 +184,5 @@ export function parseScan(stdout: string): ScanResult {
   }
   if (i !== f.length - 1 || !f[i]?.startsWith('--end-find ')) throw new Error('the scan output was cut short (find)')
   const findStatus = Number((f[i] as string).slice('--end-find '.length))
-  return { users, groups, uids: new Set(users.values()), gids: new Set(groups.values()), entries, bundleFiles, findStatus }
+  return { users, groups, uids: new Set(users.values()), gids: new Set(groups.values()), entries, bundleFiles, findStatus, ...(newestBackup ? { newestBackup } : {}) }
 }

@@ -95,3 +95,16 @@ export function checkBackups(host: string, dir: string, scan: ScanResult, maxAge
   if (newest.mtime * 1000 + maxAgeDays * DAY * 1000 < nowMs) return [finding(host, newest.path, 'backup-old', `newest is ${age} days old`, expected)]
   return []
 }
+
+/**
+ * checkBackupRecord cross-checks the host's newest backup: gzip must read it, and its sha256
+ * must be the one the journal recorded when `backup` (or `rotate`) made and verified it.
+ */
+export function checkBackupRecord(host: string, scan: ScanResult, recorded: Readonly<Record<string, string>>): Finding[] {
+  const b = scan.newestBackup
+  if (!b) return []
+  if (b.gzip === 'corrupt') return [finding(host, b.path, 'backup-corrupt', 'gzip -t fails', 'an archive that gzip reads')]
+  const want = recorded[b.path]
+  if (want && want !== b.sha256) return [finding(host, b.path, 'backup-altered', `sha256 ${b.sha256.slice(0, 16)}…`, `sha256 ${want.slice(0, 16)}… (recorded when it was made)`)]
+  return []
+}

@@ -12,13 +12,11 @@
  *   bad input.
  */
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
 import { AuditCollector, auditExitCode, renderHuman, type AuditDocument } from '../audit/report.js'
 import type { Severity } from '../audit/rules.js'
 import { runPlaybook } from '../engine/run.js'
+import { readJournal } from '../journal/journal.js'
 import { loadPlaybook } from '../playbook/load.js'
-import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
-import { LAST_AUDIT } from './status.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import type { CommandIo } from './types.js'
@@ -34,31 +32,35 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'audit.yml'))
   const collector = new AuditCollector()
   // runWithInventory prints its own JSON document when asked: the audit prints its report instead
-  let stateDir: string | null | undefined
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
-    stateDir = opts.stateDir
     const secrets = await secretsIfAny(args, io, opts)
-    const extraVars = { ...opts.extraVars, audit_fix: args.fix }
+    const extraVars = { audit_backup_records: await backupRecords(opts.stateDir as string), ...opts.extraVars, audit_fix: args.fix }
     return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
   })
   const doc = collector.document({ check: args.check, failOn: args.failOn })
   for (const w of doc.warnings) io.stderr(`[WARNING]: ${w}\n`)
   io.stdout(args.json ? JSON.stringify(doc, null, 2) + '\n' : renderHuman(doc, io.colors))
-  if (stateDir && !args.check) await saveLastAudit(stateDir, doc)
+  journalAudit(doc, io)
   return auditExitCode(doc, runExit)
 }
 
-/** saveLastAudit leaves each host's result for `status` (counts only; the journal, #7, will replace it). */
-async function saveLastAudit(stateDir: string, doc: AuditDocument): Promise<void> {
-  const at = new Date().toISOString()
-  const hosts = Object.fromEntries(
-    Object.entries(doc.hosts).map(([h, a]) => {
-      const findings = a.findings.filter((f) => !f.fixed).length
-      return [h, { at, status: a.status !== 'ok' ? a.status : findings === 0 ? 'clean' : 'findings', findings }]
-    }),
-  )
-  const file = join(stateDir, LAST_AUDIT)
-  const previous = await readFile(file, 'utf8').then((t) => (JSON.parse(t) as { hosts?: Record<string, unknown> }).hosts ?? {}, () => ({}))
-  await ensurePrivateDir(stateDir)
-  await writeFileAtomic(file, JSON.stringify({ hosts: { ...previous, ...hosts } }, null, 2) + '\n')
+/** backupRecords reads from the journal the checksum of every backup made, by host and path. */
+export async function backupRecords(stateDir: string): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {}
+  for (const e of await readJournal(stateDir)) {
+    if (e.kind !== 'host' || !e.backup || !e.backup_sha256) continue
+    ;(out[e.host] ??= {})[e.backup] = e.backup_sha256
+  }
+  return out
+}
+
+/** journalAudit gives the journal each host's findings by severity (counts only; `status` shows the last). */
+function journalAudit(doc: AuditDocument, io: CommandIo): void {
+  for (const [host, a] of Object.entries(doc.hosts)) {
+    const counts: Partial<Record<Severity, number>> = {}
+    for (const f of a.findings) if (!f.fixed) counts[f.severity] = (counts[f.severity] ?? 0) + 1
+    const n = Object.values(counts).reduce((x, y) => x + y, 0)
+    io.journal?.host(host, { result: a.status !== 'ok' ? a.status : n > 0 ? 'findings' : 'ok', findings: counts, ...(a.msg ? { reason: a.msg.slice(0, 1000) } : {}) })
+    io.journal?.addFindings(counts)
+  }
 }

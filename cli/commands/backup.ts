@@ -3,6 +3,7 @@
  * copies each archive to `<state dir>/backups/<host>/` (0600 files, 0700 dirs).
  */
 import { join } from 'node:path'
+import { CaptureReporter, outcomeOf } from '../engine/capture.js'
 import { runPlaybook, type RunOptions, type RunSummary } from '../engine/run.js'
 import { withRunLock } from './run-lock.js'
 import { loadPlaybook } from '../playbook/load.js'
@@ -17,6 +18,15 @@ export async function run(args: PlaybookArgs & { fetch: boolean }, io: CommandIo
   async function backup(opts: RunOptions): Promise<RunSummary> {
     const secrets = await secretsIfAny(args, io, opts)
     const extraVars = { ...opts.extraVars, backup_fetch: args.fetch, backup_fetch_dir: join(stateDirOf(opts.inventory.dir, io.env), 'backups') }
-    return runPlaybook(pb, { ...opts, extraVars, ...secrets })
+    const capture = new CaptureReporter(opts.reporter)
+    const summary = await runPlaybook(pb, { ...opts, reporter: capture, extraVars, ...secrets })
+    capture.finish()
+    // the journal keeps each archive's checksum as the host reported it: audit checks the host's copy against it
+    for (const [host, results] of capture.take()) {
+      const made = results.find((r) => typeof r.result.backup === 'string' && typeof r.result.sha256 === 'string')?.result
+      const o = outcomeOf(results)
+      io.journal?.host(host, { result: o.status, ...(o.msg ? { reason: o.msg.slice(0, 1000) } : {}), ...(made && !args.check ? { backup: made.backup as string, backup_sha256: made.sha256 as string } : {}) })
+    }
+    return summary
   }
 }

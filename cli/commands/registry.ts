@@ -29,16 +29,20 @@ export function playOptions(y: Argv): Argv {
     .option('extra-vars', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE or JSON, highest precedence' })
 }
 
+/** monitorOptions are the options of the commands cron runs (#7): Prometheus textfile and alert hook. */
+export function monitorOptions(y: Argv, failOn = true): Argv {
+  const out = y
+    .option('metrics-file', { type: 'string', describe: 'write Prometheus textfile-collector metrics here (atomic; other jobs\' samples kept)' })
+    .option('alert-command', { type: 'string', describe: 'run this shell command with a JSON summary on stdin when the run fails or finds something at or above --fail-on' })
+    .option('job-name', { type: 'string', describe: 'the job label in metrics and alerts (default: the command)' })
+  return failOn ? out.option('fail-on', { type: 'string', choices: ['critical', 'high', 'medium', 'low'], default: 'high', describe: 'alert threshold for findings' }) : out
+}
+
 /** secretsOptions are the options of the commands that push secrets (setup, deploy). */
 function secretsOptions(y: Argv): Argv {
   return y
     .option('bundle', { alias: 'b', type: 'string', array: true, describe: 'only these bundles (repeatable)' })
     .option('identity', { type: 'string', describe: 'private key file for a store in recipient mode (or $MANAGE_SECRETS_IDENTITY)' })
-}
-
-const notYet = (name: string, issue: number) => async (): Promise<CommandModule> => {
-  const { notImplemented } = await import('./not-implemented.js')
-  return notImplemented(name, issue)
 }
 
 /** COMMANDS lists every command in the order `--help` shows them. */
@@ -51,7 +55,7 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 setup --hosts onode1 --check', 'show what setup would do on onode1'],
       ['$0 setup --vault-password-file ~/.config/manage-secrets/vault.pass', 'the password from a 0600 file instead of a prompt'],
     ],
-    options: (y) => secretsOptions(playOptions(y)),
+    options: (y) => monitorOptions(secretsOptions(playOptions(y))),
     load: () => import('./setup.js'),
   },
   {
@@ -62,7 +66,7 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 deploy --hosts web --bundle aws', 'push only the aws bundle to the web group'],
       ['$0 deploy --json > deploy.json', 'one JSON document of every result'],
     ],
-    options: (y) => secretsOptions(playOptions(y)),
+    options: (y) => monitorOptions(secretsOptions(playOptions(y))),
     load: () => import('./deploy.js'),
   },
   {
@@ -76,7 +80,7 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 rotate --bundle aws --force', 'rotate every key of the aws bundle now'],
     ],
     options: (y) =>
-      secretsOptions(playOptions(y))
+      monitorOptions(secretsOptions(playOptions(y)))
         .option('force', { type: 'boolean', default: false, describe: 'rotate every selected key, due or not; allow --hosts to split a shared bundle (the others are reported stale)' })
         .option('save-plan', { type: 'string', describe: 'with --check: write the plan to this file (0600, names only)' })
         .option('plan', { type: 'string', describe: 'apply a plan saved by --check --save-plan, refusing if anything moved since' }),
@@ -89,11 +93,12 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 audit --json', 'daily audit for cron, one JSON document'],
       ['$0 audit --fix --check', 'preview the mode and owner fixes'],
       ['$0 audit --hosts onode1 --fail-on critical', 'exit 6 only for critical findings'],
+      ['$0 audit --metrics-file /var/lib/node_exporter/textfile/manage_secrets.prom --alert-command "mail -s audit ops@example.com"', 'from cron: metrics for Prometheus, a mail when something is found'],
       ['$0 audit -e \'{"audit_paths": [{"path": "/etc/app/tls", "group": "app", "file_mode": "0640"}]}\'', 'audit one more tree with its own policy'],
     ],
     options: (y) =>
-      playOptions(y)
-        .option('fail-on', { type: 'string', choices: ['critical', 'high', 'medium', 'low'], default: 'high', describe: 'exit 6 when a finding is at least this severe' })
+      monitorOptions(playOptions(y), false)
+        .option('fail-on', { type: 'string', choices: ['critical', 'high', 'medium', 'low'], default: 'high', describe: 'exit 6 (and alert) when a finding is at least this severe' })
         .option('fix', { type: 'boolean', default: false, describe: 'put modes and owners back to policy (never deletes, never follows a symlink); with --check: preview' }),
     load: () => import('./audit.js'),
   },
@@ -103,7 +108,9 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       ['$0 status --hosts onode1', 'one host in a compact block'],
       ['$0 status --json', 'every host: reachability, bundles in sync/drifted/missing, ages, last audit and backup'],
+      ['$0 status --metrics-file /var/lib/node_exporter/textfile/manage_secrets.prom', 'also bundles due and hosts unreachable for Prometheus'],
     ],
+    options: (y) => monitorOptions(y),
     load: () => import('./status.js'),
   },
   {
@@ -114,7 +121,7 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 backup --hosts onode1 --fetch', 'and copy it to the state dir (0600)'],
       ['$0 backup --check', 'say what would be archived, write nothing'],
     ],
-    options: (y) => playOptions(y).option('fetch', { type: 'boolean', default: false, describe: 'copy each archive to <state dir>/backups/<host>/' }),
+    options: (y) => monitorOptions(playOptions(y)).option('fetch', { type: 'boolean', default: false, describe: 'copy each archive to <state dir>/backups/<host>/' }),
     load: () => import('./backup.js'),
   },
   {
@@ -181,16 +188,34 @@ export const COMMANDS: CommandSpec[] = [
     command: 'schedule <action>',
     describe: 'cron daemon, crontab/systemd units, next runs',
     examples: [
-      ['$0 schedule run', 'run the jobs of cron/schedule.yml'],
-      ['$0 schedule print-systemd', 'print service and timer units'],
+      ['$0 schedule run', 'the daemon: run the jobs of cron/schedule.yml, never two at once; SIGTERM waits for the running job'],
+      ['$0 schedule next --count 3', 'the next three run times of every job'],
+      ['$0 schedule print-crontab > /etc/cron.d/manage-secrets', 'the same jobs for the system cron'],
+      ['$0 schedule print-systemd --user root', 'a .service and a .timer per job'],
     ],
-    load: notYet('schedule', 7),
+    options: (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['run', 'next', 'print-crontab', 'print-systemd'], describe: 'what to do' })
+        .option('schedule', { type: 'string', describe: 'the schedule file (default: ./cron/schedule.yml, else the one shipped)' })
+        .option('count', { type: 'number', default: 5, describe: 'next: how many run times per job' })
+        .option('bin', { type: 'string', describe: 'print-*: the installed program (default /usr/local/bin/manage-secrets)' })
+        .option('log-file', { type: 'string', describe: 'print-crontab: where job output is appended (default /var/log/manage-secrets.log)' })
+        .option('user', { type: 'string', describe: 'print-systemd: User= of the services' }),
+    load: () => import('./schedule.js'),
   },
   {
     command: 'journal <action>',
     describe: 'show or verify the hash-chained run journal',
-    examples: [['$0 journal verify', 'check the hash chain of the journal']],
-    load: notYet('journal', 7),
+    examples: [
+      ['$0 journal verify', 'check the hash chain: names any edited, deleted, inserted or reordered line (exit 3)'],
+      ['$0 journal show --since 7d', 'the runs of the last week, with their hosts'],
+      ['$0 journal show --json --since 2026-11-01', 'the same as JSON (names only, never values)'],
+    ],
+    options: (y) =>
+      y
+        .positional('action', { type: 'string', choices: ['verify', 'show'], describe: 'what to do' })
+        .option('since', { type: 'string', describe: 'show: only entries since an ISO date or a duration back (7d, 12h)' }),
+    load: () => import('./journal.js'),
   },
   {
     command: 'load [cmd..]',

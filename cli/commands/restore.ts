@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
-import { CaptureReporter } from '../engine/capture.js'
+import { CaptureReporter, outcomeOf } from '../engine/capture.js'
 import { UsageError } from '../errors.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { withRunLock } from './run-lock.js'
@@ -37,12 +37,13 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
         const r = results.find((x) => x.task === 'restore the secrets tree')?.result
         if (!r || typeof r.archive !== 'string') continue
         restored[host] = { archive: r.archive, files: (r.restored as string[]) ?? [], bundles: (r.bundles as string[]) ?? [] }
+        io.journal?.host(host, { result: outcomeOf(results).status, backup: r.archive, ...(restored[host].bundles.length > 0 ? { bundles: restored[host].bundles } : {}) })
         if (!args.check && Array.isArray(r.bundles) && r.bundles.length > 0) {
           capture.emit({ kind: 'warning', msg: `${host}: restored ${r.bundles.join(', ')}; where they differ from the store, the next deploy or rotate pushes the store's values again` })
         }
       }
       capture.finish()
-      return { exitCode: summary.exitCode, json: { restore: restored } }
+      return { exitCode: summary.exitCode, stats: capture.total, json: { restore: restored } }
     }
     return args.check ? body() : withRunLock(opts.stateDir as string, 'restore', body)
   })

@@ -107,6 +107,7 @@ class Rotation {
   private readonly capture: CaptureReporter
   private readonly stateDir: string
   private readonly now = new Date()
+  private readonly backupShas = new Map<string, string>()
 
   constructor(
     private readonly args: RotateArgs,
@@ -172,7 +173,7 @@ class Rotation {
       if (this.args.savePlan) await writeFileAtomic(this.args.savePlan, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
       this.capture.finish()
       if (!this.args.json) this.io.stdout(renderPlan(plan, this.io))
-      return { exitCode: exitCodeOf(this.capture.total), json: { rotation: { plan, ...(interrupted ? { interrupted } : {}) } } }
+      return { exitCode: exitCodeOf(this.capture.total), stats: this.capture.total, json: { rotation: { plan, ...(interrupted ? { interrupted } : {}) } } }
     }
     return this.apply(plan, rotating, interrupted)
   }
@@ -185,9 +186,12 @@ class Rotation {
     const backups = new Map<string, string>()
     for (const h of rotHosts) {
       const res = backedUp.get(h) ?? []
-      const made = res.find((r) => typeof r.result.backup === 'string')?.result.backup as string | undefined
+      const made = res.find((r) => typeof r.result.backup === 'string')?.result
       const o = outcomeOf(res)
-      if (o.status === 'ok' && made) backups.set(h, made)
+      if (o.status === 'ok' && made) {
+        backups.set(h, made.backup as string)
+        this.backupShas.set(h, made.sha256 as string) // by host: every host's backup has the same name
+      }
       else if (o.status === 'unreachable') outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} before its backup: not rotated, it keeps its previous bundles; the next rotate or deploy converges it` })
       else outcome.set(h, { result: 'not rotated', reason: `backup before rotating failed: ${o.msg ?? 'no backup made'}; it keeps its previous bundles` })
     }
@@ -234,11 +238,11 @@ class Rotation {
       const o = outcomeOf(res)
       const changed = res.filter((r) => r.task === 'push bundles' && r.status === 'changed').map((r) => String(r.item))
       const rotatedHere = toRotate.filter((b) => b.hosts.includes(h)).map((b) => b.bundle)
-      if (o.status === 'ok') outcome.set(h, { result: rotatedHere.length > 0 ? 'rotated' : changed.length > 0 ? 'updated' : 'unchanged', bundles: changed })
+      const backup = backups.get(h)
+      if (o.status === 'ok') outcome.set(h, { result: rotatedHere.length > 0 ? 'rotated' : changed.length > 0 ? 'updated' : 'unchanged', bundles: changed, ...(backup ? { backup } : {}) })
       else if (o.status === 'unreachable') {
         outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} — it holds the old or the new bundles; the next rotate or deploy converges it` })
       } else {
-        const backup = backups.get(h)
         outcome.set(h, { result: 'failed', reason: o.msg ?? 'failed', ...(backup ? { backup } : {}) })
         if (backup) rollback[h] = backup
       }
@@ -280,7 +284,26 @@ class Rotation {
     const failed = [...outcome.values()].some((o) => o.result === 'failed' || o.result === 'rolled back' || o.result === 'not rotated')
     const unreachable = [...outcome.values()].some((o) => o.result === 'unreachable')
     const exitCode = Math.max(exitCodeOf(this.capture.total), unreachable ? 5 : failed ? 4 : 0)
-    return { exitCode, json: { rotation: { bundles: bundlesDoc, not_rotated: notDue, hosts: hostsDoc, ...(interrupted ? { interrupted } : {}) } } }
+    this.journal(outcome, bundlesDoc)
+    if (this.io.journal) this.io.journal.bundlesDue = rotating.filter((b) => !bundlesDoc.some((d) => d.bundle === b.bundle && d.rotated.length > 0)).length
+    return { exitCode, stats: this.capture.total, json: { rotation: { bundles: bundlesDoc, not_rotated: notDue, hosts: hostsDoc, ...(interrupted ? { interrupted } : {}) } } }
+  }
+
+  /** journal tells the journal what rotated where (names only). */
+  private journal(outcome: Map<string, HostOutcome>, bundles: { bundle: string; rotated: string[] }[]): void {
+    const j = this.io.journal
+    if (!j) return
+    for (const b of bundles) if (b.rotated.length > 0) j.touch([b.bundle], b.rotated)
+    for (const [h, o] of outcome) {
+      const result = o.result === 'unreachable' ? 'unreachable' : ['rotated', 'updated', 'unchanged'].includes(o.result) ? 'ok' : 'failed'
+      const rotatedHere = bundles.filter((b) => b.rotated.length > 0 && this.session.bundlesFor(h).some((s) => s.name === b.bundle))
+      j.host(h, {
+        result,
+        reason: `${o.result}${o.reason ? `: ${o.reason}` : ''}`.slice(0, 1000),
+        ...(o.result === 'rotated' ? { bundles: rotatedHere.map((b) => b.bundle), keys: rotatedHere.flatMap((b) => b.rotated) } : o.bundles?.length ? { bundles: o.bundles } : {}),
+        ...(o.backup ? { backup: o.backup, ...(this.backupShas.get(h) ? { backup_sha256: this.backupShas.get(h) } : {}) } : {}),
+      })
+    }
   }
 
   private async readMarker(): Promise<Marker | undefined> {

@@ -5,6 +5,7 @@
  * naming the holder, and the scheduler counts it as skipped. A lock left by a dead process is
  * broken automatically (secure-write.ts).
  */
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Exit } from '../errors.js'
 import { ensurePrivateDir, withLock } from '../vault/secure-write.js'
@@ -12,10 +13,20 @@ import { ensurePrivateDir, withLock } from '../vault/secure-write.js'
 /** RUN_LOCK is the lock file's name in the state dir. */
 export const RUN_LOCK = 'run.lock'
 
-/** withRunLock runs `fn` holding the state dir's run lock, or fails at once if another run holds it. */
-export async function withRunLock<T>(stateDir: string, command: string, fn: () => Promise<T>): Promise<T> {
+/** HELD_LOCK_ENV hands a held run lock to a child: `schedule run` holds it while its job runs. */
+export const HELD_LOCK_ENV = 'MANAGE_SECRETS_HELD_RUN_LOCK'
+
+/**
+ * withRunLock runs `fn` holding the state dir's run lock, or fails at once if another run
+ * holds it. A child of the scheduler runs under its parent's lock: its environment carries
+ * the exact content of the lock file (a 0600 file in a 0700 dir), and nothing else passes.
+ */
+export async function withRunLock<T>(stateDir: string, command: string, fn: () => Promise<T>, env: NodeJS.ProcessEnv = process.env, token?: string): Promise<T> {
   await ensurePrivateDir(stateDir)
+  const held = env[HELD_LOCK_ENV]
+  if (held && (await readFile(join(stateDir, RUN_LOCK), 'utf8').catch(() => '')) === held) return fn()
   return withLock(join(stateDir, RUN_LOCK), fn, {
+    ...(token ? { token } : {}),
     timeoutMs: 0,
     holder: command,
     what: `manage-secrets (${stateDir})`,

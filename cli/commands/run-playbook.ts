@@ -4,6 +4,7 @@
  * the control-node state dir, and the exit code from the recap.
  */
 import { join } from 'node:path'
+import type { HostStats } from '../engine/events.js'
 import type { RunOptions, RunSummary } from '../engine/run.js'
 import { HumanReporter } from '../output/human.js'
 import { JsonReporter } from '../output/json.js'
@@ -26,6 +27,8 @@ export function stateDirOf(inventoryDir: string, env: NodeJS.ProcessEnv): string
 export interface CommandSummary {
   exitCode: number
   json?: Record<string, unknown>
+  /** every host's recap, for the journal */
+  stats?: Record<string, HostStats>
 }
 
 /** runWithInventory builds the run options, calls `fn`, prints the JSON document if asked. */
@@ -34,6 +37,8 @@ export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (o
   const json = args.json ? new JsonReporter() : null
   const reporter = json ?? new HumanReporter(io.stdout, io.colors, args.verbose)
   const split = (s?: string): string[] | undefined => (s ? s.split(',').map((t) => t.trim()).filter(Boolean) : undefined)
+  const stateDir = stateDirOf(inventory.dir, io.env)
+  io.journal?.at(stateDir)
   const summary = await fn({
     inventory,
     check: args.check,
@@ -45,8 +50,9 @@ export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (o
     extraVars: parseExtraVars(args.extraVars ?? []),
     connection: { hostKeyPolicy: args.acceptNewHostKeys ? 'accept-new' : undefined },
     reporter,
-    stateDir: stateDirOf(inventory.dir, io.env),
+    stateDir,
   })
+  if (summary.stats) io.journal?.fromRecap(summary.stats)
   if (json) io.stdout(JSON.stringify(json.document({ check: args.check, ...('json' in summary ? summary.json : {}) }), null, 2) + '\n')
   return summary.exitCode
 }

@@ -51,12 +51,25 @@ export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: Secrets
     // not in the store yet is skipped with a warning; deploy fails on it
     const extraVars = name === 'setup' ? { secrets_missing_bundle: 'skip', ...opts.extraVars } : opts.extraVars
     try {
-      return await runPlaybook(pb, { ...opts, ...(extraVars ? { extraVars } : {}), secrets: session })
+      const summary = await runPlaybook(pb, { ...opts, ...(extraVars ? { extraVars } : {}), secrets: session })
+      await journalWrites(session, summary, io)
+      return summary
     } finally {
       await session.flush()
       if (session.hostsWithNewKeys.length > 0) await includeNewHostKeys(session, args, io)
     }
   }
+}
+
+/** journalWrites tells the journal which bundles (and key names) went to which host. */
+export async function journalWrites(session: SecretsSession, summary: RunSummary, io: CommandIo): Promise<void> {
+  if (!io.journal) return
+  for (const [host, s] of Object.entries(summary.stats)) {
+    const bundles = [...(session.written.get(host) ?? [])].sort()
+    io.journal.host(host, { result: s.unreachable > 0 ? 'unreachable' : s.failed > 0 ? 'failed' : 'ok', ...(bundles.length > 0 ? { bundles } : {}) })
+  }
+  const all = new Set([...session.written.values()].flatMap((b) => [...b]))
+  for (const b of all) io.journal.touch([b], await session.keyNames(b))
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * status.ts — `manage-secrets status` (#8): per host, reachable and the round-trip time of
  * its one status command, each bundle in sync / drifted / missing with its rotation age and
- * next due date, the last audit (from the state dir) and the last backup with its age.
+ * next due date, the last audit and rotation (from the journal) and the last backup with its
+ * age and whether its checksum is still the one the journal recorded when it was made.
  * Runs playbooks/status.yml; needs no password.
  *
  * Rules enforced here:
@@ -9,12 +10,13 @@
  * - exit 5 when a host is unreachable, 4 when its status could not be read, else 0 (status
  *   informs; `audit` is the command that fails on problems).
  */
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { runPlaybook } from '../engine/run.js'
+import { readJournal } from '../journal/journal.js'
 import type { BundleState } from '../modules/secrets-status.js'
+import { backupRecords } from './audit.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
@@ -26,17 +28,16 @@ export interface HostStatus {
   rtt_ms?: number
   error?: string
   bundles: BundleState[]
-  backup: { path: string; at: string; age_days: number } | null
+  /** `verified`: the newest archive against the checksum the journal recorded (ok, altered, corrupt, unrecorded) */
+  backup: { path: string; at: string; age_days: number; verified: string } | null
   last_audit: { at: string; status: string; findings: number } | null
+  last_rotation: { at: string; result: string } | null
 }
-
-/** LAST_AUDIT is the state-dir file `audit` leaves for `status` (until the journal, #7). */
-export const LAST_AUDIT = 'last-audit.json'
 
 class StatusCollector implements Reporter {
   readonly hosts = new Map<string, HostStatus>()
   emit(e: EngineEvent): void {
-    if (e.kind === 'play-start') for (const h of e.hosts) this.hosts.set(h, { reachable: true, bundles: [], backup: null, last_audit: null })
+    if (e.kind === 'play-start') for (const h of e.hosts) this.hosts.set(h, { reachable: true, bundles: [], backup: null, last_audit: null, last_rotation: null })
     if (e.kind !== 'host-result') return
     const h = this.hosts.get(e.host)
     if (!h) return
@@ -54,13 +55,30 @@ export async function run(args: PlaybookArgs, io: CommandIo): Promise<number> {
   const runExit = await runWithInventory({ ...args, json: false, check: false }, io, async (opts) => {
     stateDir = stateDirOf(opts.inventory.dir, io.env)
     const secrets = await secretsIfAny(args, io, opts)
-    return runPlaybook(pb, { ...opts, reporter: collector, ...secrets })
+    const extraVars = { status_backup_records: await backupRecords(stateDir), ...opts.extraVars }
+    return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
   })
-  const audits = await readFile(join(stateDir, LAST_AUDIT), 'utf8').then((t) => JSON.parse(t) as { hosts?: Record<string, HostStatus['last_audit']> }, () => null)
-  for (const [host, h] of collector.hosts) h.last_audit = audits?.hosts?.[host] ?? null
+  await lastRuns(stateDir, collector.hosts)
+  for (const [host, h] of collector.hosts) io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })
+  if (io.journal) io.journal.bundlesDue = new Set([...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name))).size
   const hosts = Object.fromEntries(collector.hosts)
   io.stdout(args.json ? JSON.stringify({ hosts }, null, 2) + '\n' : renderStatus(hosts, io.colors))
   return runExit
+}
+
+/** lastRuns fills in each host's last audit and last rotation from the journal (runs in check mode do not count). */
+async function lastRuns(stateDir: string, hosts: Map<string, HostStatus>): Promise<void> {
+  const entries = await readJournal(stateDir)
+  const dry = new Set(entries.filter((e) => e.kind === 'run' && e.options.check === true).map((e) => e.id))
+  for (const e of entries) {
+    const h = e.kind === 'host' && !dry.has(e.id) ? hosts.get(e.host) : undefined
+    if (!h || e.kind !== 'host') continue
+    if (e.command === 'audit') {
+      const findings = Object.values(e.findings ?? {}).reduce((a, b) => a + b, 0)
+      h.last_audit = { at: e.time, status: e.result === 'ok' ? 'clean' : e.result, findings }
+    }
+    if (e.command === 'rotate' && e.reason?.startsWith('rotated')) h.last_rotation = { at: e.time, result: e.reason.split(':')[0] ?? 'rotated' }
+  }
 }
 
 const ago = (iso: string): string => {
@@ -88,7 +106,9 @@ export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance
     })
     if (h.bundles.length === 0) out.push('  bundles     none targeted at this host')
     out.push(`  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at)}): ${h.last_audit.status}, ${h.last_audit.findings} finding(s)` : 'none recorded'}`)
-    out.push(`  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at)})  ${h.backup.path}` : c.yellow('none')}`)
+    out.push(`  last rotate ${h.last_rotation ? `${day(h.last_rotation.at)} (${ago(h.last_rotation.at)})` : 'none recorded'}`)
+    const check = { ok: c.green('checksum as recorded'), unrecorded: c.yellow('not in the journal'), altered: c.red('ALTERED since it was made'), corrupt: c.red('CORRUPT (gzip -t fails)') }[h.backup?.verified ?? 'unrecorded']
+    out.push(`  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at)})  ${h.backup.path}  ${check ?? h.backup.verified}` : c.yellow('none')}`)
     out.push('')
   }
   return out.join('\n')

@@ -3,6 +3,7 @@
  * (output streams, environment, colour), so commands never reach for globals themselves.
  */
 import type { ChalkInstance } from 'chalk'
+import type { RunRecorder } from '../journal/recorder.js'
 
 /** GlobalArgs are the options every command accepts (Ansible's names where it has one). */
 export interface GlobalArgs {
@@ -25,4 +26,6 @@ export interface CommandIo {
   env: NodeJS.ProcessEnv
   cwd: string
   colors: ChalkInstance
+  /** this run's journal lines (absent for commands that are not journaled) */
+  journal?: RunRecorder
 }

@@ -28,6 +28,7 @@ import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
 import { storeStatus, statusLine } from '../vault/status.js'
 import { SecretStore } from '../vault/store.js'
 import { inventoryPath } from './inventory-arg.js'
+import { stateDirOf } from './run-playbook.js'
 import type { CommandIo, GlobalArgs } from './types.js'
 
 /** VaultArgs are the options `vault` reads (declared in registry.ts). */
@@ -64,6 +65,7 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'rekey': {
       const names = files.length > 0 ? files : await ctx.store.list()
       const done = await rekeyBundles(ctx, names)
+      io.journal?.touch(done)
       io.stdout(args.json ? JSON.stringify({ rekeyed: done }, null, 2) + '\n' : done.map((n) => `${n}: rekeyed\n`).join(''))
       return 0
     }
@@ -89,6 +91,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
   const invDir = statSync(invPath).isDirectory() ? invPath : dirname(invPath)
   const fp = loadFingerprinter(io.env)
   const store = SecretStore.forInventory(invDir, fp)
+  io.journal?.at(stateDirOf(invDir, io.env))
   const manifest = await manifestOrDefault(store.dir)
   const tty = terminalOf()
   const anyStore = (await store.list()).length > 0
@@ -114,6 +117,7 @@ async function manifestOrDefault(storeDir: string): Promise<Manifest> {
 }
 
 function printChanges(reports: ChangeReport[], args: VaultArgs, io: CommandIo): number {
+  for (const r of reports) if (r.written) io.journal?.touch([r.bundle], [...r.added, ...r.changed, ...r.removed])
   if (args.json) {
     io.stdout(JSON.stringify({ bundles: reports }, null, 2) + '\n')
     return 0

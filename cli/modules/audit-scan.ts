@@ -19,7 +19,7 @@ import { bundleTargets } from '../audit/bundles.js'
 import { applyFixes, batchFixes } from '../audit/fix.js'
 import { RULES, type Finding } from '../audit/rules.js'
 import { runScan, type ScanResult } from '../audit/scan.js'
-import { checkBackups, checkBundle } from '../audit/state-checks.js'
+import { checkBackupRecord, checkBackups, checkBundle } from '../audit/state-checks.js'
 import { parseMode } from './owner.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 
@@ -52,6 +52,8 @@ const Args = z.strictObject({
   backup_max_age_days: z.coerce.number().int().min(0).default(8),
   paths: z.preprocess((v) => v ?? [], z.array(PathEntry)),
   fix: bool.default(false),
+  /** backup path -> sha256 recorded in the journal when it was made (the audit command passes them) */
+  backup_records: z.preprocess((v) => v ?? {}, z.record(z.string(), z.string())),
 })
 type Args = z.infer<typeof Args>
 
@@ -90,7 +92,7 @@ async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
   const now = Date.now()
   const roots = scanRoots(rootsOf(a).map((r) => r.root))
   const bundles = ctx.secrets ? await bundleTargets(ctx.secrets, ctx.host, a.secrets_dir, now) : { targets: [], modes: new Map<string, number>() }
-  const target = { secretsDir: a.secrets_dir, secretsRoot: a.secrets_root, bundles: bundles.targets.map((b) => b.path), roots }
+  const target = { secretsDir: a.secrets_dir, secretsRoot: a.secrets_root, bundles: bundles.targets.map((b) => b.path), roots, backupDir: a.backup_dir ?? '' }
   const { scan, warnings } = await runScan(ctx.conn, target)
   const policies = resolvePolicies(ctx.host, a, scan)
   if (typeof policies === 'string') return { changed: false, failed: true, msg: policies }
@@ -100,6 +102,7 @@ async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
   for (const b of bundles.targets) findings.push(...checkBundle(ctx.host, b, scan, now))
   const holdsSecrets = scan.entries.has(a.secrets_root) || bundles.targets.length > 0
   if (a.backup_dir && holdsSecrets) findings.push(...checkBackups(ctx.host, a.backup_dir, scan, a.backup_max_age_days, now))
+  findings.push(...checkBackupRecord(ctx.host, scan, a.backup_records))
   findings.sort(byPath)
   const planned = a.fix ? fixes : []
   const msg = `${scan.entries.size} paths scanned, ${findings.length} finding${findings.length === 1 ? '' : 's'}${a.fix ? `, ${planned.length} to fix` : ''}`

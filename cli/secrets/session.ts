@@ -326,7 +326,12 @@ export class SecretsSession {
   async record(host: string, bundle: string, rec: DeployRecord): Promise<void> {
     ;(await this.deployed(host))[bundle] = rec
     this.dirty.add(host)
+    if (!this.written.has(host)) this.written.set(host, new Set())
+    this.written.get(host)?.add(bundle)
   }
+
+  /** written lists, per host, the bundles this run wrote there (for the journal). */
+  readonly written = new Map<string, Set<string>>()
 
   /** flush writes the deploy records of every host written to (0600 files, 0700 dir). */
   async flush(): Promise<void> {

@@ -17,7 +17,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, unlinkS
 import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { Exit, UserError, type ExitCode } from '../errors.js'
+import { Exit, LockedError, UserError, type ExitCode } from '../errors.js'
 
 /** PRIVATE_FILE is the mode of every file holding secret material. */
 export const PRIVATE_FILE = 0o600
@@ -114,11 +114,18 @@ export interface LockOptions {
   /** the exit code when it stays locked (default 3, the store's) */
   exit?: ExitCode
   hints?: string[]
+  /** the exact lock file content to write (a caller that hands the lock to a child process) */
+  token?: string
+}
+
+/** lockToken is what a lock file holds: `pid host nonce [holder since]`. */
+export function lockToken(holder?: string): string {
+  return `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}${holder ? ` ${holder} ${new Date().toISOString()}` : ''}\n`
 }
 
 /** withLock runs `fn` holding the exclusive lockfile `lockPath`, released afterwards (also on exit). */
 export async function withLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-  const token = `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')}${opts.holder ? ` ${opts.holder} ${new Date().toISOString()}` : ''}\n`
+  const token = opts.token ?? lockToken(opts.holder)
   await acquire(lockPath, token, opts)
   const releaseSync = (): void => {
     try {
@@ -159,7 +166,7 @@ async function acquire(lockPath: string, token: string, opts: LockOptions): Prom
     if (Date.now() > deadline) {
       const [pid = 'unknown', , , by, since] = holder.trim().split(' ')
       const who = by ? `${by}, pid ${pid}, since ${since ?? '?'}` : `pid ${pid}`
-      throw new UserError(`${opts.what ?? lockPath} is locked by another run (${who})`, opts.exit ?? Exit.Vault, [...(opts.hints ?? []), `if no other manage-secrets runs, remove ${lockPath}`])
+      throw new LockedError(`${opts.what ?? lockPath} is locked by another run (${who})`, opts.exit ?? Exit.Vault, [...(opts.hints ?? []), `if no other manage-secrets runs, remove ${lockPath}`])
     }
     await new Promise((r) => setTimeout(r, 50))
   }

@@ -40,7 +40,8 @@ beforeAll(async () => {
   sh(`umask 077
     mkdir -p big/opt/secrets big/backups small/opt/secrets small/backups
     cd big/opt/secrets && for d in $(seq 0 99); do mkdir d$d && (cd d$d && touch $(seq -f 'f%g.dat' 0 999)); done && cd ../../..
-    touch big/backups/secrets-20250101T000000Z.tar.gz small/backups/secrets-20250101T000000Z.tar.gz small/opt/secrets/a.env small/opt/vault-password`)
+    echo backup | gzip > big/backups/secrets-20250101T000000Z.tar.gz; cp big/backups/secrets-20250101T000000Z.tar.gz small/backups/
+    touch small/opt/secrets/a.env small/opt/vault-password`)
 }, 120_000)
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true })

@@ -34,11 +34,6 @@ describe('manage-secrets CLI (#2)', () => {
       expect(r.stdout).toContain(opt)
     }
   })
-  it('a command a later issue delivers says so and exits 2, with no fake output', async () => {
-    const r = await runCli(['journal', 'verify'])
-    expect(r).toMatchObject({ code: 2, stdout: '' })
-    expect(r.stderr).toBe("manage-secrets: error: 'journal' is not implemented yet (issue #7)\n")
-  })
   it('an unknown command or option is one line with hints, exit 2, no stack', async () => {
     const r = await runCli(['hsots'])
     expect(r.code).toBe(2)

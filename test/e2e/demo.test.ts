@@ -23,7 +23,7 @@ beforeAll(async () => {
 })
 afterAll(() => rm(copy, { recursive: true, force: true }))
 
-describe('npm run demo (#5)', () => {
+describe('npm run demo (#5, #6, #7)', () => {
   it('runs vault create, setup and deploy on the local inventory, converging, with strict modes and no value shown', async () => {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: copy, NO_COLOR: '1' }
     const first = await run('bash', ['-c', 'scripts/demo.sh 2>&1'], { cwd: copy, env })
@@ -43,7 +43,12 @@ describe('npm run demo (#5)', () => {
       cwd: copy, env: { ...env, MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(copy, '.demo-state/vault-password'), MANAGE_SECRETS_STATE_DIR: join(copy, '.demo-state/control') },
     })
     const values = Object.values((JSON.parse(view.stdout) as { bundles: Record<string, Record<string, string>> }).bundles['all-secrets'] ?? {})
-    expect(values.length).toBe(3)
+    expect(values.length).toBe(6) // 3 keys, rotated once: each old value kept as KEY_PREVIOUS for its grace
+    // the rotation, the restore and the journal
+    expect(out).toMatch(/ok +DATABASE_PASSWORD +not due: rotated 0 days ago, next \d{4}-\d\d-\d\d \(rotate_days 7\)/)
+    expect(out).toMatch(/all-secrets +rotated DATABASE_PASSWORD, JWT_SECRET_KEY, SESSION_SECRET; store: new values kept; on demo-api1, demo-api2, demo-worker1/)
+    expect(out).toMatch(/changed: \[demo-api1\] restore the secrets tree => restored 1 of \d+ from /)
+    expect(out).toMatch(/journal .*journal\.jsonl: \d+ lines, the hash chain holds/)
     for (const v of values) expect(out).not.toContain(v)
     expect(await readFile(join(root, 'secrets/all-secrets.env'), 'utf8')).toMatch(/^-----BEGIN PGP MESSAGE-----\n/)
     // and again: it converges from its own state

@@ -4,6 +4,7 @@
  * an unreachable host is shown as such (exit 5); `--hosts one` is one compact block; no
  * password is needed and no value is printed.
  */
+import { gzipSync } from 'node:zlib'
 import { mkdir, mkdtemp, rm, writeFile, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +15,7 @@ let root = ''
 let env: Record<string, string> = {}
 const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(['-i', join(root, 'inv'), ...args], { env: { ...env, ...extra } })
 interface Doc {
-  hosts: Record<string, { reachable: boolean; error?: string; bundles: { name: string; state: string; why?: string; next_due?: string }[]; backup: { age_days: number } | null }>
+  hosts: Record<string, { reachable: boolean; error?: string; bundles: { name: string; state: string; why?: string; next_due?: string }[]; backup: { age_days: number; verified: string } | null }>
 }
 
 beforeAll(async () => {
@@ -49,7 +50,7 @@ describe('status (#8)', () => {
     await writeFile(join(root, 's1/opt/secrets/extra.env'), 'tampered\n')
     await rm(join(root, 's2/opt/secrets/app.env'))
     await mkdir(join(root, 's1/backups'), { recursive: true })
-    await writeFile(join(root, 's1/backups/secrets-20261120T030000Z.tar.gz'), '')
+    await writeFile(join(root, 's1/backups/secrets-20261120T030000Z.tar.gz'), gzipSync('made by hand, not by manage-secrets backup'))
     const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000 - 60_000)
     await utimes(join(root, 's1/backups/secrets-20261120T030000Z.tar.gz'), threeDaysAgo, threeDaysAgo)
     const r = await cli(['status', '--json'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' })
@@ -60,6 +61,7 @@ describe('status (#8)', () => {
     expect(state('s2')).toEqual({ app: 'missing' })
     expect(doc.hosts.s1?.bundles[0]?.next_due?.slice(0, 10)).toBe(new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10))
     expect(doc.hosts.s1?.backup?.age_days).toBe(3)
+    expect(doc.hosts.s1?.backup?.verified).toBe('unrecorded') // not made by `backup`: no checksum in the journal
     expect(doc.hosts.s2?.backup).toBeNull()
     expect(doc.hosts.gone?.reachable).toBe(false)
   })
@@ -74,7 +76,8 @@ describe('status (#8)', () => {
     expect(lines[1]).toMatch(/^ {2}bundles {5}app {4}in-sync {2}v1, rotated .* \(today\), next due /)
     expect(lines[2]).toMatch(/^ {14}extra {2}drifted {2}differs from what the last deploy wrote$/)
     expect(lines[3]).toMatch(/^ {2}last audit {2}\d{4}-\d\d-\d\d \d\d:\d\d \(today\): findings, [1-9]\d* finding\(s\)$/)
-    expect(lines[4]).toMatch(/^ {2}last backup \d{4}-\d\d-\d\d \d\d:\d\d \(3 d ago\) {2}.*secrets-20261120T030000Z\.tar\.gz$/)
-    expect(lines).toHaveLength(5)
+    expect(lines[4]).toBe('  last rotate none recorded')
+    expect(lines[5]).toMatch(/^ {2}last backup \d{4}-\d\d-\d\d \d\d:\d\d \(3 d ago\) {2}.*secrets-20261120T030000Z\.tar\.gz {2}not in the journal$/)
+    expect(lines).toHaveLength(6)
   })
 })

@@ -3,6 +3,7 @@
  * dirs: one command per host for the scan, findings as results (never a failure), `fix`
  * previewed by check mode, applied by a real run, and a second run finding nothing to fix.
  */
+import { gzipSync } from 'node:zlib'
 import { chmod, lstat, mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -23,7 +24,7 @@ beforeEach(async () => {
     await mkdir(join(pg.dir, h, 'backups'), { mode: 0o700 })
     await writeFile(join(pg.dir, h, 'opt', 'secrets', 'app.env'), 'x', { mode: 0o600 })
     await writeFile(join(pg.dir, h, 'opt', 'vault-password'), 'pw', { mode: 0o600 })
-    await writeFile(join(pg.dir, h, 'backups', 'secrets-20250101T000000Z.tar.gz'), 'tgz', { mode: 0o600 })
+    await writeFile(join(pg.dir, h, 'backups', 'secrets-20250101T000000Z.tar.gz'), gzipSync('a backup'), { mode: 0o600 })
   }
   await chmod(join(pg.dir, 'h1', 'opt'), 0o700)
   await chmod(join(pg.dir, 'h2', 'opt'), 0o700)

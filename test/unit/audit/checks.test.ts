@@ -121,6 +121,6 @@ describe('rule table (#8)', () => {
   })
   it('every rule that a fix cannot repair is marked so', () => {
     const unfixable = Object.entries(RULES).filter(([, r]) => !r.fixable).map(([id]) => id)
-    expect(unfixable.sort()).toEqual(['backup-missing', 'backup-old', 'bundle-drift', 'bundle-missing', 'bundle-outdated', 'bundle-stale', 'plaintext-bundle', 'symlink'])
+    expect(unfixable.sort()).toEqual(['backup-altered', 'backup-corrupt', 'backup-missing', 'backup-old', 'bundle-drift', 'bundle-missing', 'bundle-outdated', 'bundle-stale', 'plaintext-bundle', 'symlink'])
   })
 })

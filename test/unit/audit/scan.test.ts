@@ -21,6 +21,7 @@ describe('parseScan (#8)', () => {
     const s = parseScan(out(
       'ms-audit-1', 'root:0 daemon:1 alice:1000 ', 'root:0 staff:50 ',
       `pgp ${'a'.repeat(64)} /opt/x/a b\nc.env`, 'unreadable  /opt/x/locked.env', '--end-bundles',
+      `ok ${'b'.repeat(64)} /var/b/secrets-1.tar.gz`, '--end-backup',
       'd 700 0 0 4096 1700000000.5 /opt/x', '',
       'f 4644 1000 50 12 1700000001.0 /opt/x/a b\nc.env', '',
       'l 777 0 0 11 1700000002.0 /opt/x/link', '--end-find 0',
@@ -33,22 +34,26 @@ describe('parseScan (#8)', () => {
     expect(s.entries.get('/opt/x/a b\nc.env')).toMatchObject({ type: 'file', mode: 0o4644, uid: 1000, gid: 50 })
     expect(s.entries.get('/opt/x/link')).toMatchObject({ type: 'symlink', target: '--end-find 0' }) // a target is never a marker
     expect(s.bundleFiles).toEqual(new Map([['/opt/x/a b\nc.env', { kind: 'pgp', sha256: 'a'.repeat(64) }], ['/opt/x/locked.env', { kind: 'unreadable' }]]))
+    expect(s.newestBackup).toEqual({ path: '/var/b/secrets-1.tar.gz', sha256: 'b'.repeat(64), gzip: 'ok' })
   })
   it('no bundle files, no entries (every root missing)', () => {
-    const s = parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-find 1'))
+    const s = parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-backup', '--end-find 1'))
     expect(s.entries.size).toBe(0)
+    expect(s.newestBackup).toBeUndefined()
     expect(s.bundleFiles.size).toBe(0)
   })
   it('output cut short, or not from the script, is an error rather than a clean host', () => {
     expect(() => parseScan('')).toThrow(/no header/)
     expect(() => parseScan(out('ms-audit-1', '', ''))).toThrow(/cut short \(bundles\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', 'f 600 0 0 1 1.0 /a', ''))).toThrow(/cut short \(find\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', 'f 600 0 0 1 1.0 /a'))).toThrow(/cut short \(find\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', 'junk', '--end-bundles', '--end-find 0'))).toThrow(/malformed bundle record/)
+    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles'))).toThrow(/cut short \(backup\)/)
+    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', 'junk', '--end-backup', '--end-find 0'))).toThrow(/malformed backup record/)
+    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-backup', 'f 600 0 0 1 1.0 /a', ''))).toThrow(/cut short \(find\)/)
+    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-backup', 'f 600 0 0 1 1.0 /a'))).toThrow(/cut short \(find\)/)
+    expect(() => parseScan(out('ms-audit-1', '', '', 'junk', '--end-bundles', '--end-backup', '--end-find 0'))).toThrow(/malformed bundle record/)
     expect(() => parseEntry('f 600 0', '')).toThrow(/malformed/)
   })
   it('parses 100,000 entries', () => {
-    const fields = ['ms-audit-1', 'root:0 ', 'root:0 ', '--end-bundles']
+    const fields = ['ms-audit-1', 'root:0 ', 'root:0 ', '--end-bundles', '--end-backup']
     for (let i = 0; i < 100_000; i++) fields.push(`f 600 0 0 10 1700000000.0 /opt/s/d${i % 100}/f${i}`, '')
     fields.push('--end-find 0')
     const s = parseScan(fields.join('\0') + '\0')
@@ -110,8 +115,8 @@ describe('the scan script on a real tree, local connection (#8)', () => {
   })
 
   it('no secret and no file content is in the command line: constant script, paths as arguments', () => {
-    const argv = scanArgv('/opt/c/secrets', '/opt/c', ['/opt/c/secrets/app.env'], ['/opt/c', '/var/backups/c'])
-    expect(argv.slice(3)).toEqual(['sh', '/opt/c/secrets', '/opt/c', '1', '/opt/c/secrets/app.env', '/opt/c', '/var/backups/c'])
+    const argv = scanArgv('/opt/c/secrets', '/opt/c', ['/opt/c/secrets/app.env'], ['/opt/c', '/var/backups/c'], '/var/backups/c')
+    expect(argv.slice(3)).toEqual(['sh', '/opt/c/secrets', '/opt/c', '/var/backups/c', '1', '/opt/c/secrets/app.env', '/opt/c', '/var/backups/c'])
     expect(execFileSync('sh', ['-n', '-c', argv[2] as string]).toString()).toBe('') // valid POSIX sh
   })
 })
