@@ -57,7 +57,7 @@ const must = async (host: string, script: string): Promise<string> => {
 const tree = (host: string): Promise<string> => must(host, `find /opt /var/backups -printf '%p %m %U:%G %y %l\\n' | sort; find /opt /var/backups -type f -exec sha256sum {} + | sort`)
 /** execs counts the ssh command sessions of a host since the last call. */
 const execs = async (host: string): Promise<number> => Number((await must(host, 'n=$(wc -l < /root/ms-execs); : > /root/ms-execs; echo $n')).trim())
-const freshBackup = (host: string): Promise<string> => must(host, `mkdir -p -m 0700 ${BK} && (umask 077 && touch ${BK}/secrets-20250101T000000Z.tar.gz)`)
+const freshBackup = (host: string): Promise<string> => must(host, `mkdir -p -m 0700 ${BK} && (umask 077 && echo planted | gzip > ${BK}/secrets-20250101T000000Z.tar.gz)`)
 const sidecar = (bundle: string): string => join(inv, '.secrets', `${bundle}.meta.json`)
 
 /** EXPECTED is every planted problem, one per line: host, rule id, path. */
