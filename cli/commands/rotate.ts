@@ -25,6 +25,7 @@ import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
 import { exitCodeOf, runPlaybook, type RunOptions } from '../engine/run.js'
 import { ConfigError, interruptNotes, UsageError } from '../errors.js'
 import { HostSelector } from '../inventory/patterns.js'
+import { ConnectionPool } from '../transport/open.js'
 import { loadPlaybook } from '../playbook/load.js'
 import type { Playbook } from '../playbook/schema.js'
 import { planBundles, rotateBundle, type BundleItem, type Verdict } from '../secrets/rotation.js'
@@ -94,11 +95,14 @@ export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
   const restorePb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
   return runWithInventory(args, io, async (opts) => {
     const session = await openSession(args, io, opts)
-    const body = (): Promise<CommandSummary> => new Rotation(args, io, opts, session, pb, restorePb).run()
+    // one connection per host for every step of the run
+    const pool = new ConnectionPool()
+    const body = (): Promise<CommandSummary> => new Rotation(args, io, { ...opts, pool }, session, pb, restorePb).run()
     try {
       return args.check ? await body() : await withRunLock(opts.stateDir as string, 'rotate', body)
     } finally {
       await session.flush()
+      await pool.closeAll()
     }
   })
 }

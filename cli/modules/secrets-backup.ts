@@ -2,8 +2,9 @@
  * secrets-backup.ts — the `secrets_backup` module (#6, `manage-secrets backup`): a tar.gz of
  * the host's secrets tree in `dest_dir/secrets-<UTC timestamp>.tar.gz`, made by ONE remote
  * script: born 0600 (umask 077, mktemp in the same dir) and renamed into place only after it
- * was verified — its members listed and every regular file's sha256 compared with the live
- * file — then the oldest beyond `keep` removed. A symlinked tree or backup dir is refused.
+ * was verified — every member compared byte for byte with the live file by `tar --diff`
+ * (nothing unpacked anywhere), and as many members as the tree has paths — then the oldest
+ * beyond `keep` removed. A symlinked tree or backup dir is refused.
  * Check mode only says what it would make.
  */
 import { z } from 'zod'
@@ -25,14 +26,13 @@ src=$1 dir=$2 keep=$3 ts=$4
 mkdir -p -m 0700 "$dir"
 parent=$(dirname "$src") base=$(basename "$src")
 tmp=$(mktemp "$dir/.secrets-$ts.XXXXXX")
-check=$(mktemp -d "$dir/.verify-$ts.XXXXXX")
-trap 'rm -rf "$check"; [ -n "$tmp" ] && rm -f "$tmp"' EXIT
+trap '[ -n "$tmp" ] && rm -f "$tmp"' EXIT
 tar -C "$parent" --numeric-owner -czf "$tmp" "$base"
-tar -xzf "$tmp" -C "$check"
-live=$(cd "$parent" && find "$base" -type f -exec sha256sum {} + | sort)
-copy=$(cd "$check" && find "$base" -type f -exec sha256sum {} + | sort)
-[ "$live" = "$copy" ] || { echo "verification failed: the archive differs from the live files" >&2; exit 4; }
+# verify without unpacking: GNU tar --diff reads every member back and compares it byte for
+# byte (and mode, owner, size, mtime) with the live file; then the members are counted
+diff=$(tar -C "$parent" --numeric-owner -dzf "$tmp" 2>&1) || { echo "verification failed: the archive differs from the live files: $(printf %s "$diff" | head -n 1)" >&2; exit 4; }
 members=$(tar -tzf "$tmp" | wc -l)
+[ "$members" -eq "$(find "$src" | wc -l)" ] || { echo "verification failed: the archive lists $members members, the tree holds $(find "$src" | wc -l)" >&2; exit 4; }
 final="$dir/secrets-$ts.tar.gz"
 [ ! -e "$final" ] || { echo "$final already exists (one backup per second)" >&2; exit 4; }
 mv "$tmp" "$final"; tmp=

@@ -1,6 +1,7 @@
 /**
- * Benchmark (#5): `setup` and `deploy` of 5 bundles over N real sshd hosts (BENCH_HOSTS,
+ * Benchmark (#5, #6): `setup` and `deploy` of 5 bundles over N real sshd hosts (BENCH_HOSTS,
  * default 50) — first run, a run where nothing changed, and a run where one bundle changed —
+ * then `rotate --check`, a forced rotation of one bundle, and a rotate with nothing due —
  * beside the floor (one plain `ssh host find …` per host, all in parallel) and, when
  * installed, ansible-playbook copying 5 files with owner and mode (stock and tuned).
  * Prints wall times; asserts only correctness (exit codes, one connection per host).
@@ -70,6 +71,12 @@ it(`setup and deploy of ${BUNDLES.length} bundles over ${N} hosts`, async () => 
   await ms('vault', 'encrypt', join(lab.dir, 'new.env'), '--bundle', 'aws')()
   await timed('manage-secrets deploy (one bundle changed)', ms('deploy'))
   await timed('manage-secrets deploy --check (nothing to do)', ms('deploy', '--check'))
+  // rotation (#6): the dry run, one bundle forced (a verified backup per host, one store write,
+  // push), and a run with nothing due (converge only)
+  expect(await timed('manage-secrets backup (verified tar.gz per host)', ms('backup'))).toBe(1)
+  expect(await timed('manage-secrets rotate --check (nothing due)', ms('rotate', '--check'))).toBe(1)
+  expect(await timed('manage-secrets rotate --force --bundle aws', ms('rotate', '--force', '--bundle', 'aws'))).toBe(1)
+  expect(await timed('manage-secrets rotate (nothing due)', ms('rotate'))).toBe(1)
   if (process.env.BENCH_ANSIBLE === '0' || !(await run('ansible-playbook', ['--version']).then(() => true, () => false))) {
     console.log('ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped')
     return
