@@ -19,10 +19,10 @@ import {
   readJournal,
   renderJournal,
   runEntry,
-  verifyJournal,
   type Entry,
   type RunFields,
 } from '../../../cli/journal/journal.js'
+import { verifyJournal } from '../../../cli/journal/verify.js'
 
 let tmp = ''
 let state = ''

@@ -3,7 +3,7 @@
  * --hosts subset rule for shared bundles, and the plan diff `rotate --plan` refuses on.
  */
 import { describe, expect, it } from 'vitest'
-import { planDiff, type RotationPlan } from '../../../cli/commands/rotate.js'
+import { planDiff, type RotationPlan } from '../../../cli/commands/rotate-plan.js'
 import { parseManifest } from '../../../cli/secrets/manifest.js'
 import { keyVerdict, planBundles } from '../../../cli/secrets/rotation.js'
 import type { BundleMeta } from '../../../cli/vault/store.js'
