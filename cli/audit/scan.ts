@@ -15,7 +15,24 @@
  *   linear in the output and copes with 100,000 entries (about 10 MB).
  */
 import { HostError } from '../errors.js'
+import type { NewestBackup } from './state-checks.js'
 import type { Connection } from '../transport/connection.js'
+
+/**
+ * newestBackupSh prints `ok|corrupt SHA256 PATH` then `end` for the newest `secrets-*.tar.gz`
+ * of the dir in shell variable `dir` (nothing for none, or for a symlinked dir or archive):
+ * what audit and status check against the journal.
+ */
+export function newestBackupSh(dir: string, end: string): string {
+  return `if [ -n "${dir}" ] && [ -d "${dir}" ] && [ ! -h "${dir}" ]; then
+  n=$(ls -1 "${dir}"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1)
+  if [ -n "$n" ] && [ -f "$n" ] && [ ! -h "$n" ]; then
+    s=$(sha256sum < "$n" 2>/dev/null) || s=
+    if gzip -t "$n" 2>/dev/null; then g=ok; else g=corrupt; fi
+    printf '%s %s %s${end}' "$g" "\${s%% *}" "$n"
+  fi
+fi`
+}
 
 /** SCAN_SCRIPT is the shell program the scan runs (POSIX sh, GNU find and coreutils). */
 export const SCAN_SCRIPT = `d=$1 r=$2 b=$3 k=$4; shift 4
@@ -35,14 +52,7 @@ while [ "$k" -gt 0 ]; do
   printf '%s %s %s\\0' "$t" "\${s%% *}" "$f"
 done
 printf -- '--end-bundles\\0'
-if [ -n "$b" ] && [ -d "$b" ] && [ ! -h "$b" ]; then
-  n=$(ls -1 "$b"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1)
-  if [ -n "$n" ] && [ -f "$n" ] && [ ! -h "$n" ]; then
-    s=$(sha256sum < "$n" 2>/dev/null) || s=
-    if gzip -t "$n" 2>/dev/null; then g=ok; else g=corrupt; fi
-    printf '%s %s %s\\0' "$g" "\${s%% *}" "$n"
-  fi
-fi
+${newestBackupSh('$b', '\\0')}
 printf -- '--end-backup\\0'
 find -P "$@" -printf '%y %m %U %G %s %T@ %p\\0%l\\0'
 printf -- '--end-find %d\\0' "$?"
@@ -82,7 +92,7 @@ export interface ScanResult {
   entries: Map<string, ScanEntry>
   bundleFiles: Map<string, BundleFile>
   /** the newest `secrets-*.tar.gz` of the backup dir: its sha256 and whether gzip -t passed */
-  newestBackup?: { path: string; sha256: string; gzip: 'ok' | 'corrupt' }
+  newestBackup?: NewestBackup
   /** find's exit status (1 when a root is missing) */
   findStatus: number
 }

@@ -96,15 +96,32 @@ export function checkBackups(host: string, dir: string, scan: ScanResult, maxAge
   return []
 }
 
+/** NewestBackup is the newest archive of a backup dir as a host reported it. */
+export interface NewestBackup {
+  path: string
+  sha256: string
+  gzip: 'ok' | 'corrupt'
+}
+
+/** BackupVerdict is the newest backup against the journal: as recorded, altered, corrupt, or not recorded. */
+export type BackupVerdict = 'ok' | 'altered' | 'corrupt' | 'unrecorded'
+
+/** backupVerdict judges the newest backup against the sha256 the journal recorded when it was made. */
+export function backupVerdict(b: NewestBackup | undefined, recorded: Readonly<Record<string, string>>): BackupVerdict {
+  if (!b) return 'unrecorded'
+  if (b.gzip === 'corrupt') return 'corrupt'
+  const want = recorded[b.path]
+  return !want ? 'unrecorded' : want === b.sha256 ? 'ok' : 'altered'
+}
+
 /**
  * checkBackupRecord cross-checks the host's newest backup: gzip must read it, and its sha256
  * must be the one the journal recorded when `backup` (or `rotate`) made and verified it.
  */
 export function checkBackupRecord(host: string, scan: ScanResult, recorded: Readonly<Record<string, string>>): Finding[] {
   const b = scan.newestBackup
-  if (!b) return []
-  if (b.gzip === 'corrupt') return [finding(host, b.path, 'backup-corrupt', 'gzip -t fails', 'an archive that gzip reads')]
-  const want = recorded[b.path]
-  if (want && want !== b.sha256) return [finding(host, b.path, 'backup-altered', `sha256 ${b.sha256.slice(0, 16)}…`, `sha256 ${want.slice(0, 16)}… (recorded when it was made)`)]
-  return []
+  const verdict = backupVerdict(b, recorded)
+  if (!b || verdict === 'ok' || verdict === 'unrecorded') return []
+  if (verdict === 'corrupt') return [finding(host, b.path, 'backup-corrupt', 'gzip -t fails', 'an archive that gzip reads')]
+  return [finding(host, b.path, 'backup-altered', `sha256 ${b.sha256.slice(0, 16)}…`, `sha256 ${(recorded[b.path] as string).slice(0, 16)}… (recorded when it was made)`)]
 }

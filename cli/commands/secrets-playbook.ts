@@ -24,6 +24,7 @@ import { identitiesFrom, once } from '../vault/access.js'
 import { rekeyBundles } from '../vault/actions.js'
 import { getPassword, passwordFileOf, terminalOf } from '../vault/password.js'
 import { SecretStore, STORE_DIR } from '../vault/store.js'
+import { hostResult } from '../journal/recorder.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import type { CommandIo } from './types.js'
@@ -66,7 +67,7 @@ export async function journalWrites(session: SecretsSession, summary: RunSummary
   if (!io.journal) return
   for (const [host, s] of Object.entries(summary.stats)) {
     const bundles = [...(session.written.get(host) ?? [])].sort()
-    io.journal.host(host, { result: s.unreachable > 0 ? 'unreachable' : s.failed > 0 ? 'failed' : 'ok', ...(bundles.length > 0 ? { bundles } : {}) })
+    io.journal.host(host, { result: hostResult(s), ...(bundles.length > 0 ? { bundles } : {}) })
   }
   const all = new Set([...session.written.values()].flatMap((b) => [...b]))
   for (const b of all) io.journal.touch([b], await session.keyNames(b))

@@ -53,6 +53,11 @@ export function resultOf(exit: number, err?: unknown): RunResult {
   return ({ 0: 'ok', 4: 'failed', 5: 'unreachable', 6: 'findings', 130: 'interrupted' } as Record<number, RunResult>)[exit] ?? 'error'
 }
 
+/** hostResult is a host's journal result from its recap line. */
+export function hostResult(s: HostStats): RunResult {
+  return s.unreachable > 0 ? 'unreachable' : s.failed > 0 ? 'failed' : 'ok'
+}
+
 /** RunRecorder gathers one run's journal lines. */
 export class RunRecorder {
   readonly id = newRunId()
@@ -90,7 +95,7 @@ export class RunRecorder {
   fromRecap(stats: Record<string, HostStats>): void {
     for (const [h, s] of Object.entries(stats)) {
       if (this.hosts.has(h)) continue
-      this.host(h, { result: s.unreachable > 0 ? 'unreachable' : s.failed > 0 ? 'failed' : 'ok' })
+      this.host(h, { result: hostResult(s) })
     }
   }
 

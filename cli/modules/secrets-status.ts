@@ -6,6 +6,8 @@
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
+import { newestBackupSh } from '../audit/scan.js'
+import { backupVerdict, type NewestBackup } from '../audit/state-checks.js'
 import type { Module } from './types.js'
 
 const Args = z.strictObject({
@@ -30,22 +32,9 @@ export interface BundleState {
 
 const SCRIPT = `find "$1" -maxdepth 1 -name '*.env' -printf 'F %y %p\\n' -type f -exec sha256sum -- {} + 2>/dev/null
 find "$2" -maxdepth 1 -type f -name 'secrets-*.tar.gz' -printf 'B %T@ %p\\n' 2>/dev/null
-n=$(ls -1 "$2"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1)
-if [ -n "$n" ] && [ -f "$n" ] && [ ! -h "$n" ] && [ ! -h "$2" ]; then
-  s=$(sha256sum < "$n" 2>/dev/null) || s=
-  if gzip -t "$n" 2>/dev/null; then g=ok; else g=corrupt; fi
-  printf 'S %s %s %s\\n' "$g" "\${s%% *}" "$n"
-fi
+${newestBackupSh('$2', '\\n')}
 exit 0`
 const DAY = 86_400_000
-
-/** verdictOf judges the newest backup against the journal: `ok`, `altered`, `corrupt`, or `unrecorded`. */
-function verdictOf(newest: { path: string; sha256: string; gzip: string } | undefined, records: Record<string, string>): string {
-  if (!newest) return 'unrecorded'
-  if (newest.gzip !== 'ok') return 'corrupt'
-  const want = records[newest.path]
-  return !want ? 'unrecorded' : want === newest.sha256 ? 'ok' : 'altered'
-}
 
 /** secrets_status reports a host's bundles (in sync, drifted, missing), rotation ages and last backup. */
 export const secretsStatus: Module<Args> = {
@@ -58,15 +47,15 @@ export const secretsStatus: Module<Args> = {
     const rttMs = Math.round(performance.now() - t0)
     const files = new Map<string, { type: string; sha256?: string }>()
     let latestBackup: { path: string; at: number } | undefined
-    let newest: { path: string; sha256: string; gzip: string } | undefined
+    let newest: NewestBackup | undefined
     for (const line of r.stdout.split('\n')) {
       const f = /^F (\S) (.*)$/.exec(line)
       if (f) files.set(posix.basename(f[2] as string), { type: f[1] as string })
       const sum = /^([0-9a-f]{64}) {2}(.*)$/.exec(line)
       const entry = sum && files.get(posix.basename(sum[2] as string))
       if (entry && sum) entry.sha256 = sum[1]
-      const n = /^S (ok|corrupt) ([0-9a-f]{64}|) (.*)$/.exec(line)
-      if (n) newest = { gzip: n[1] as string, sha256: n[2] as string, path: n[3] as string }
+      const n = /^(ok|corrupt) ([0-9a-f]{64}|) (.*)$/.exec(line)
+      if (n) newest = { gzip: n[1] as NewestBackup['gzip'], sha256: n[2] as string, path: n[3] as string }
       const b = /^B (\d+(?:\.\d+)?) (.*)$/.exec(line)
       if (b && (!latestBackup || Number(b[1]) * 1000 > latestBackup.at)) latestBackup = { path: b[2] as string, at: Number(b[1]) * 1000 }
     }
@@ -99,7 +88,7 @@ export const secretsStatus: Module<Args> = {
       else if (meta && s && rec.content !== (await s.contentId(spec.name))) Object.assign(state, { state: 'drifted', why: 'the store has newer values: deploy' })
       bundles.push(state)
     }
-    const backup = latestBackup ? { path: latestBackup.path, at: new Date(latestBackup.at).toISOString(), age_days: Math.floor((now - latestBackup.at) / DAY), verified: verdictOf(newest, a.backup_records) } : null
+    const backup = latestBackup ? { path: latestBackup.path, at: new Date(latestBackup.at).toISOString(), age_days: Math.floor((now - latestBackup.at) / DAY), verified: backupVerdict(newest, a.backup_records) } : null
     return { changed: false, status: true, rtt_ms: rttMs, bundles, backup }
   },
   async apply(_ctx, _a, p) {

@@ -14,9 +14,13 @@ import { PROJECT, runCli, runProgram, type CliResult } from '../helpers/cli.js'
 let root = ''
 let env: Record<string, string> = {}
 const cli = (args: string[]): Promise<CliResult> => runCli(['-i', join(root, 'inv'), ...args], { env })
-/** later runs the CLI as if `days` had passed. */
+/**
+ * later runs the CLI as if `days` had passed. The local hosts' commands inherit the fake
+ * clock; NO_FAKE_STAT keeps file times real, as they are on a host (libfaketime shifts some
+ * stat calls and not others, and `tar --diff` would see a changed mtime).
+ */
 const later = (days: number, args: string[]): Promise<CliResult> =>
-  runProgram('faketime', ['-f', `+${days}d`, process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', join(root, 'inv'), ...args], { env })
+  runProgram('faketime', ['-f', `+${days}d`, process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', join(root, 'inv'), ...args], { env: { ...env, NO_FAKE_STAT: '1' } })
 
 async function values(r: (a: string[]) => Promise<CliResult> = cli): Promise<Record<string, string>> {
   const v = await r(['vault', 'view', 'cloud', '--reveal', '--json'])
