@@ -29,6 +29,7 @@ import { ConnectionPool } from '../transport/open.js'
 import { loadPlaybook } from '../playbook/load.js'
 import type { Playbook } from '../playbook/schema.js'
 import { planBundles, rotateBundle, type BundleItem, type Verdict } from '../secrets/rotation.js'
+import type { Bundle } from '../secrets/bundle.js'
 import type { SecretsSession, DeployRecord } from '../secrets/session.js'
 import { openerFor, planFor } from '../vault/access.js'
 import { writeFileAtomic } from '../vault/secure-write.js'
@@ -179,17 +180,14 @@ class Rotation {
       await writeFileAtomic(join(this.stateDir, MARKER), JSON.stringify(marker, null, 2) + '\n')
       interruptNotes.add('a rotation was under way: the store and every host hold either the old or the new bundles; run `manage-secrets rotate` again to converge')
       const ctx = this.session.vaultContext(this.io.env, this.io.cwd)
+      const change = async (bundle: Bundle): Promise<boolean> => {
+        const item = toRotate.find((b) => b.bundle === bundle.name) as BundleItem
+        const done = await rotateBundle(bundle, item, this.session.manifest, ctx.fp, { env: this.io.env, cwd: this.io.cwd, now: this.now })
+        rotatedKeys.set(bundle.name, done)
+        return done.length > 0
+      }
       await ctx.store
-        .update(
-        toRotate.map((b) => b.bundle),
-        { opener: (n) => openerFor(ctx.store, ctx.creds, n), plan: (n) => planFor(ctx, n) },
-        async (bundle) => {
-          const item = toRotate.find((b) => b.bundle === bundle.name) as BundleItem
-          const done = await rotateBundle(bundle, item, this.session.manifest, ctx.fp, { env: this.io.env, cwd: this.io.cwd, now: this.now })
-          rotatedKeys.set(bundle.name, done)
-          return done.length > 0
-        },
-        )
+        .update(toRotate.map((b) => b.bundle), { opener: (n) => openerFor(ctx.store, ctx.creds, n), plan: (n) => planFor(ctx, n) }, change)
         .catch(async (err: unknown) => {
           // nothing was written (the store writes all or nothing): no rotation is under way
           await rm(join(this.stateDir, MARKER), { force: true })
@@ -199,7 +197,11 @@ class Rotation {
       this.session.invalidate(toRotate.map((b) => b.bundle))
     }
     const written = new Map<string, string>()
-    for (const b of toRotate) written.set(b.bundle, (await this.session.meta(b.bundle))?.sha256 ?? '')
+    const newContent = new Map<string, string>()
+    for (const b of toRotate) {
+      written.set(b.bundle, (await this.session.meta(b.bundle))?.sha256 ?? '')
+      if ((rotatedKeys.get(b.bundle) ?? []).length > 0) newContent.set(b.bundle, await this.session.contentId(b.bundle))
+    }
     // 3. push to every selected host not left out by a failed backup; restart and verify
     const pushTo = plan.hosts.filter((h) => !outcome.has(h))
     const before = new Map<string, Record<string, DeployRecord>>()
@@ -242,6 +244,14 @@ class Rotation {
     const noTaker = toRotate.filter((b) => took(b).length === 0 && (rotatedKeys.get(b.bundle) ?? []).length > 0)
     const putBack = noTaker.length > 0 ? await this.session.putBack(snaps.filter((s) => noTaker.some((b) => b.bundle === s.name)), Object.fromEntries(written)) : []
     if (putBack.length > 0) this.session.invalidate(putBack)
+    // a host that got a put-back bundle and then dropped keeps a record of content the store no
+    // longer has, whose id a later rotation would reuse (same version): forget it, so the next
+    // run pushes the store's copy there instead of calling it in sync
+    for (const name of putBack) {
+      for (const h of toRotate.find((b) => b.bundle === name)?.hosts ?? []) {
+        if ((await this.session.deployed(h))[name]?.content === newContent.get(name)) await this.session.unrecord(h, name)
+      }
+    }
     await rm(join(this.stateDir, MARKER), { force: true })
     interruptNotes.clear()
     this.capture.finish()

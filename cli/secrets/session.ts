@@ -330,6 +330,12 @@ export class SecretsSession {
     this.written.get(host)?.add(bundle)
   }
 
+  /** unrecord forgets what the last deploy wrote to a host for a bundle (the next run pushes it). */
+  async unrecord(host: string, bundle: string): Promise<void> {
+    delete (await this.deployed(host))[bundle]
+    this.dirty.add(host)
+  }
+
   /** written lists, per host, the bundles this run wrote there (for the journal). */
   readonly written = new Map<string, Set<string>>()
 

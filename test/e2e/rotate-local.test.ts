@@ -37,7 +37,8 @@ beforeAll(async () => {
   await writeFile(join(root, 'inv', 'hosts.yml'), `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/{{ inventory_hostname }}/opt"\n    backup_dir: "${root}/{{ inventory_hostname }}/backups"\n    secrets_owner: "{{ ansible_user_id }}"\n    secrets_group: "{{ ansible_user_gid }}"\n    container_runtime: none\n  hosts: {r1: {}}\n`)
   await writeFile(
     join(root, 'inv', '.secrets', 'manifest.yml'),
-    `bundles:\n  cloud:\n    grace_days: 2\n    keys:\n      API_KEY: {generator: external, hook: ["${root}/hook.sh"]}\n      MANUAL_KEY: {generator: external}\n      PINNED: {generator: alnum, rotate_days: 0}\n`,
+    // health fails, and takes the backups with it, while the flag file exists (a host that cannot be rolled back)
+    `bundles:\n  cloud:\n    grace_days: 2\n    health: [sh, -c, 'test ! -e ${root}/break || { rm -rf ${root}/r1/backups; exit 1; }']\n    keys:\n      API_KEY: {generator: external, hook: ["${root}/hook.sh"]}\n      MANUAL_KEY: {generator: external}\n      PINNED: {generator: alnum, rotate_days: 0}\n`,
   )
   await writeFile(join(root, 'manual.env'), 'MANUAL_KEY=set-by-a-human-0123456789\n', { mode: 0o600 })
   await writeFile(join(root, 'pw'), 'rotate-local-password\n', { mode: 0o600 })
@@ -83,5 +84,23 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
     expect(gone.code).toBe(0)
     const host = await later(14, ['load', '--secrets-dir', join(root, 'r1/opt/secrets'), '--password-file', join(root, 'r1/opt/vault-password'), '--format', 'json'])
     expect(Object.keys(JSON.parse(host.stdout) as object).sort()).toEqual(['API_KEY', 'MANUAL_KEY', 'PINNED'])
+  })
+
+  it('a rotation no host took is put back, and the host left holding it is pushed the next rotation, not called in sync', async () => {
+    await writeFile(join(root, 'break'), '')
+    const before = await later(14, ['vault', 'view', 'cloud', '--json'])
+    const failed = await later(14, ['rotate', '--force', '--bundle', 'cloud'])
+    expect(failed.code, failed.stdout).toBe(4)
+    expect(failed.stdout).toMatch(/cloud +rotated nothing; store: rolled back: no host took the new values/)
+    expect(failed.stdout).toMatch(/r1 +failed: .*rollback from .* failed too/)
+    expect((await later(14, ['vault', 'view', 'cloud', '--json'])).stdout).toBe(before.stdout)
+    await rm(join(root, 'break'))
+    // the next rotation reuses the bundle's version number: r1 must still get it
+    const again = await later(14, ['rotate', '--force', '--bundle', 'cloud'])
+    expect(again.code, again.stdout + again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/r1 +rotated/)
+    const store = await later(14, ['vault', 'view', 'cloud', '--reveal', '--json']).then((r) => (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.cloud ?? {})
+    const host = await later(14, ['load', '--secrets-dir', join(root, 'r1/opt/secrets'), '--password-file', join(root, 'r1/opt/vault-password'), '--format', 'json'])
+    expect(JSON.parse(host.stdout)).toEqual(store)
   })
 })
