@@ -170,3 +170,26 @@ export async function removeContainers(ids: readonly string[], containersConf: s
   const env = { ...process.env, CONTAINERS_CONF: containersConf }
   await runCommand('podman', ['rm', '-f', '-t', '0', '--ignore', ...ids], env)
 }
+
+/**
+ * startConsumer runs the seed's consumer container `<host>-api` on a lab host: the host's
+ * bundles and vault password mounted read-only, the project mounted for `manage-secrets load`
+ * (bundle `app`), and `script` (sh) started with the values in its environment. Replaces a
+ * container of the same name.
+ */
+export async function startConsumer(lab: { sh(host: string, script: string): Promise<CommandResultLike> }, host: string, image: string, project: string, script: string): Promise<void> {
+  const r = await lab.sh(host, [
+    `podman rm -f ${host}-api >/dev/null 2>&1;`,
+    `podman run -d --network none --stop-timeout 1 --name ${host}-api`,
+    '-v /opt/callableapis/vault-password:/app/vault-password:ro -v /opt/callableapis/secrets:/app/secrets:ro',
+    `-v ${project}:/opt/manage-secrets:ro ${image}`,
+    'node /opt/manage-secrets/bin/manage-secrets.js load --secrets-dir /app/secrets --password-file /app/vault-password --bundle app --',
+    `sh -c '${script}'`,
+  ].join(' '))
+  if (r.code !== 0) throw new Error(`podman run on ${host} failed: ${r.stderr}`)
+}
+
+interface CommandResultLike {
+  code: number | null
+  stderr: string
+}

@@ -12,7 +12,7 @@ import { copyFile, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
-import { ensureNodeImage } from '../helpers/podman.js'
+import { ensureNodeImage, startConsumer } from '../helpers/podman.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -69,16 +69,8 @@ async function logs(host: string): Promise<string> {
 }
 
 /** startApi runs the seed's container: bundles and password mounted read-only, loaded by `manage-secrets load`. */
-async function startApi(host: string): Promise<void> {
-  const r = await lab.sh(host, [
-    `podman rm -f ${host}-api >/dev/null 2>&1;`,
-    `podman run -d --network none --stop-timeout 1 --name ${host}-api`,
-    '-v /opt/callableapis/vault-password:/app/vault-password:ro -v /opt/callableapis/secrets:/app/secrets:ro',
-    `-v ${PROJECT}:/opt/manage-secrets:ro ${image}`,
-    'node /opt/manage-secrets/bin/manage-secrets.js load --secrets-dir /app/secrets --password-file /app/vault-password --bundle app --',
-    `sh -c 'printf "DB=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)"; exec sleep 1000'`,
-  ].join(' '))
-  expect(r.code, r.stderr).toBe(0)
+function startApi(host: string): Promise<void> {
+  return startConsumer(lab, host, image, PROJECT, `printf "DB=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)"; exec sleep 1000`)
 }
 
 /** waitForLog waits until the container printed a line (it starts asynchronously). */

@@ -16,7 +16,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROJECT, runCli, runProgram, type CliResult } from '../helpers/cli.js'
-import { ensureNodeImage } from '../helpers/podman.js'
+import { ensureNodeImage, startConsumer } from '../helpers/podman.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -64,16 +64,8 @@ const backups = async (host: string): Promise<string[]> => (await lab.sh(host, '
 const storeFiles = async (): Promise<string> => (await runProgram('sh', ['-c', `cd ${inv}/.secrets && sha256sum app.asc app.meta.json solo.asc solo.meta.json`])).stdout
 
 /** startApi: the seed's container, bundle and password mounted read-only, values via `load`; it prints the checksums of DB_PASSWORD and DB_PASSWORD_PREVIOUS. */
-async function startApi(host: string): Promise<void> {
-  const r = await lab.sh(host, [
-    `podman rm -f ${host}-api >/dev/null 2>&1;`,
-    `podman run -d --network none --stop-timeout 1 --name ${host}-api`,
-    '-v /opt/callableapis/vault-password:/app/vault-password:ro -v /opt/callableapis/secrets:/app/secrets:ro',
-    `-v ${PROJECT}:/opt/manage-secrets:ro ${image}`,
-    'node /opt/manage-secrets/bin/manage-secrets.js load --secrets-dir /app/secrets --password-file /app/vault-password --bundle app --',
-    `sh -c 'printf "DB=%s PREV=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)" "$(printf %s "\${DB_PASSWORD_PREVIOUS:-none}" | sha256sum | cut -c1-64)"; exec sleep 1000'`,
-  ].join(' '))
-  expect(r.code, r.stderr).toBe(0)
+function startApi(host: string): Promise<void> {
+  return startConsumer(lab, host, image, PROJECT, `printf "DB=%s PREV=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)" "$(printf %s "\${DB_PASSWORD_PREVIOUS:-none}" | sha256sum | cut -c1-64)"; exec sleep 1000`)
 }
 
 /** lastLine waits for the container's newest `DB=` line after a (re)start. */
