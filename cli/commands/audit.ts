@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { AuditCollector, auditExitCode, renderHuman, type AuditDocument } from '../audit/report.js'
 import type { Severity } from '../audit/rules.js'
 import { runPlaybook } from '../engine/run.js'
-import { readJournal } from '../journal/journal.js'
+import { backupRecordsOf, readJournal } from '../journal/journal.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
@@ -34,7 +34,7 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   // runWithInventory prints its own JSON document when asked: the audit prints its report instead
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
     const secrets = await secretsIfAny(args, io, opts)
-    const extraVars = { audit_backup_records: await backupRecords(opts.stateDir as string), ...opts.extraVars, audit_fix: args.fix }
+    const extraVars = { audit_backup_records: backupRecordsOf(await readJournal(opts.stateDir as string)), ...opts.extraVars, audit_fix: args.fix }
     return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
   })
   const doc = collector.document({ check: args.check, failOn: args.failOn })
@@ -44,15 +44,6 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   return auditExitCode(doc, runExit)
 }
 
-/** backupRecords reads from the journal the checksum of every backup made, by host and path. */
-export async function backupRecords(stateDir: string): Promise<Record<string, Record<string, string>>> {
-  const out: Record<string, Record<string, string>> = {}
-  for (const e of await readJournal(stateDir)) {
-    if (e.kind !== 'host' || !e.backup || !e.backup_sha256) continue
-    ;(out[e.host] ??= {})[e.backup] = e.backup_sha256
-  }
-  return out
-}
 
 /** journalAudit gives the journal each host's findings by severity (counts only; `status` shows the last). */
 function journalAudit(doc: AuditDocument, io: CommandIo): void {

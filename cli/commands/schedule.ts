@@ -18,7 +18,7 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LockedError, UsageError } from '../errors.js'
-import { journalOptions, RunRecorder } from '../journal/recorder.js'
+import { RunRecorder } from '../journal/recorder.js'
 import { nextRuns } from '../schedule/cron.js'
 import { installSignalHandlers, Scheduler, type JobResult } from '../schedule/daemon.js'
 import { hasSeconds, jobArgv, loadSchedule, type Job } from '../schedule/schedule.js'
@@ -98,7 +98,7 @@ async function runJob(job: Job, signal: AbortSignal, args: ScheduleArgs, io: Com
     return await withRunLock(stateDir, `schedule:${job.name}`, () => child(job, inv, token, signal, io), {}, token)
   } catch (err) {
     if (!(err instanceof LockedError)) throw err
-    const rec = new RunRecorder('schedule', { ...journalOptions({}), job: job.name, command: job.command })
+    const rec = new RunRecorder('schedule', { job: job.name, command: job.command })
     rec.at(stateDir)
     await rec.finish(2, err)
     return { exit: 0, skipped: true, reason: err.message }

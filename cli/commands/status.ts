@@ -14,9 +14,8 @@ import { join } from 'node:path'
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { runPlaybook } from '../engine/run.js'
-import { readJournal } from '../journal/journal.js'
+import { backupRecordsOf, readJournal, type JournalRecord } from '../journal/journal.js'
 import type { BundleState } from '../modules/secrets-status.js'
-import { backupRecords } from './audit.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
@@ -51,14 +50,14 @@ class StatusCollector implements Reporter {
 export async function run(args: PlaybookArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'status.yml'))
   const collector = new StatusCollector()
-  let stateDir = ''
+  let entries: JournalRecord[] = []
   const runExit = await runWithInventory({ ...args, json: false, check: false }, io, async (opts) => {
-    stateDir = stateDirOf(opts.inventory.dir, io.env)
+    entries = await readJournal(stateDirOf(opts.inventory.dir, io.env))
     const secrets = await secretsIfAny(args, io, opts)
-    const extraVars = { status_backup_records: await backupRecords(stateDir), ...opts.extraVars }
+    const extraVars = { status_backup_records: backupRecordsOf(entries), ...opts.extraVars }
     return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
   })
-  await lastRuns(stateDir, collector.hosts)
+  lastRuns(entries, collector.hosts)
   for (const [host, h] of collector.hosts) io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })
   if (io.journal) io.journal.bundlesDue = new Set([...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name))).size
   const hosts = Object.fromEntries(collector.hosts)
@@ -67,8 +66,7 @@ export async function run(args: PlaybookArgs, io: CommandIo): Promise<number> {
 }
 
 /** lastRuns fills in each host's last audit and last rotation from the journal (runs in check mode do not count). */
-async function lastRuns(stateDir: string, hosts: Map<string, HostStatus>): Promise<void> {
-  const entries = await readJournal(stateDir)
+function lastRuns(entries: readonly JournalRecord[], hosts: Map<string, HostStatus>): void {
   const dry = new Set(entries.filter((e) => e.kind === 'run' && e.options.check === true).map((e) => e.id))
   for (const e of entries) {
     const h = e.kind === 'host' && !dry.has(e.id) ? hosts.get(e.host) : undefined

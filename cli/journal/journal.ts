@@ -355,6 +355,16 @@ export async function readJournal(stateDir: string, opts: ReadOptions = {}): Pro
   return out
 }
 
+/** backupRecordsOf collects the checksum of every backup the journal recorded, by host and path. */
+export function backupRecordsOf(entries: readonly JournalRecord[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {}
+  for (const e of entries) {
+    if (e.kind !== 'host' || !e.backup || !e.backup_sha256) continue
+    ;(out[e.host] ??= {})[e.backup] = e.backup_sha256
+  }
+  return out
+}
+
 /** lastOf returns the newest run entry of `command` that `predicate` accepts, or null. */
 export async function lastOf(stateDir: string, command: string, predicate: (e: RunEntry) => boolean = () => true): Promise<(RunEntry & { seq: number }) | null> {
   const entries = await readJournal(stateDir)
