@@ -5,9 +5,15 @@
  *
  * Rules enforced here:
  * - values reach the child only through its environment (never its argv) and stdout only
- *   with `--format`; no message, warning or `-v` line carries a value;
+ *   with `--format`; no message, warning or `-v` line carries a value, and an unexpected
+ *   error is reported by its name or code only (Node quotes the env value it rejects);
  * - a secret overrides a variable of the same name already in the environment; the same
  *   key in two bundles is an error naming the key and both files;
+ * - a bundle is refused (exit 3, naming it and the key) when a key is not a valid key name
+ *   or a value holds a NUL byte (a tampered host file, names.ts), and when a key changes how
+ *   a process loads code (`NODE_OPTIONS`, `LD_PRELOAD`, `PATH`, … see names.ts
+ *   `isLoaderKey`) unless `--allow-key KEY` names it; an allowed one that replaces a
+ *   different value of the environment is a warning naming the key;
  * - what is missing (secrets dir, bundles, a credential file) fails with exit 3 before
  *   anything runs, unless `--allow-missing`: then one warning line each and CMD runs with
  *   what could be loaded; a wrong password or key or a corrupted bundle is always fatal;
@@ -18,8 +24,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
 import { resolve } from 'node:path'
-import { ConfigError, UsageError, VaultError } from '../errors.js'
+import { ConfigError, Exit, UsageError, UserError, VaultError } from '../errors.js'
 import { formatEnvValue } from '../secrets/bundle.js'
+import { hostKeyNameIssue, isLoaderKey, showName, valueIssue } from '../secrets/names.js'
 import { Fingerprinter, type Secret } from '../secrets/secret.js'
 import { IDENTITY_ENV } from '../vault/access.js'
 import { locateHostBundles, openHostCredentials, readHostBundle, type HostBundleFile } from '../vault/host-bundles.js'
@@ -34,6 +41,8 @@ export interface LoadArgs extends GlobalArgs {
   identity?: string
   /** repeatable: yargs gives an array when given twice */
   bundle?: string | string[]
+  /** repeatable: loader keys (names.ts `isLoaderKey`) a bundle may set */
+  allowKey?: string | string[]
   allowMissing: boolean
   format?: 'env' | 'json'
   cmd?: string[]
@@ -51,6 +60,17 @@ interface LoadedValue {
 
 /** run loads the bundles, then runs CMD with them or prints them. */
 export async function run(args: LoadArgs, io: CommandIo): Promise<number> {
+  try {
+    return await loadAndRun(args, io)
+  } catch (err) {
+    if (err instanceof UserError) throw err
+    // an unexpected error's message may quote a value (Node's do): only its name or code is shown
+    const what = (err as NodeJS.ErrnoException | undefined)?.code ?? (err instanceof Error ? err.name : typeof err)
+    throw new UserError(`load failed: unexpected ${what} (details withheld: they could hold a secret value)`, Exit.Internal)
+  }
+}
+
+async function loadAndRun(args: LoadArgs, io: CommandIo): Promise<number> {
   const cmd = commandLine(args)
   if (cmd.length > 0 && args.format !== undefined) throw new UsageError('give either a command to run or --format, not both')
   if (cmd.length === 0 && args.format === undefined) {
@@ -66,7 +86,12 @@ export async function run(args: LoadArgs, io: CommandIo): Promise<number> {
     return 0
   }
   const env: NodeJS.ProcessEnv = { ...io.env }
-  for (const [k, v] of values) env[k] = v.value.reveal()
+  for (const [k, v] of values) {
+    const value = v.value.reveal()
+    const had = io.env[k]
+    if (isLoaderKey(k) && had !== undefined && had !== value) warn(io, `bundle ${v.file} replaces ${k} of the environment (allowed by --allow-key ${k})`)
+    env[k] = value
+  }
   return execWith(cmd, env, io)
 }
 
@@ -87,6 +112,7 @@ function commandLine(args: LoadArgs): string[] {
 /** loadValues reads every selected bundle and merges their keys (duplicates are an error). */
 async function loadValues(args: LoadArgs, io: CommandIo): Promise<Map<string, LoadedValue>> {
   const fp = Fingerprinter.ephemeral()
+  const allowed = allowedKeys(args)
   const dir = resolve(io.cwd, args.secretsDir)
   const located = await locateHostBundles(dir, [args.bundle ?? []].flat())
   const missing = [...located.missing]
@@ -101,6 +127,7 @@ async function loadValues(args: LoadArgs, io: CommandIo): Promise<Map<string, Lo
     const entries = await readOne(file, opener, fp, args.allowMissing, io)
     if (entries === undefined) continue
     for (const { key, value } of entries) {
+      checkEntry(file.path, key, value, allowed)
       const seen = merged.get(key)
       if (seen) throw new ConfigError(`key ${key} is set in two bundles: ${seen.file} and ${file.path}`, ['a host must get each key from one bundle only'])
       merged.set(key, { value, file: file.path })
@@ -108,6 +135,30 @@ async function loadValues(args: LoadArgs, io: CommandIo): Promise<Map<string, Lo
     if (args.verbose >= 1) io.stderr(`manage-secrets: loaded ${file.name} from ${file.path}: ${entries.map((e) => e.key).join(', ') || 'no keys'}\n`)
   }
   return merged
+}
+
+/** allowedKeys are the `--allow-key` names, each a valid key name. */
+function allowedKeys(args: LoadArgs): Set<string> {
+  const keys = [args.allowKey ?? []].flat().map(String)
+  for (const k of keys) {
+    const issue = hostKeyNameIssue(k)
+    if (issue) throw new UsageError(`--allow-key ${showName(k)}: ${issue}`)
+  }
+  return new Set(keys)
+}
+
+/**
+ * checkEntry refuses a key that is not a valid key name or holds a NUL byte (a tampered host
+ * file) and a loader key `--allow-key` does not name; messages name the key, never the value.
+ */
+function checkEntry(path: string, key: string, value: Secret, allowed: ReadonlySet<string>): void {
+  const nameIssue = hostKeyNameIssue(key)
+  if (nameIssue) throw new VaultError(`bundle ${path}: key ${showName(key)}: ${nameIssue} (corrupted or tampered)`)
+  const issue = valueIssue(value.reveal())
+  if (issue) throw new VaultError(`bundle ${path}: key ${key}: ${issue} (corrupted or tampered)`)
+  if (isLoaderKey(key) && !allowed.has(key)) {
+    throw new VaultError(`bundle ${path}: key ${key} changes how a process loads code; refusing it (if it is meant: load --allow-key ${key})`)
+  }
 }
 
 async function readOne(file: HostBundleFile, opener: Opener | undefined, fp: Fingerprinter, allowMissing: boolean, io: CommandIo): ReturnType<typeof readHostBundle> {
@@ -142,7 +193,14 @@ async function execWith(cmd: string[], env: NodeJS.ProcessEnv, io: CommandIo): P
   process.removeAllListeners('SIGINT')
   for (const sig of FORWARDED_SIGNALS) process.on(sig, forward)
   try {
-    const started = spawn(file, argv, { stdio: 'inherit', env })
+    let started: ChildProcess
+    try {
+      started = spawn(file, argv, { stdio: 'inherit', env })
+    } catch (err) {
+      // e.g. ERR_INVALID_ARG_VALUE, whose message quotes the environment value it rejects
+      io.stderr(`manage-secrets: error: cannot run '${file}': ${(err as NodeJS.ErrnoException).code ?? 'error'}\n`)
+      return 126
+    }
     child = started
     return await new Promise<number>((done) => {
       started.once('error', (err: NodeJS.ErrnoException) => {

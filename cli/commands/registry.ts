@@ -225,6 +225,7 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 load --secrets-dir /app/secrets --identity /app/host.key --bundle aws --bundle cloudflare -- ./deploy.sh', 'recipient mode, only two bundles'],
       ['$0 load --secrets-dir /app/secrets --password-file /app/vault-password --allow-missing -- node server.js', 'start even when the mounts are absent (one warning each)'],
       ['$0 load --secrets-dir /app/secrets --password-file /app/vault-password --format env', 'print KEY=VALUE lines instead of running a command'],
+      ['$0 load --secrets-dir /app/secrets --password-file /app/vault-password --allow-key NODE_OPTIONS -- node server.js', 'let a bundle set NODE_OPTIONS (loader keys such as NODE_OPTIONS, LD_PRELOAD, PATH are refused otherwise)'],
     ],
     options: (y) =>
       y
@@ -234,6 +235,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('identity', { type: 'string', describe: "the host's armoured private key file, mode 0600 (recipient mode; or $MANAGE_SECRETS_IDENTITY)" })
         .option('bundle', { alias: 'b', type: 'string', describe: 'load only this bundle (repeatable); default: every *.env' })
         .option('allow-missing', { type: 'boolean', default: false, describe: 'warn and run anyway when the dir, a bundle or a credential file is missing' })
+        .option('allow-key', { type: 'string', describe: 'let bundles set this loader key (NODE_OPTIONS, LD_*, PATH, PYTHON*, …; refused otherwise); repeatable' })
         .option('format', { type: 'string', choices: ['env', 'json'], describe: 'print the values (KEY=VALUE lines or one JSON object) instead of running a command' }),
     load: () => import('./load.js'),
   },

@@ -27,6 +27,7 @@ import { getPassword, terminalOf } from '../vault/password.js'
 import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
 import { storeStatus, statusLine } from '../vault/status.js'
 import { SecretStore } from '../vault/store.js'
+import { cleanEditLeftovers } from './edit-leftovers.js'
 import { inventoryPath } from './inventory-arg.js'
 import { stateDirOf } from './run-playbook.js'
 import type { CommandIo, GlobalArgs } from './types.js'
@@ -48,6 +49,7 @@ export interface VaultArgs extends GlobalArgs {
 
 /** run dispatches one vault action. */
 export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
+  await cleanEditLeftovers(io)
   const ctx = await context(args, io)
   const files = args.files ?? []
   switch (args.action) {

@@ -58,6 +58,15 @@ export function keyNameIssue(key: string): string | undefined {
 }
 
 /**
+ * hostKeyNameIssue says what is wrong with a key name as a host copy of a bundle carries it,
+ * or undefined when it is valid: a key name, or one plus the `_PREVIOUS` suffix of a
+ * rotated key during its grace period.
+ */
+export function hostKeyNameIssue(key: string): string | undefined {
+  return keyNameIssue(key.endsWith(PREVIOUS_SUFFIX) ? key.slice(0, -PREVIOUS_SUFFIX.length) : key)
+}
+
+/**
  * LOADER_KEYS are environment variables that change how a process finds or loads code: a
  * bundle that sets one can run code in every consumer (NODE_OPTIONS=--require …). Exact
  * names; `LOADER_PREFIXES` covers families.

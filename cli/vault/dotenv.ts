@@ -14,7 +14,7 @@
  * - values come back as `Secret`s.
  */
 import { ConfigError } from '../errors.js'
-import { KEY_NAME } from '../secrets/manifest.js'
+import { KEY_NAME, KEY_NAME_RULE } from '../secrets/names.js'
 import type { Fingerprinter, Secret } from '../secrets/secret.js'
 
 /** DotenvEntry is one parsed assignment and the line it starts on. */
@@ -38,7 +38,7 @@ export function parseDotenv(text: string, file: string, fp: Fingerprinter): Dote
     const m = ASSIGN.exec(line)
     if (!m) throw new ConfigError(`${file}:${i + 1}: expected KEY=VALUE`)
     const key = m[1] as string
-    if (!KEY_NAME.test(key)) throw new ConfigError(`${file}:${i + 1}: invalid key name (letters, digits and _, not starting with a digit)`)
+    if (!KEY_NAME.test(key)) throw new ConfigError(`${file}:${i + 1}: invalid key name (${KEY_NAME_RULE})`)
     const first = seen.get(key)
     if (first !== undefined) throw new ConfigError(`${file}:${i + 1}: key ${key} already set on line ${first}`)
     const { value, next } = readValue(lines, i, m[0].length, file)

@@ -4,6 +4,11 @@
  * the folder removed.
  *
  * Rules enforced here:
+ * - the folder is `$TMPDIR/manage-secrets-edit-<pid>-XXXXXX`: the pid lets a later run tell
+ *   a live edit from the leftover of a killed one (SIGKILL skips every cleanup; see
+ *   edit-leftovers.ts, #12);
+ * - the file's name is `<bundle>.env` of a valid bundle name (names.ts), a base name only:
+ *   a name like `../../x` is refused before anything is written, never joined into a path;
  * - the folder is removed on every path out: success, a failing editor, a thrown error, the
  *   process exiting (SIGINT goes through main's `process.exit`) and SIGTERM/SIGHUP (which
  *   are passed on to the editor first);
@@ -15,17 +20,18 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { UsageError, UserError } from '../errors.js'
 import { shlexSplit } from '../inventory/ini-values.js'
+import { bundleNameIssue, showName } from '../secrets/names.js'
 import type { Fingerprinter, Secret } from '../secrets/secret.js'
+import { editDirPrefix } from './edit-leftovers.js'
 import { PRIVATE_FILE } from './secure-write.js'
 
 /** EditOptions are the process edges of an edit session. */
 export interface EditOptions {
   env: NodeJS.ProcessEnv
-  /** base name of the temp file (e.g. `aws.env`), so editors pick a syntax */
+  /** base name of the temp file, `<bundle>.env` (e.g. `aws.env`), so editors pick a syntax */
   fileName: string
 }
 
@@ -48,7 +54,8 @@ export function editorArgv(env: NodeJS.ProcessEnv): string[] {
  */
 export async function editSecretText(initial: Secret, fp: Fingerprinter, opts: EditOptions): Promise<Secret> {
   const argv = editorArgv(opts.env)
-  const dir = await mkdtemp(join(opts.env.TMPDIR || tmpdir(), 'manage-secrets-edit-'))
+  const fileName = editFileName(opts.fileName)
+  const dir = await mkdtemp(editDirPrefix(opts.env))
   const cleanupSync = (): void => rmSync(dir, { recursive: true, force: true })
   const editor: { child?: ChildProcess } = {}
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -61,7 +68,7 @@ export async function editSecretText(initial: Secret, fp: Fingerprinter, opts: E
   process.once('SIGTERM', onSignal)
   process.once('SIGHUP', onSignal)
   try {
-    const file = join(dir, opts.fileName)
+    const file = join(dir, fileName)
     const fh = await open(file, 'wx', PRIVATE_FILE)
     try {
       await fh.writeFile(initial.reveal())
@@ -80,6 +87,18 @@ export async function editSecretText(initial: Secret, fp: Fingerprinter, opts: E
     process.removeListener('SIGHUP', onSignal)
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * editFileName returns `name` when it is `<bundle>.env` for a valid bundle name and a base
+ * name only, else throws a UsageError saying what is allowed (so it is never a path).
+ */
+export function editFileName(name: string): string {
+  if (!name.endsWith('.env')) throw new UsageError(`vault edit: invalid edit file name ${showName(name)}: it must be <bundle>.env`)
+  const stem = name.slice(0, -'.env'.length)
+  const issue = bundleNameIssue(stem) ?? (basename(name) === name ? undefined : 'it must be a base name')
+  if (issue) throw new UsageError(`vault edit: invalid bundle name ${showName(stem)}: ${issue}`)
+  return name
 }
 
 function runEditor(argv: string[], file: string, env: NodeJS.ProcessEnv, holder: { child?: ChildProcess }): Promise<void> {

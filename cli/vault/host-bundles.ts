@@ -22,7 +22,7 @@ import { lstat, open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from 'openpgp'
 import { ConfigError, UsageError, VaultError } from '../errors.js'
-import { BUNDLE_NAME } from '../secrets/manifest.js'
+import { bundleNameIssue, isBundleName, showName } from '../secrets/names.js'
 import type { Fingerprinter, Secret } from '../secrets/secret.js'
 import { parseDotenv, type DotenvEntry } from './dotenv.js'
 import { readIdentityFile } from './keys.js'
@@ -52,7 +52,8 @@ export interface LocatedBundles {
  */
 export async function locateHostBundles(dir: string, names: readonly string[]): Promise<LocatedBundles> {
   for (const n of names) {
-    if (!BUNDLE_NAME.test(n)) throw new UsageError(`invalid bundle name '${n}' (letters, digits, - and _)`)
+    const issue = bundleNameIssue(n)
+    if (issue) throw new UsageError(`--bundle ${showName(n)}: ${issue}`)
   }
   // the dir itself may be reached through a link (stat); links inside it are refused (lstat)
   const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
@@ -69,7 +70,7 @@ export async function locateHostBundles(dir: string, names: readonly string[]): 
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (!e.name.endsWith(HOST_BUNDLE_EXT)) continue
     const name = e.name.slice(0, -HOST_BUNDLE_EXT.length)
-    if (!BUNDLE_NAME.test(name)) continue
+    if (!isBundleName(name)) continue
     const path = join(dir, e.name)
     refuseNonRegular(path, e)
     files.push({ name, path })

@@ -248,6 +248,82 @@ describe('load when pieces are missing (#5)', () => {
   })
 })
 
+describe('load never lets a bundle change how the command runs (#12)', () => {
+  const evil = `evil-ran-${tag}`
+  const nulTail = `after-nul-${tag}`
+  const child = ['--', 'sh', '-c', 'echo child-ran']
+  beforeAll(async () => {
+    await writeFile(p('evil.cjs'), `process.stdout.write(${JSON.stringify(`${evil}\n`)})\n`)
+    const files: Record<string, string> = {
+      'nul/app.env': `GOOD=ok\nNUL_KEY=before\0${nulTail}\n`,
+      'node-options/app.env': `NODE_OPTIONS=--require ${p('evil.cjs')}\nAPP_KEY=app-${tag}\n`,
+      'ld/app.env': 'LD_PRELOAD=/nonexistent/preload.so\n',
+      'path/app.env': `PATH=/usr/bin:/bin:/opt/bundle-${tag}\n`,
+      'long-key/app.env': `${'K'.repeat(129)}=x\n`,
+      'previous/app.env': 'TOKEN=new\nTOKEN_PREVIOUS=old\n',
+      'previous-twice/app.env': 'TOKEN_PREVIOUS_PREVIOUS=older\n',
+    }
+    for (const [rel, text] of Object.entries(files)) {
+      await mkdir(p(rel, '..'), { recursive: true, mode: 0o700 })
+      await writeFile(p(rel), text, { mode: 0o600 })
+    }
+  })
+  const noStack = (r: CliResult): void => expect(r.stderr).not.toMatch(/\n\s+at |internal error/)
+
+  it('a value with a NUL byte is one error line, exit 3, naming bundle and key, never the value, no stack', async () => {
+    for (const tail of [child, ['--format', 'json'], ['--format', 'env']]) {
+      const r = await load(['--secrets-dir', p('nul'), ...tail])
+      expectOneLineError(r, 3, new RegExp(`^manage-secrets: error: bundle ${p('nul/app.env')}: key NUL_KEY: a value must not contain a NUL byte`))
+      expect(r.stderr).not.toContain(nulTail)
+      expect(r.stdout).not.toContain(nulTail)
+      noStack(r)
+    }
+  })
+
+  it('a NODE_OPTIONS key is refused (exit 3, says how to allow it) and nothing runs, in every mode', async () => {
+    for (const tail of [['--', process.execPath, '-e', 'console.log("child-ran")'], ['--format', 'env']]) {
+      const r = await load(['--secrets-dir', p('node-options'), ...tail])
+      expectOneLineError(r, 3, new RegExp(`bundle ${p('node-options/app.env')}: key NODE_OPTIONS changes how a process loads code; refusing it \\(if it is meant: load --allow-key NODE_OPTIONS\\)$`))
+      expect(r.stdout).not.toContain(evil)
+      expect(r.stderr).not.toContain(p('evil.cjs'))
+    }
+  })
+
+  it('with --allow-key NODE_OPTIONS it runs; replacing a different value of the environment is one warning naming the key', async () => {
+    const cmd = ['--', process.execPath, '-e', 'console.log("child-ran " + process.env.APP_KEY)']
+    const allowed = await load(['--secrets-dir', p('node-options'), '--allow-key', 'NODE_OPTIONS', ...cmd])
+    expect(allowed).toEqual({ code: 0, stdout: `${evil}\nchild-ran app-${tag}\n`, stderr: '' })
+    const replaced = await load(['--secrets-dir', p('node-options'), '--allow-key', 'NODE_OPTIONS', ...cmd], { NODE_OPTIONS: '--no-warnings' })
+    expect(replaced.code, replaced.stderr).toBe(0)
+    expect(replaced.stdout).toBe(`${evil}\nchild-ran app-${tag}\n`)
+    expect(replaced.stderr).toBe(`manage-secrets: warning: bundle ${p('node-options/app.env')} replaces NODE_OPTIONS of the environment (allowed by --allow-key NODE_OPTIONS)\n`)
+    expect(replaced.stderr).not.toContain('--require')
+  })
+
+  it('LD_PRELOAD and PATH are refused too; --allow-key PATH runs with the warning', async () => {
+    expectOneLineError(await load(['--secrets-dir', p('ld'), ...child]), 3, /key LD_PRELOAD changes how a process loads code; refusing it \(if it is meant: load --allow-key LD_PRELOAD\)$/)
+    expectOneLineError(await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', ...child]), 3, /key PATH changes how a process loads code; refusing it/)
+    const r = await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', '--allow-key', 'PATH', '--', 'sh', '-c', 'printf "%s" "$PATH"'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`/usr/bin:/bin:/opt/bundle-${tag}`)
+    expect(r.stderr).toBe(`manage-secrets: warning: bundle ${p('path/app.env')} replaces PATH of the environment (allowed by --allow-key PATH)\n`)
+  })
+
+  it('a key that is not a valid key name (a tampered host file) is refused, exit 3; KEY_PREVIOUS of a rotation is loaded', async () => {
+    expectOneLineError(await load(['--secrets-dir', p('long-key'), ...child]), 3, /long-key\/app\.env: key "K{80}…": a key name has at most 128 characters \(corrupted or tampered\)$/)
+    expectOneLineError(await load(['--secrets-dir', p('previous-twice'), ...child]), 3, /previous-twice\/app\.env: key "TOKEN_PREVIOUS_PREVIOUS": the _PREVIOUS suffix is reserved/)
+    const r = await load(['--secrets-dir', p('previous'), '--', 'sh', '-c', 'printf "%s|%s" "$TOKEN" "$TOKEN_PREVIOUS"'])
+    expect(r).toEqual({ code: 0, stdout: 'new|old', stderr: '' })
+  })
+
+  it('--allow-key must name a valid key (exit 2); load --help shows it with an example', async () => {
+    const help = await runCli(['load', '--help'])
+    expect(help.stdout).toContain('--allow-key')
+    expect(help.stdout).toContain('let a bundle set NODE_OPTIONS')
+    expectOneLineError(await load(['--secrets-dir', p('path'), '--allow-key', 'NOT-A-KEY', ...child]), 2, /^manage-secrets: error: --allow-key "NOT-A-KEY": key names are letters, digits and _/)
+  })
+})
+
 /** signalled starts a loader on the plaintext bundle, sends `sig` once the child printed "ready", and collects the result. */
 function signalled(tail: string[], sig: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
   const args = [resolve(PROJECT, 'bin/manage-secrets.js'), 'load', '--secrets-dir', p('pw'), '--bundle', 'plain', ...tail]
