@@ -28,6 +28,7 @@ import { HostSelector } from '../inventory/patterns.js'
 import { ConnectionPool } from '../transport/open.js'
 import { loadPlaybook } from '../playbook/load.js'
 import type { Playbook } from '../playbook/schema.js'
+import { proveCredentials } from '../secrets/preflight.js'
 import { planBundles, rotateBundle, type BundleItem, type Verdict } from '../secrets/rotation.js'
 import type { Bundle } from '../secrets/bundle.js'
 import type { SecretsSession, DeployRecord } from '../secrets/session.js'
@@ -111,6 +112,8 @@ class Rotation {
 
   async run(): Promise<CommandSummary> {
     const inv = this.opts.inventory
+    // a plan file is read before anything else: a missing or foreign one touches no host
+    const saved = this.args.plan !== undefined ? await this.readPlan(this.args.plan) : undefined
     const hosts = new HostSelector(inv.inventory).selectOrFail('all', this.args.hosts).filter((h) => this.session.bundlesFor(h).length > 0)
     const interrupted = await this.readMarker()
     if (interrupted) this.io.stderr(`manage-secrets: the rotation started ${interrupted.started_at} (pid ${interrupted.pid}) did not finish: this run converges the hosts on the store\n`)
@@ -143,7 +146,7 @@ class Rotation {
       bundles,
       host_items: hosts.map((h) => hostItem(h, checked.get(h) ?? [])),
     }
-    if (this.args.plan) await this.matchPlan(plan)
+    if (saved) this.matchPlan(saved, plan)
     if (this.args.check) {
       if (this.args.savePlan) await writeFileAtomic(this.args.savePlan, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
       this.capture.finish()
@@ -155,8 +158,10 @@ class Rotation {
 
   private async apply(plan: RotationPlan, rotating: BundleItem[], interrupted: Marker | undefined): Promise<CommandSummary> {
     const outcome = new Map<string, HostOutcome>()
-    // 1. a verified backup of every host a rotated bundle serves
+    // 0. the credentials of every bundle that rotates and of every host it serves, before any host
     const rotHosts = [...new Set(rotating.flatMap((b) => b.hosts))]
+    await proveCredentials(this.session, rotating.map((b) => b.bundle), rotHosts)
+    // 1. a verified backup of every host a rotated bundle serves
     const backedUp = await this.step(this.play('back up before rotating'), rotHosts, false)
     const backups = new Map<string, string>()
     for (const h of rotHosts) {
@@ -219,7 +224,7 @@ class Rotation {
       else if (o.status === 'unreachable') {
         outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} — it holds the old or the new bundles; the next rotate or deploy converges it` })
       } else {
-        outcome.set(h, { result: 'failed', reason: o.msg ?? 'failed', ...(backup ? { backup } : {}) })
+        outcome.set(h, { result: 'failed', reason: o.msg ?? 'failed', bundles: changed, ...(backup ? { backup } : {}) })
         if (backup) rollback[h] = backup
       }
     }
@@ -241,7 +246,10 @@ class Rotation {
     }
     // 5. the store keeps a bundle's new values only if at least one host took them
     const took = (b: BundleItem): string[] => b.hosts.filter((h) => outcome.get(h)?.result === 'rotated')
-    const noTaker = toRotate.filter((b) => took(b).length === 0 && (rotatedKeys.get(b.bundle) ?? []).length > 0)
+    // a host that took the new file and could not be rolled back holds the new values: the
+    // store keeps them too, or that host would hold values the store no longer has
+    const stuck = (b: BundleItem): string[] => b.hosts.filter((h) => outcome.get(h)?.result === 'failed' && (outcome.get(h)?.bundles ?? []).includes(b.bundle))
+    const noTaker = toRotate.filter((b) => took(b).length === 0 && stuck(b).length === 0 && (rotatedKeys.get(b.bundle) ?? []).length > 0)
     const putBack = noTaker.length > 0 ? await this.session.putBack(snaps.filter((s) => noTaker.some((b) => b.bundle === s.name)), Object.fromEntries(written)) : []
     if (putBack.length > 0) this.session.invalidate(putBack)
     // a host that got a put-back bundle and then dropped keeps a record of content the store no
@@ -258,7 +266,11 @@ class Rotation {
     const bundlesDoc = toRotate.map((b) => ({
       bundle: b.bundle,
       rotated: putBack.includes(b.bundle) ? [] : (rotatedKeys.get(b.bundle) ?? []),
-      store: putBack.includes(b.bundle) ? 'rolled back: no host took the new values' : 'new values kept',
+      store: putBack.includes(b.bundle)
+        ? 'rolled back: no host took the new values'
+        : took(b).length === 0 && stuck(b).length > 0
+          ? `new values kept: ${stuck(b).join(', ')} could not be rolled back and ${stuck(b).length === 1 ? 'holds' : 'hold'} them`
+          : 'new values kept',
       hosts_took: took(b),
       stale: putBack.includes(b.bundle) ? [] : [...b.stale, ...b.hosts.filter((h) => !took(b).includes(h))],
     }))
@@ -298,17 +310,23 @@ class Rotation {
     }
   }
 
-  /** matchPlan refuses when the fleet moved since the saved plan, naming what moved. */
-  private async matchPlan(now: RotationPlan): Promise<void> {
-    const file = this.args.plan as string
-    let saved: RotationPlan
+  /** readPlan reads a plan saved by `rotate --check --save-plan`; anything else is a usage error. */
+  private async readPlan(file: string): Promise<RotationPlan> {
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`--plan ${file}: cannot read it (${err.code === 'ENOENT' ? 'no such file' : (err.code ?? 'error')})`, ['make one: manage-secrets rotate --check --save-plan FILE'])
+    })
     try {
-      const parsed = planSchema.safeParse(JSON.parse(await readFile(file, 'utf8')))
+      const parsed = planSchema.safeParse(JSON.parse(text))
       if (!parsed.success) throw new Error(parsed.error.issues[0]?.path.join('.') ?? '')
-      saved = parsed.data
+      return parsed.data
     } catch (err) {
-      throw new ConfigError(`${file}: not a rotation plan written by rotate --check --save-plan (${(err as Error).message || 'unreadable'})`)
+      throw new ConfigError(`--plan ${file}: not a rotation plan written by rotate --check --save-plan (${(err as Error).message || 'unreadable'})`)
     }
+  }
+
+  /** matchPlan refuses when the fleet moved since the saved plan, naming what moved. */
+  private matchPlan(saved: RotationPlan, now: RotationPlan): void {
+    const file = this.args.plan as string
     if (saved.force !== now.force) throw new UsageError(`${file} was made ${saved.force ? 'with' : 'without'} --force: give the same options`)
     const moved = planDiff(saved, now)
     if (moved.length > 0) {

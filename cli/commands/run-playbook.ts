@@ -20,7 +20,8 @@ export interface PlaybookArgs extends GlobalArgs {
 
 /** stateDirOf is the control-node state dir of an inventory ($MANAGE_SECRETS_STATE_DIR wins). */
 export function stateDirOf(inventoryDir: string, env: NodeJS.ProcessEnv): string {
-  return env.MANAGE_SECRETS_STATE_DIR ?? join(inventoryDir, '.manage-secrets')
+  const chosen = env.MANAGE_SECRETS_STATE_DIR
+  return chosen !== undefined && chosen !== '' ? chosen : join(inventoryDir, '.manage-secrets')
 }
 
 /** CommandSummary is a command's exit code and what it adds to the `--json` document. */

@@ -19,6 +19,7 @@ import { HostSelector } from '../inventory/patterns.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { loadManifest, MANIFEST_FILE } from '../secrets/manifest.js'
 import { loadFingerprinter } from '../secrets/secret.js'
+import { checkIntegrity, pendingBundles, proveCredentials } from '../secrets/preflight.js'
 import { SecretsSession } from '../secrets/session.js'
 import { identitiesFrom, once } from '../vault/access.js'
 import { rekeyBundles } from '../vault/actions.js'
@@ -44,10 +45,10 @@ export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: Secrets
   return runWithInventory(args, io, (opts) => (args.check ? run(opts) : withRunLock(opts.stateDir as string, name, () => run(opts))))
   async function run(opts: RunOptions): Promise<RunSummary> {
     const session = await openSession(args, io, opts)
-    if (name === 'setup' && session.manifest.encryption === 'password') {
-      const hosts = new HostSelector(opts.inventory.inventory).select('all', args.hosts).filter((h) => session.bundlesFor(h).length > 0)
-      if (!args.check) await session.ensureHostPasswords(hosts)
-    }
+    const hosts = new HostSelector(opts.inventory.inventory).select('all', args.hosts).filter((h) => session.bundlesFor(h).length > 0)
+    if (name === 'setup' && session.manifest.encryption === 'password' && !args.check) await session.ensureHostPasswords(hosts)
+    // every bundle this run must write is opened before any host is touched
+    if (!args.check) await proveCredentials(session, await pendingBundles(session, hosts), name === 'setup' && session.manifest.encryption === 'recipients' ? [] : hosts)
     // setup may run before `vault create` (recipient mode needs the host keys first): a bundle
     // not in the store yet is skipped with a warning; deploy fails on it
     const extraVars = name === 'setup' ? { secrets_missing_bundle: 'skip', ...opts.extraVars } : opts.extraVars
@@ -105,14 +106,19 @@ export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOpt
     throw new ConfigError(`no secrets manifest at ${join(store.dir, MANIFEST_FILE)}`, ['declare the bundles there (see inventory/production/.secrets/manifest.yml), then: manage-secrets vault create'])
   }
   const manifest = await loadManifest(store.dir)
+  store.onRecover = (line) => io.stderr(`manage-secrets: warning: ${line}\n`)
+  await checkIntegrity(store)
   const tty = terminalOf()
   const selector = new HostSelector(opts.inventory.inventory)
+  const password = once(() => getPassword({ file: args.vaultPasswordFile, env: io.env, tty }, fp))
+  // a named password file is checked now (readable, regular, 0600, not empty), used or not
+  if (passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined) await password()
   return new SecretsSession({
     store,
     manifest,
     fp,
     selector,
-    creds: { password: once(() => getPassword({ file: args.vaultPasswordFile, env: io.env, tty }, fp)), identities: identitiesFrom(args.identity, io.env) },
+    creds: { password, identities: identitiesFrom(args.identity, io.env) },
     selectHosts: async (pattern) => selector.select(pattern),
     ...(args.bundle ? { only: args.bundle } : {}),
     canAsk: passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined || tty !== undefined || (args.identity ?? io.env.MANAGE_SECRETS_IDENTITY ?? '') !== '',

@@ -18,6 +18,8 @@ import { HostSelector } from '../inventory/patterns.js'
 import { loadInventory } from '../inventory/load.js'
 import { formatEnvValue, renderEnv } from '../secrets/bundle.js'
 import { loadManifest, MANIFEST_FILE, type Manifest } from '../secrets/manifest.js'
+import { bundleNameIssue, isBundleName, showName } from '../secrets/names.js'
+import { checkIntegrity, checkTargets } from '../secrets/preflight.js'
 import { loadFingerprinter, type Secret } from '../secrets/secret.js'
 import { createBundles, editBundle, importInto, readBundle, readValues, rekeyBundles, type ChangeReport, type VaultContext } from '../vault/actions.js'
 import { identitiesFrom, once } from '../vault/access.js'
@@ -65,15 +67,19 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'decrypt':
       return decrypt(ctx, one(files, 'decrypt'), args, io)
     case 'rekey': {
-      const names = files.length > 0 ? files : await ctx.store.list()
-      const done = await rekeyBundles(ctx, names)
-      io.journal?.touch(done)
+      const done = await rekeyBundles(ctx, files.map((f) => bundleArg(f, 'vault rekey')))
+      io.journal?.touch(done.filter(isBundleName))
       io.stdout(args.json ? JSON.stringify({ rekeyed: done }, null, 2) + '\n' : done.map((n) => `${n}: rekeyed\n`).join(''))
       return 0
     }
     case 'status': {
       const rows = await storeStatus(ctx.store, ctx.manifest)
       io.stdout(args.json ? JSON.stringify({ store: ctx.store.dir, bundles: rows }, null, 2) + '\n' : rows.map((r) => statusLine(r) + '\n').join(''))
+      // what deploy and rotate would refuse, vault status reports with their exit codes
+      await checkIntegrity(ctx.store)
+      const hosts = new Map<string, string[]>()
+      for (const spec of Object.values(ctx.manifest.bundles)) hosts.set(spec.hosts, await ctx.selectHosts(spec.hosts))
+      checkTargets(ctx.manifest, (p) => hosts.get(p) ?? [], (await ctx.groupNames?.()) ?? [])
       return 0
     }
     case 'keygen':
@@ -85,7 +91,14 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
 
 function one(files: string[], action: string): string {
   if (files.length !== 1) throw new UsageError(`vault ${action} takes exactly one bundle name`)
-  return files[0] as string
+  return bundleArg(files[0] as string, `vault ${action}`)
+}
+
+/** bundleArg checks a bundle name given on the command line; `what` names the option or action. */
+function bundleArg(name: string, what: string): string {
+  const issue = bundleNameIssue(name)
+  if (issue) throw new UsageError(`${what} ${showName(name)}: ${issue}`)
+  return name
 }
 
 async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
@@ -102,6 +115,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
     ? once(() => getPassword({ file: args.newVaultPasswordFile, env: {}, tty }, fp, 'New vault password', true))
     : undefined
   const selectHosts = once(async () => new HostSelector((await loadInventory(invPath)).inventory))
+  store.onRecover = (line) => io.stderr(`manage-secrets: warning: ${line}\n`)
   return {
     store,
     manifest,
@@ -110,6 +124,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
     cwd: io.cwd,
     creds: { password, ...(newPassword ? { newPassword } : {}), identities: identitiesFrom(args.identity, io.env) },
     selectHosts: async (pattern) => (await selectHosts()).select(pattern),
+    groupNames: async () => (await selectHosts()).groupNames(),
   }
 }
 
@@ -165,7 +180,7 @@ function exists(path: string): Promise<boolean> {
 }
 
 async function isFile(name: string, ctx: VaultContext): Promise<boolean> {
-  if (await ctx.store.exists(name)) return false
+  if (isBundleName(name) && (await ctx.store.exists(name))) return false
   return stat(resolve(ctx.cwd, name)).then((s) => s.isFile(), () => false)
 }
 
@@ -184,6 +199,7 @@ function sourcePassword(ctx: VaultContext, args: VaultArgs): () => Promise<Secre
 async function importFiles(ctx: VaultContext, files: string[], args: VaultArgs, io: CommandIo): Promise<number> {
   if (files.length === 0) throw new UsageError(`vault ${args.action} needs at least one file`)
   if (args.action === 'encrypt' && args.bundle === undefined) throw new UsageError('vault encrypt needs --bundle NAME')
+  if (args.bundle !== undefined) bundleArg(args.bundle, '--bundle')
   const targets = new Map<string, ImportedFile[]>()
   const sources: ImportedFile[] = []
   for (const f of files) {

@@ -72,12 +72,17 @@ export class HostSelector {
     return [...new Set(hosts)]
   }
 
+  /** groupNames lists the inventory's groups, for messages. */
+  groupNames(): string[] {
+    return this.inv.groupNames()
+  }
+
   /** selectOrFail is `select` that turns an empty result into a usage error (exit 2). */
   selectOrFail(pattern: string, limit?: string): string[] {
     const hosts = this.select(pattern, limit)
     if (hosts.length > 0) return hosts
     const what = limit === undefined ? `'${pattern}'` : `'${pattern}' limited to '${limit}'`
-    const groups = this.inv.groupNames()
+    const groups = this.groupNames()
     throw new UsageError(`host pattern ${what} matched no hosts`, [
       `known groups: ${groups.length > 0 ? groups.join(', ') : '(none)'}`,
       'list hosts with: manage-secrets hosts --hosts all',

@@ -5,9 +5,11 @@
  *
  * Rules enforced here:
  * - every issue is reported with file:line:col (through config/yaml.ts), all at once;
- * - names become file names and environment variable names, so they are checked strictly:
- *   bundles `[A-Za-z0-9][A-Za-z0-9_-]*`, keys `[A-Za-z_][A-Za-z0-9_]*`, no key ends in
- *   `_PREVIOUS` (that suffix carries a rotated key's old value during its grace period);
+ * - names become file names and environment variable names, so they are checked by the one
+ *   validation of names.ts: bundles `[A-Za-z0-9][A-Za-z0-9_.-]*` (no `..`), keys
+ *   `[A-Za-z_][A-Za-z0-9_]*`, no key ends in `_PREVIOUS` (that suffix carries a rotated key's
+ *   old value during its grace period); a key that changes how a process loads code
+ *   (`NODE_OPTIONS`, `LD_PRELOAD`, `PATH`, …) only when the bundle lists it in `allow_keys`;
  * - a generated value is at least 16 characters (16 bytes for base64): a secrets tool does
  *   not mint weak secrets;
  * - the on-host file mode grants nothing to others and no execute bit.
@@ -24,6 +26,8 @@
  *     consumers: [api]            # containers restarted after a change [[]]
  *     owner: root                 # [root]   group: [root]   mode: [0600]
  *     health: [curl, -fsS, http://127.0.0.1:8080/health]
+ *     allow_keys: []              # loader keys (NODE_OPTIONS, LD_*, PATH, …) this bundle may set [[]]
+ *     allow_no_hosts: false       # true: the pattern may match no host yet [false]
  *     keys:
  *       DB_PASSWORD: password     # shorthand for {generator: password}
  *       JWT_SECRET: {generator: base64, length: 48, rotate_days: 90}
@@ -33,6 +37,7 @@
 import { join } from 'node:path'
 import { z } from 'zod'
 import { readYaml, validate, type YamlSource } from '../config/yaml.js'
+import { bundleNameIssue, keyNameIssue, loaderKeyIssue } from './names.js'
 
 /** GENERATORS are the ways a key's value is made; `external` values come from a hook or a human. */
 export const GENERATORS = ['password', 'alnum', 'hex', 'base64', 'uuid', 'external'] as const
@@ -40,10 +45,7 @@ export const GENERATORS = ['password', 'alnum', 'hex', 'base64', 'uuid', 'extern
 /** Generator is one of `GENERATORS`. */
 export type Generator = (typeof GENERATORS)[number]
 
-/** BUNDLE_NAME is the pattern of a bundle name (it becomes `<name>.asc`). */
-export const BUNDLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/
-/** KEY_NAME is the pattern of a key name (it becomes an environment variable). */
-export const KEY_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+export { BUNDLE_NAME, KEY_NAME } from './names.js'
 
 const MIN_LENGTH = 16
 const argv = z.array(z.string().min(1, 'must not be empty')).min(1, 'must name a command')
@@ -76,13 +78,6 @@ const mode = z.preprocess(
     .refine((m) => (m & 0o111) === 0, 'must not be executable'),
 )
 
-/** keyNameIssue says what is wrong with a key name, if anything (zod's record-key errors are vague). */
-function keyNameIssue(k: string): string | undefined {
-  if (!KEY_NAME.test(k)) return 'key names are letters, digits and _, not starting with a digit'
-  if (k.endsWith('_PREVIOUS')) return 'the _PREVIOUS suffix is reserved for the previous value of a rotated key'
-  return undefined
-}
-
 const bundleSpec = z.strictObject({
   description: z.string().optional(),
   hosts: z.string().min(1, 'must be a host pattern').default('all'),
@@ -94,19 +89,30 @@ const bundleSpec = z.strictObject({
   group: z.string().min(1).default('root'),
   mode: mode.default(0o600),
   health: argv.optional(),
-  keys: z.record(z.string(), keySpec).superRefine((keys, ctx) => {
-    if (Object.keys(keys).length === 0) ctx.addIssue({ code: 'custom', message: 'a bundle needs at least one key' })
-    for (const k of Object.keys(keys)) {
-      const issue = keyNameIssue(k)
-      if (issue) ctx.addIssue({ code: 'custom', path: [k], message: issue })
-    }
-  }),
+  allow_keys: z.array(z.string()).default([]),
+  allow_no_hosts: z.boolean().default(false),
+  keys: z.record(z.string(), keySpec),
+}).superRefine((b, ctx) => {
+  if (Object.keys(b.keys).length === 0) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'a bundle needs at least one key' })
+  for (const k of Object.keys(b.keys)) {
+    const issue = keyNameIssue(k) ?? loaderKeyIssue(k, b.allow_keys)
+    if (issue) ctx.addIssue({ code: 'custom', path: ['keys', k], message: issue })
+  }
+  b.allow_keys.forEach((k, i) => {
+    const issue = keyNameIssue(k)
+    if (issue) ctx.addIssue({ code: 'custom', path: ['allow_keys', i], message: issue })
+  })
 })
 
 const manifestSchema = z.strictObject({
   version: z.literal(1).default(1),
   encryption: z.enum(['password', 'recipients']).default('password'),
-  bundles: z.record(z.string().regex(BUNDLE_NAME, 'bundle names are letters, digits, - and _'), bundleSpec),
+  bundles: z.record(z.string(), bundleSpec).superRefine((bundles, ctx) => {
+    for (const n of Object.keys(bundles)) {
+      const issue = bundleNameIssue(n)
+      if (issue) ctx.addIssue({ code: 'custom', path: [n], message: issue })
+    }
+  }),
 })
 
 /** KeySpec is one key of a bundle as declared, with the bundle's policy filled in. */
@@ -132,6 +138,10 @@ export interface BundleSpec {
   group: string
   mode: number
   health?: string[]
+  /** loader keys (`NODE_OPTIONS`, `LD_*`, `PATH`, …) the manifest lets this bundle set */
+  allowKeys: string[]
+  /** the bundle may select no host yet (else a pattern matching nothing is an error) */
+  allowNoHosts: boolean
   keys: Record<string, KeySpec>
 }
 
@@ -176,6 +186,8 @@ export function parseManifest(src: YamlSource): Manifest {
       group: b.group,
       mode: b.mode,
       ...(b.health ? { health: b.health } : {}),
+      allowKeys: b.allow_keys,
+      allowNoHosts: b.allow_no_hosts,
       keys,
     }
   }

@@ -32,6 +32,7 @@ import { SecretStore, type BundleMeta, type StoreSnapshot } from '../vault/store
 import { sealForHost } from '../vault/vault.js'
 import { bundleValues, renderEnv, setKey, type Bundle } from './bundle.js'
 import type { BundleSpec, Manifest } from './manifest.js'
+import { checkTargets } from './preflight.js'
 import type { Fingerprinter, Secret } from './secret.js'
 
 /** HOST_PASSWORDS is the store bundle holding every host's vault password. */
@@ -74,11 +75,12 @@ export class SecretsSession {
   constructor(private readonly opts: SessionOptions) {
     this.manifest = opts.manifest
     this.now = opts.now ?? (() => new Date())
-    this.passwordStore = new SecretStore(join(opts.store.dir, 'hosts'), opts.fp)
+    this.passwordStore = opts.store.hostsStore()
     const unknown = (opts.only ?? []).filter((b) => !(b in opts.manifest.bundles))
     if (unknown.length > 0) {
       throw new UsageError(`no bundle ${unknown.join(', ')} in ${opts.manifest.file}`, [`bundles: ${Object.keys(opts.manifest.bundles).join(', ') || '(none)'}`])
     }
+    checkTargets(opts.manifest, (p) => opts.selector.select(p), opts.selector.groupNames())
     for (const spec of Object.values(opts.manifest.bundles)) {
       for (const host of opts.selector.select(spec.hosts)) {
         if (!this.allTargets.has(host)) this.allTargets.set(host, [])
@@ -172,7 +174,7 @@ export class SecretsSession {
     const meta = await this.opts.store.readMeta(name)
     if (!meta || !(await this.opts.store.metaInSync(name))) {
       if (!(await this.opts.store.exists(name))) throw new VaultError(`bundle '${name}' is not in the store yet`, [`create it: manage-secrets vault create ${name}`])
-      throw new VaultError(`${this.opts.store.metaPath(name)} does not match ${this.opts.store.ascPath(name)}`, ['rewrite it: manage-secrets vault rekey ' + name])
+      throw new VaultError(`${this.opts.store.ascPath(name)} does not match the sha256 in ${this.opts.store.metaPath(name)} (damaged, truncated or edited by hand)`, [`restore both from git: git checkout -- ${this.opts.store.ascPath(name)} ${this.opts.store.metaPath(name)}`])
     }
     const now = this.now().getTime()
     const live = Object.entries(meta.keys).filter(([, k]) => k.previous_until !== undefined && Date.parse(k.previous_until) > now).map(([k]) => k)
@@ -214,6 +216,11 @@ export class SecretsSession {
     const password = await this.hostPassword(host)
     if (!password) throw new VaultError(`${host} has no vault password yet`, ['run: manage-secrets setup --hosts ' + host])
     return Buffer.from(await sealForHost(text, { password }), 'utf8')
+  }
+
+  /** keyOf is what a host's encrypted copies are sealed with (its password or public key), if it has one yet. */
+  async keyOf(host: string): Promise<unknown> {
+    return this.manifest.encryption === 'recipients' ? this.hostPublicKey(host) : this.hostPassword(host)
   }
 
   /** keyId names what a host's copies are encrypted to (`password`, or its key's fingerprint). */

@@ -13,15 +13,19 @@
 import { ConfigError, UsageError } from '../errors.js'
 import { bundleValues, formatEnvValue, setKey, type Bundle } from '../secrets/bundle.js'
 import { generateSecret } from '../secrets/generate.js'
+import { keyNameIssue, loaderKeyIssue, showName, valueIssue } from '../secrets/names.js'
 import type { Manifest } from '../secrets/manifest.js'
 import type { Fingerprinter, Secret } from '../secrets/secret.js'
 import { openerFor, planFor, verifyPassword, type AccessContext } from './access.js'
 import { parseDotenv } from './dotenv.js'
 import { editSecretText } from './edit-session.js'
 import type { ImportedFile } from './import-source.js'
+import { HOSTS_DIR } from './store.js'
 
 /** VaultContext is what every action works with. */
 export interface VaultContext extends AccessContext {
+  /** the inventory's group names, for messages (only the vault command loads them) */
+  groupNames?: () => Promise<string[]>
   fp: Fingerprinter
   env: NodeJS.ProcessEnv
   cwd: string
@@ -89,8 +93,10 @@ export async function createBundles(ctx: VaultContext, names: string[]): Promise
 /** applyValues sets `values` into a bundle (and with `exact`, removes keys not among them). */
 export function applyValues(manifest: Manifest, bundle: Bundle, values: { key: string; value: Secret }[], r: ChangeReport, exact: boolean, now: Date): void {
   const given = new Set(values.map((v) => v.key))
+  const allowed = manifest.bundles[bundle.name]?.allowKeys ?? []
   for (const { key, value } of values) {
-    if (key.endsWith('_PREVIOUS')) throw new UsageError(`${bundle.name}: ${key}: the _PREVIOUS suffix is reserved for the previous value of a rotated key`)
+    const issue = keyNameIssue(key) ?? loaderKeyIssue(key, allowed) ?? valueIssue(value.reveal())
+    if (issue) throw new UsageError(`bundle ${bundle.name}: key ${showName(key)}: ${issue}`)
     const existed = bundle.keys.has(key)
     if (setKey(bundle, key, value, now, graceDaysOf(manifest, bundle.name, key))) (existed ? r.changed : r.added).push(key)
   }
@@ -147,9 +153,26 @@ export async function importInto(ctx: VaultContext, targets: Map<string, Importe
   })
 }
 
-/** rekeyBundles re-encrypts bundles with the new password or the current recipients. */
+/**
+ * rekeyBundles re-encrypts bundles with the new password or the current recipients, and with
+ * them the hosts' own passwords (`hosts/vault-passwords.asc`), which the old password also
+ * opened: one transaction, so a kill leaves every file under the old password or every file
+ * under the new one. A new password re-encrypts every bundle (a store under two passwords
+ * would need both forever). Returns the names written (`hosts/…` for the hosts' folder).
+ */
 export async function rekeyBundles(ctx: VaultContext, names: string[]): Promise<string[]> {
-  return ctx.store.update(names, updateOpts(ctx, false), () => true)
+  const all = await ctx.store.list()
+  if (ctx.creds.newPassword && names.length > 0 && all.some((n) => !names.includes(n))) {
+    throw new UsageError('a new vault password re-encrypts every bundle: run vault rekey without bundle names', [`bundles: ${all.join(', ')}`])
+  }
+  const hosts = ctx.store.hostsStore()
+  const hostFiles = names.length === 0 ? (await hosts.list()) : []
+  const hostCtx = { ...ctx, store: hosts }
+  const [main = [], own = []] = await ctx.store.updateGroups([
+    { store: ctx.store, names: names.length > 0 ? names : all, opts: updateOpts(ctx, false), change: () => true },
+    { store: hosts, names: hostFiles, opts: { opener: (n) => openerFor(hosts, ctx.creds, n), plan: (n) => planFor(hostCtx, n) }, change: () => true },
+  ])
+  return [...main, ...own.map((n) => `${HOSTS_DIR}/${n}`)]
 }
 
 /** readBundle decrypts one bundle for viewing or delivery. */

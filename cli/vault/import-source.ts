@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises'
 import { basename, extname } from 'node:path'
 import { isMap, parseDocument } from 'yaml'
 import { ConfigError } from '../errors.js'
-import { BUNDLE_NAME } from '../secrets/manifest.js'
+import { isBundleName, showName } from '../secrets/names.js'
 import type { Fingerprinter, Secret } from '../secrets/secret.js'
 import { decryptAnsibleVault, isAnsibleVault } from './ansible-vault.js'
 import { hasInlineVault, parseVarsFile } from './ansible-vault-yaml.js'
@@ -87,7 +87,7 @@ export function bundleNameOf(file: string): string {
     if (stripped === name) break
     name = stripped
   }
-  name = name.replace(/^\.+/, '').replace(/[^A-Za-z0-9_-]/g, '-')
-  if (!BUNDLE_NAME.test(name)) throw new ConfigError(`${file}: cannot name a bundle after this file; pass --bundle NAME`)
+  name = name.replace(/^[.-]+/, '').replace(/[^A-Za-z0-9_.-]/g, '-').replace(/\.{2,}/g, '.').replace(/\.+$/, '')
+  if (!isBundleName(name)) throw new ConfigError(`${showName(file)}: cannot name a bundle after this file; pass --bundle NAME`)
   return name
 }

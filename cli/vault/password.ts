@@ -35,7 +35,8 @@ export function stripAnsible(text: string): string {
 /** readPasswordFile reads a password file, refusing one that group or others may access. */
 export async function readPasswordFile(path: string, fp: Fingerprinter): Promise<Secret> {
   const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    throw new VaultError(`vault password file ${path}: cannot read: ${err.code ?? 'error'}`)
+    const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EACCES' ? 'permission denied' : `cannot read: ${err.code ?? 'error'}`
+    throw new VaultError(`vault password file ${path} ${why}`)
   })
   if (!info.isFile()) throw new UsageError(`vault password file ${path} is not a regular file`)
   if ((info.mode & 0o077) !== 0) {

@@ -65,6 +65,6 @@ export function statusLine(s: BundleStatus): string {
   if (s.missingKeys.length > 0) parts.push(`missing: ${s.missingKeys.join(', ')}`)
   if (s.extraKeys.length > 0) parts.push(`not declared: ${s.extraKeys.join(', ')}`)
   if (s.dueKeys.length > 0) parts.push(`due for rotation: ${s.dueKeys.join(', ')}`)
-  if (!s.metaInSync) parts.push('sidecar out of date (run vault rekey or edit to refresh)')
+  if (!s.metaInSync) parts.push('DAMAGED: the .asc does not match its sidecar (restore both from git)')
   return `${s.bundle}: ${parts.join(', ')}`
 }

@@ -18,15 +18,19 @@ import { createHash } from 'node:crypto'
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { VaultError } from '../errors.js'
+import { UsageError, VaultError } from '../errors.js'
 import { emptyBundle, expirePrevious, parsePayload, serializePayload, type Bundle } from '../secrets/bundle.js'
+import { bundleNameIssue, isBundleName, showName } from '../secrets/names.js'
 import type { Fingerprinter } from '../secrets/secret.js'
 import { ensurePrivateDir, withLock, writeFileAtomic } from './secure-write.js'
+import { commitFiles, recoverStore, txPending, type TxFile } from './store-tx.js'
 import { KDF_LABEL, seal, unseal, type Opener, type Sealer } from './vault.js'
 
 /** STORE_DIR is the store's folder name inside an inventory directory. */
 export const STORE_DIR = '.secrets'
-const GITIGNORE = '# written by manage-secrets: lock and temp files never belong in git\n.lock\n.lock.stale-*\n.*.tmp-*\n'
+/** HOSTS_DIR is the folder of the store holding the hosts' own vault passwords. */
+export const HOSTS_DIR = 'hosts'
+const GITIGNORE = '# written by manage-secrets: lock, temp and transaction files never belong in git\n.lock\n.lock.stale-*\n.*.tmp-*\n.transaction.json\n'
 
 /** META_FORMAT is the version of the sidecar format. */
 export const META_FORMAT = 1
@@ -56,11 +60,28 @@ export interface SealPlan {
   recipients?: RecipientInfo[]
 }
 
-/** PreparedWrite is a bundle encrypted and ready to be written. */
+/** PreparedWrite is a bundle encrypted and ready to be written: its two files. */
 interface PreparedWrite {
   name: string
-  armored: string
-  meta: BundleMeta
+  files: TxFile[]
+}
+
+/** UpdateOptions say how `update` opens and re-encrypts each bundle. */
+export interface UpdateOptions {
+  opener: (name: string) => Promise<Opener>
+  plan: (name: string) => Promise<SealPlan>
+  create?: boolean
+}
+
+/** ChangeFn changes a decrypted bundle and says whether it changed. */
+export type ChangeFn = (bundle: Bundle, existed: boolean) => boolean | Promise<boolean>
+
+/** UpdateGroup is one store's part of `updateGroups`. */
+export interface UpdateGroup {
+  store: SecretStore
+  names: readonly string[]
+  opts: UpdateOptions
+  change: ChangeFn
 }
 
 /** StoreSnapshot is a bundle's two files, byte for byte. */
@@ -72,10 +93,14 @@ export interface StoreSnapshot {
 
 /** SecretStore is one inventory's `.secrets/` folder. */
 export class SecretStore {
+  private recovery: Promise<void> | undefined
+
   constructor(
     readonly dir: string,
     readonly fp: Fingerprinter,
     private readonly now: () => Date = () => new Date(),
+    /** the store this one is a folder of (`hosts/`): its lock and transactions are the root's */
+    private readonly root?: SecretStore,
   ) {}
 
   /** forInventory returns the store of an inventory directory. */
@@ -83,20 +108,50 @@ export class SecretStore {
     return new SecretStore(join(inventoryDir, STORE_DIR), fp, now)
   }
 
-  /** ascPath is where a bundle's ciphertext lives. */
+  /** hostsStore is the store's `hosts/` folder (the hosts' own vault passwords), locked and committed with it. */
+  hostsStore(): SecretStore {
+    return new SecretStore(join(this.dir, HOSTS_DIR), this.fp, this.now, this)
+  }
+
+  private get top(): SecretStore {
+    return this.root ?? this
+  }
+
+  /** onRecover receives a line when a store write interrupted earlier is finished or undone. */
+  onRecover: (line: string) => void = () => undefined
+
+  /**
+   * recovered finishes a multi-file write a killed run left (store-tx.ts) once per run, before
+   * anything of the store is read.
+   */
+  private recovered(): Promise<void> {
+    const top = this.top
+    top.recovery ??= (async () => {
+      if (!(await txPending(top.dir))) return
+      await withLock(join(top.dir, '.lock'), () => top.recoverLocked(), { what: `secrets store ${top.dir}` })
+    })()
+    return top.recovery
+  }
+
+  private async recoverLocked(): Promise<void> {
+    const line = await recoverStore(this.dir, [HOSTS_DIR])
+    if (line) this.onRecover(`${this.dir}: ${line}`)
+  }
+
+  /** ascPath is where a bundle's ciphertext lives (an invalid name never becomes a path). */
   ascPath(name: string): string {
-    return join(this.dir, `${name}.asc`)
+    return join(this.dir, `${checkedBundleName(name)}.asc`)
   }
 
   /** metaPath is where a bundle's sidecar lives. */
   metaPath(name: string): string {
-    return join(this.dir, `${name}.meta.json`)
+    return join(this.dir, `${checkedBundleName(name)}.meta.json`)
   }
 
   /** list returns the names of the bundles present, sorted. */
   async list(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[])
-    return names.filter((n) => n.endsWith('.asc') && !n.startsWith('.')).map((n) => n.slice(0, -4)).sort()
+    return names.filter((n) => n.endsWith('.asc')).map((n) => n.slice(0, -4)).filter(isBundleName).sort()
   }
 
   /** exists says whether a bundle's ciphertext is present. */
@@ -106,6 +161,7 @@ export class SecretStore {
 
   /** readArmored returns a bundle's ciphertext; a missing bundle is a `VaultError`. */
   async readArmored(name: string): Promise<string> {
+    await this.recovered()
     try {
       return await readFile(this.ascPath(name), 'utf8')
     } catch (err) {
@@ -143,53 +199,67 @@ export class SecretStore {
   /**
    * update changes bundles under the store lock: each is read (or started empty when
    * absent and `create` allows it), passed to `change`, and when it reports a change,
-   * re-encrypted with its plan. All are encrypted before any is written. Returns the names
-   * written.
+   * re-encrypted with its plan. All are encrypted before any is written, and all are written
+   * as one transaction (store-tx.ts). Returns the names written.
    */
-  async update(
-    names: readonly string[],
-    opts: { opener: (name: string) => Promise<Opener>; plan: (name: string) => Promise<SealPlan>; create?: boolean },
-    change: (bundle: Bundle, existed: boolean) => boolean | Promise<boolean>,
-  ): Promise<string[]> {
+  async update(names: readonly string[], opts: UpdateOptions, change: ChangeFn): Promise<string[]> {
+    const [written = []] = await this.top.updateGroups([{ store: this, names, opts, change }])
+    return written
+  }
+
+  /**
+   * updateGroups is `update` over bundles of this store and of its `hosts/` folder at once,
+   * under one lock and in one transaction (`vault rekey` re-encrypts both or neither).
+   */
+  async updateGroups(groups: readonly UpdateGroup[]): Promise<string[][]> {
     await this.ensureLayout()
     return withLock(join(this.dir, '.lock'), async () => {
-      const prepared: PreparedWrite[] = []
-      for (const name of names) {
-        const existed = await this.exists(name)
-        if (!existed && !opts.create) throw new VaultError(`bundle '${name}' not found in ${this.dir}`)
-        const bundle = existed ? await this.read(name, await opts.opener(name)) : emptyBundle(name)
-        const now = this.now()
-        const expired = expirePrevious(bundle, now) > 0
-        if (!(await change(bundle, existed)) && !expired) continue
-        bundle.version += 1
-        prepared.push(await this.prepare(bundle, await opts.plan(name), now))
-      }
-      for (const p of prepared) await this.commit(p)
-      return prepared.map((p) => p.name)
+      await this.recoverLocked()
+      const prepared: PreparedWrite[][] = []
+      for (const g of groups) prepared.push(await g.store.prepareAll(g.names, g.opts, g.change))
+      await commitFiles(this.dir, prepared.flat().flatMap((p) => p.files))
+      return prepared.map((ps) => ps.map((p) => p.name))
     }, { what: `secrets store ${this.dir}` })
+  }
+
+  private async prepareAll(names: readonly string[], opts: UpdateOptions, change: ChangeFn): Promise<PreparedWrite[]> {
+    if (this.root) await ensurePrivateDir(this.dir)
+    const prepared: PreparedWrite[] = []
+    for (const name of names) {
+      const existed = await this.exists(name)
+      if (!existed && !opts.create) throw new VaultError(`bundle '${name}' not found in ${this.dir}`)
+      const bundle = existed ? await this.read(name, await opts.opener(name)) : emptyBundle(name)
+      const now = this.now()
+      const expired = expirePrevious(bundle, now) > 0
+      if (!(await change(bundle, existed)) && !expired) continue
+      bundle.version += 1
+      prepared.push(await this.prepare(bundle, await opts.plan(name), now))
+    }
+    return prepared
   }
 
   /** snapshot returns a bundle's ciphertext and sidecar bytes as they are now (to put back with `putBack`). */
   async snapshot(name: string): Promise<StoreSnapshot> {
+    await this.recovered()
     return { name, asc: await readFile(this.ascPath(name)), meta: await readFile(this.metaPath(name)) }
   }
 
   /**
-   * putBack restores snapshots under the store lock (a rotation no host took), each only if
-   * the bundle still holds what `expectSha` names; returns the names put back.
+   * putBack restores snapshots under the store lock, in one transaction (a rotation no host
+   * took), each only if the bundle still holds what `expectSha` names; returns the names put back.
    */
   async putBack(snaps: readonly StoreSnapshot[], expectSha: Record<string, string>): Promise<string[]> {
-    return withLock(join(this.dir, '.lock'), async () => {
-      const done: string[] = []
+    const top = this.top
+    return withLock(join(top.dir, '.lock'), async () => {
+      await top.recoverLocked()
+      const due: StoreSnapshot[] = []
       for (const s of snaps) {
         const now = await readFile(this.ascPath(s.name)).catch(() => undefined)
-        if (!now || sha256(now) !== expectSha[s.name]) continue
-        await writeFileAtomic(this.ascPath(s.name), s.asc)
-        await writeFileAtomic(this.metaPath(s.name), s.meta)
-        done.push(s.name)
+        if (now && sha256(now) === expectSha[s.name]) due.push(s)
       }
-      return done
-    }, { what: `secrets store ${this.dir}` })
+      await commitFiles(top.dir, due.flatMap((s) => [{ path: this.ascPath(s.name), data: s.asc }, { path: this.metaPath(s.name), data: s.meta }]))
+      return due.map((s) => s.name)
+    }, { what: `secrets store ${top.dir}` })
   }
 
   /** ensureLayout creates the store folder (0700) and its .gitignore (lock and temp files). */
@@ -210,13 +280,16 @@ export class SecretStore {
     const encryption: BundleMeta['encryption'] =
       plan.sealer.kind === 'password' ? { mode: 'password', kdf: KDF_LABEL } : { mode: 'recipients', recipients: plan.recipients ?? [] }
     const meta: BundleMeta = { bundle: bundle.name, format: META_FORMAT, version: bundle.version, updated_at: now.toISOString(), sha256: sha256(Buffer.from(armored)), encryption, keys }
-    return { name: bundle.name, armored, meta }
+    return { name: bundle.name, files: [{ path: this.ascPath(bundle.name), data: armored }, { path: this.metaPath(bundle.name), data: JSON.stringify(meta, null, 2) + '\n' }] }
   }
 
-  private async commit(p: PreparedWrite): Promise<void> {
-    await writeFileAtomic(this.ascPath(p.name), p.armored)
-    await writeFileAtomic(this.metaPath(p.name), JSON.stringify(p.meta, null, 2) + '\n')
-  }
+}
+
+/** checkedBundleName returns `name` when it is a valid bundle name, else throws a `UsageError` naming it. */
+export function checkedBundleName(name: string): string {
+  const issue = bundleNameIssue(name)
+  if (issue) throw new UsageError(`invalid bundle name ${showName(name)}: ${issue}`)
+  return name
 }
 
 /** sha256 is the hex SHA-256 of bytes (ciphertext checksums in the sidecar). */

@@ -200,7 +200,7 @@ describe('vault refuses bad input and changes nothing (#4)', () => {
     ['a world-readable password file', ['edit', 'app'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: 'loose-pw' }, 2, /vault password file loose-pw is accessible by group or others \(mode 0644\); refusing to use it$/],
     ['no password and no terminal', ['view', 'app'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' }, 3, /a vault password is needed and there is no terminal to ask on$/],
     ['a missing bundle', ['edit', 'ghost'], {}, 3, /bundle 'ghost' not found in /],
-    ['an unknown action', ['frobnicate'], {}, 2, /Invalid values|unknown vault action/i],
+    ['an unknown action', ['frobnicate'], {}, 2, /invalid value for action: "frobnicate" \(allowed: create, view, /],
   ] as const)('%s', async (_what, args, extra, code, pattern) => {
     await writeFile(join(root, 'wrong-pw'), 'not-it\n', { mode: 0o600 })
     await writeFile(join(root, 'loose-pw'), 'store-password-1\n', { mode: 0o644 })
@@ -225,7 +225,7 @@ describe('vault refuses bad input and changes nothing (#4)', () => {
     try {
       await damage(asc)
       const before = await snapshot(inv)
-      for (const args of [['view', 'other'], ['rekey', 'other', '--new-vault-password-file', 'pw2']]) {
+      for (const args of [['view', 'other'], ['rekey', '--new-vault-password-file', 'pw2']]) {
         const r = await vault([...args, '-vvv'])
         expectOneLineError(r, 3, /other\.asc( is corrupted| is corrupted or truncated|$)/)
         expect(await snapshot(inv)).toEqual(before)
