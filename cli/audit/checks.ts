@@ -13,6 +13,10 @@
  *   for the credential files every extra bit is one `credential-file-perms` finding;
  * - an owner or group that is no id of the host is "unowned" (not also a mismatch);
  * - a symlink is reported and nothing else is judged about it (it is never followed);
+ * - a file (anything but a directory) with more than one hard link is `hardlink` (#12): the
+ *   same inode is also somewhere else, maybe outside every audited tree; its mode and owner
+ *   are still judged and reported, but `--fix` never plans a change to it (a chmod or chown
+ *   would change the file elsewhere too);
  * - the fix of a path only ever removes bits (`mode & policy`) and sets the policy's owner:
  *   it never loosens a stricter mode.
  */
@@ -108,9 +112,14 @@ export function ownerFindings(host: string, e: ScanEntry, pol: PathPolicy, scan:
   return out
 }
 
-/** fixOf plans the repair of an entry: remove the extra mode bits, set the policy's owner. */
+/** linkedElsewhere says whether an entry's inode has other names (a hard-linked file; never a directory). */
+export function linkedElsewhere(e: ScanEntry): boolean {
+  return e.type !== 'dir' && e.type !== 'symlink' && e.nlink > 1
+}
+
+/** fixOf plans the repair of an entry: remove the extra mode bits, set the policy's owner (never a link's). */
 export function fixOf(e: ScanEntry, allowed: number, pol: PathPolicy): FixPlan | undefined {
-  if (e.type === 'symlink') return undefined
+  if (e.type === 'symlink' || linkedElsewhere(e)) return undefined
   const plan: FixPlan = { path: e.path, changes: [] }
   if (e.uid !== pol.uid || e.gid !== pol.gid) {
     plan.uid = pol.uid
@@ -137,6 +146,7 @@ export function checkEntries(scan: ScanResult, policy: HostPolicy): { findings: 
       findings.push(finding(policy.host, e.path, 'symlink', `symlink -> ${e.target ?? '?'}`, 'no symlink (a regular file or directory)'))
       continue
     }
+    if (linkedElsewhere(e)) findings.push(finding(policy.host, e.path, 'hardlink', `${e.nlink} links`, '1 link (a file of its own; --fix leaves it alone)'))
     const allowed = allowedMode(e, pol, policy)
     const found = [...modeFindings(policy.host, e, allowed, policy.credentialFiles.has(e.path)), ...ownerFindings(policy.host, e, pol, scan)]
     if (found.length === 0) continue

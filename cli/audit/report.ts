@@ -7,11 +7,15 @@
  * - every selected host appears: with its findings, or as unreachable / failed with why;
  * - a finding `--fix` repaired is kept (marked `fixed`) but counts in no total;
  * - the exit code: 5 when a host was unreachable, else 4 when one failed (its audit is
- *   incomplete), else 6 when a finding is at or above `--fail-on`, else 0.
+ *   incomplete), else 6 when a finding is at or above `--fail-on`, else 0;
+ * - a host's words are data (#12): every string of the document a human line shows (paths,
+ *   link targets, host messages, fix errors, warnings) goes through `escapeControl`, so no
+ *   name a host holds can drive the terminal or forge a line; the document keeps them exact.
  */
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { Exit } from '../errors.js'
+import { escapeControl as esc } from '../output/escape.js'
 import { atOrAbove, SEVERITIES, totalsOf, type Finding, type Severity, type Totals } from './rules.js'
 
 /** HostAudit is one host's part of the report. */
@@ -90,20 +94,21 @@ export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
   const paint: Record<Severity, (s: string) => string> = { critical: c.bold.red, high: c.red, medium: c.yellow, low: c.cyan }
   const lines: string[] = []
   for (const [host, h] of Object.entries(doc.hosts)) {
-    if (h.status === 'unreachable') lines.push(`${c.bold(host)}  ${c.red('UNREACHABLE')}  ${h.msg ?? ''}`)
-    else if (h.status === 'failed') lines.push(`${c.bold(host)}  ${c.red('FAILED')}  ${h.msg ?? ''}`)
-    else if (h.findings.length === 0) lines.push(`${c.bold(host)}  ${c.green('clean')} (${h.scanned ?? 0} paths)`)
-    else lines.push(`${c.bold(host)}  ${h.totals.total} finding${h.totals.total === 1 ? '' : 's'} (${h.scanned ?? 0} paths)`)
+    const name = c.bold(esc(host))
+    if (h.status === 'unreachable') lines.push(`${name}  ${c.red('UNREACHABLE')}  ${esc(h.msg ?? '')}`)
+    else if (h.status === 'failed') lines.push(`${name}  ${c.red('FAILED')}  ${esc(h.msg ?? '')}`)
+    else if (h.findings.length === 0) lines.push(`${name}  ${c.green('clean')} (${h.scanned ?? 0} paths)`)
+    else lines.push(`${name}  ${h.totals.total} finding${h.totals.total === 1 ? '' : 's'} (${h.scanned ?? 0} paths)`)
     const width = Math.max(0, ...h.findings.map((f) => f.check.length))
     for (const f of h.findings) {
       const sev = paint[f.severity](f.severity.toUpperCase().padEnd(8))
       const tag = f.fixed ? c.green(' [fixed]') : ''
-      lines.push(`  ${sev}  ${f.check.padEnd(width)}  ${f.path}: ${f.actual}, expected ${f.expected}${tag}`)
+      lines.push(`  ${sev}  ${f.check.padEnd(width)}  ${esc(f.path)}: ${esc(f.actual)}, expected ${esc(f.expected)}${tag}`)
     }
   }
   if (doc.fixed.length > 0) {
     lines.push('', c.bold(doc.check ? 'fixes --fix would make (check mode: nothing changed)' : 'fixes made'))
-    for (const f of doc.fixed) lines.push(`  ${f.host} ${f.path}: ${f.changes.join(', ')}${f.error ? c.red(` (failed: ${f.error})`) : ''}`)
+    for (const f of doc.fixed) lines.push(`  ${esc(f.host)} ${esc(f.path)}: ${esc(f.changes.join(', '))}${f.error ? c.red(` (failed: ${esc(f.error)})`) : ''}`)
   }
   const t = doc.totals
   const counts = SEVERITIES.map((s) => paint[s](`${t[s]} ${s}`)).join(', ')
@@ -112,4 +117,9 @@ export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
   const verdict = over > 0 ? c.red(`${over} at or above ${doc.fail_on}`) : c.green(`none at or above ${doc.fail_on}`)
   lines.push('', `audit: ${hostsPart}, ${t.total} finding${t.total === 1 ? '' : 's'} (${counts}); ${verdict}`)
   return lines.join('\n') + '\n'
+}
+
+/** renderWarnings renders the run's warnings (a host's stderr lines among them) for stderr, escaped. */
+export function renderWarnings(doc: AuditDocument): string {
+  return doc.warnings.map((w) => `[WARNING]: ${esc(w)}\n`).join('')
 }

@@ -29,6 +29,7 @@ export type RuleId =
   | 'unowned-uid'
   | 'unowned-gid'
   | 'symlink'
+  | 'hardlink'
   | 'credential-file-perms'
   | 'plaintext-bundle'
   | 'bundle-missing'
@@ -68,6 +69,7 @@ export const RULES: Readonly<Record<RuleId, Rule>> = {
   'unowned-uid': { title: 'owner uid is no user of the host', severity: 'high', ref: 'ComplianceAsCode no_files_unowned_by_user (CIS Ubuntu 22.04 6.1.10)', fixable: true },
   'unowned-gid': { title: 'group gid is no group of the host', severity: 'high', ref: 'ComplianceAsCode file_permissions_ungroupowned (CIS Ubuntu 22.04 6.1.11)', fixable: true },
   symlink: { title: 'symlink in an audited tree (reported, never followed)', severity: 'high', fixable: false },
+  hardlink: { title: 'file with more than one hard link: the same file is also elsewhere (never fixed)', severity: 'high', fixable: false },
   'credential-file-perms': { title: 'vault password or host key readable or writable beyond its owner', severity: 'critical', fixable: true },
   'plaintext-bundle': { title: 'plaintext bundle where the manifest says encrypted', severity: 'critical', fixable: false },
   'bundle-missing': { title: 'bundle the manifest sends to this host is absent', severity: 'high', fixable: false },

@@ -9,23 +9,30 @@
  *   symlinked secrets dir or root) whether each starts with the OpenPGP armour line and its
  *   sha256 — never a checksum of the other files of the tree, however many `*.env` it holds;
  *   the newest backup's sha256 and a `gzip -t` of it (checked against the journal's record);
- *   then one `find -P` over every root (type, mode, uid, gid, size, mtime, path, link target,
- *   NUL separated, so any byte but NUL in a name is safe; symlinks are never followed);
+ *   then one `find -P` over every root (type, mode, uid, gid, link count, size, mtime, path,
+ *   link target, NUL separated, so any byte but NUL in a name is safe; symlinks are never followed);
  * - every check is computed on the control node from this output (checks.ts); the parser is
- *   linear in the output and copes with 100,000 entries (about 10 MB).
+ *   linear in the output and copes with 100,000 entries (about 10 MB);
+ * - the reply is the host's word, not ours (#12): it is read under a bound (`maxReplyBytes`,
+ *   default 64 MiB; past it the host fails with "reply larger than N MiB" and the transport
+ *   stops buffering), and a reply naming any path the scan could not have printed is refused
+ *   whole (confine.ts) before a check or a fix sees it.
  */
 import { HostError } from '../errors.js'
+import { confineScan } from './confine.js'
+import { BACKUPS_SH } from '../modules/backup-files.js'
 import type { NewestBackup } from './state-checks.js'
 import type { Connection } from '../transport/connection.js'
 
 /**
- * newestBackupSh prints `ok|corrupt SHA256 PATH` then `end` for the newest `secrets-*.tar.gz`
- * of the dir in shell variable `dir` (nothing for none, or for a symlinked dir or archive):
- * what audit and status check against the journal.
+ * newestBackupSh prints `ok|corrupt SHA256 PATH` then `end` for the newest backup (by its
+ * name's timestamp, either form: backup-files.ts) of the dir in shell variable `dir` (nothing
+ * for none, or for a symlinked dir or archive): what audit and status check against the journal.
  */
 export function newestBackupSh(dir: string, end: string): string {
-  return `if [ -n "${dir}" ] && [ -d "${dir}" ] && [ ! -h "${dir}" ]; then
-  n=$(ls -1 "${dir}"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1)
+  return `${BACKUPS_SH}
+if [ -n "${dir}" ] && [ -d "${dir}" ] && [ ! -h "${dir}" ]; then
+  n=$(ms_backups "${dir}" | tail -n 1)
   if [ -n "$n" ] && [ -f "$n" ] && [ ! -h "$n" ]; then
     s=$(sha256sum < "$n" 2>/dev/null) || s=
     if gzip -t "$n" 2>/dev/null; then g=ok; else g=corrupt; fi
@@ -36,7 +43,7 @@ fi`
 
 /** SCAN_SCRIPT is the shell program the scan runs (POSIX sh, GNU find and coreutils). */
 export const SCAN_SCRIPT = `d=$1 r=$2 b=$3 k=$4; shift 4
-printf 'ms-audit-1\\0'
+printf 'ms-audit-2\\0'
 { getent passwd 2>/dev/null || cat /etc/passwd; } | cut -d: -f1,3 | tr '\\n' ' '
 printf '\\0'
 { getent group 2>/dev/null || cat /etc/group; } | cut -d: -f1,3 | tr '\\n' ' '
@@ -54,7 +61,7 @@ done
 printf -- '--end-bundles\\0'
 ${newestBackupSh('$b', '\\0')}
 printf -- '--end-backup\\0'
-find -P "$@" -printf '%y %m %U %G %s %T@ %p\\0%l\\0'
+find -P "$@" -printf '%y %m %U %G %n %s %T@ %p\\0%l\\0'
 printf -- '--end-find %d\\0' "$?"
 `
 
@@ -69,6 +76,8 @@ export interface ScanEntry {
   mode: number
   uid: number
   gid: number
+  /** hard links to it (`find %n`): more than one for a file means it is also elsewhere */
+  nlink: number
   size: number
   /** modification time, seconds since the epoch */
   mtime: number
@@ -113,11 +122,26 @@ export interface ScanTarget {
   roots: readonly string[]
   /** the backup dir whose newest archive gets checksummed and gzip-tested ('' for none) */
   backupDir?: string
+  /** the most reply (stdout and stderr) read from the host; default `MAX_REPLY_BYTES` */
+  maxReplyBytes?: number
 }
 
-/** runScan runs the scan on a host and parses it; find's complaints about missing roots are not errors. */
+/** MAX_REPLY_BYTES is the default bound of a scan reply: 64 MiB, about 600,000 entries. */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024
+
+/** sizeText shows a byte count the way the reply bound is given: whole MiB, else bytes. */
+export function sizeText(n: number): string {
+  return n >= 1024 * 1024 && n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`
+}
+
+/**
+ * runScan runs the scan on a host under the reply bound, parses it and confines it to what was
+ * asked (confine.ts); find's complaints about missing roots are not errors.
+ */
 export async function runScan(conn: Connection, t: ScanTarget): Promise<{ scan: ScanResult; warnings: string[] }> {
-  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots, t.backupDir ?? ''))
+  const max = t.maxReplyBytes ?? MAX_REPLY_BYTES
+  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots, t.backupDir ?? ''), { maxOutputBytes: max })
+  if (r.truncated) throw new HostError(conn.host, `audit scan reply larger than ${sizeText(max)}: raise audit_max_reply_bytes, or audit fewer paths per host`)
   let scan: ScanResult
   try {
     scan = parseScan(r.stdout)
@@ -125,6 +149,8 @@ export async function runScan(conn: Connection, t: ScanTarget): Promise<{ scan: 
     const why = r.stderr.trim().split('\n').pop() || (err as Error).message
     throw new HostError(conn.host, `audit scan failed (exit ${r.code ?? r.signal}): ${why}`)
   }
+  const refused = confineScan(scan, t)
+  if (refused) throw new HostError(conn.host, `audit scan reply refused: ${refused}`)
   const warnings = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/No such file or directory/.test(l)).map((l) => `${conn.host}: ${l.trim()}`)
   return { scan, warnings }
 }
@@ -139,7 +165,7 @@ function idMap(text: string): Map<string, number> {
   return out
 }
 
-/** parseEntry reads one `%y %m %U %G %s %T@ %p` record (the path may hold spaces and newlines). */
+/** parseEntry reads one `%y %m %U %G %n %s %T@ %p` record (the path may hold spaces and newlines). */
 export function parseEntry(head: string, target: string): ScanEntry {
   let at = 0
   const next = (): string => {
@@ -149,12 +175,12 @@ export function parseEntry(head: string, target: string): ScanEntry {
     at = sp + 1
     return word
   }
-  const [y, m, u, g, s, t] = [next(), next(), next(), next(), next(), next()]
+  const [y, m, u, g, n, s, t] = [next(), next(), next(), next(), next(), next(), next()]
   const path = head.slice(at)
   const mode = parseInt(m, 8)
-  if (y.length !== 1 || Number.isNaN(mode) || path === '') throw new Error(`malformed scan record: ${JSON.stringify(head.slice(0, 80))}`)
+  if (y.length !== 1 || Number.isNaN(mode) || !/^\d+$/.test(n) || path === '') throw new Error(`malformed scan record: ${JSON.stringify(head.slice(0, 80))}`)
   const type = TYPES[y] ?? 'other'
-  const entry: ScanEntry = { path, type, mode: mode & 0o7777, uid: Number(u), gid: Number(g), size: Number(s), mtime: Number(t) }
+  const entry: ScanEntry = { path, type, mode: mode & 0o7777, uid: Number(u), gid: Number(g), nlink: Number(n), size: Number(s), mtime: Number(t) }
   if (type === 'symlink') entry.target = target
   return entry
 }
@@ -173,7 +199,7 @@ function parseBundle(rec: string): [string, BundleFile] {
 export function parseScan(stdout: string): ScanResult {
   const f = stdout.split('\0')
   f.pop() // what followed the last NUL: empty when the output is complete
-  if (f[0] !== 'ms-audit-1') throw new Error('the scan printed no header')
+  if (f[0] !== 'ms-audit-2') throw new Error('the scan printed no header')
   const users = idMap(f[1] ?? '')
   const groups = idMap(f[2] ?? '')
   const bundleFiles = new Map<string, BundleFile>()

@@ -6,16 +6,18 @@
  * Rules enforced here:
  * - the inventory's secrets store is opened when it has a manifest (bundle checks read its
  *   deploy records and sidecars, never a password); without one the trees are still audited;
- * - the report (human or `--json`) goes to stdout, warnings to stderr;
+ * - the report (human or `--json`) goes to stdout, warnings to stderr; what a host sent is
+ *   escaped in both (output/escape.ts: visible escapes for people, `\u` escapes in JSON);
  * - exit codes from the one table: 0 clean (or only findings below `--fail-on`), 6 findings at
  *   or above it, 5 a host unreachable (over everything), 4 a host that could not be audited, 2
  *   bad input.
  */
 import { join } from 'node:path'
-import { AuditCollector, auditExitCode, renderHuman, type AuditDocument } from '../audit/report.js'
+import { AuditCollector, auditExitCode, renderHuman, renderWarnings, type AuditDocument } from '../audit/report.js'
 import type { Severity } from '../audit/rules.js'
 import { runPlaybook } from '../engine/run.js'
 import { backupRecordsOf, readJournal } from '../journal/journal.js'
+import { jsonText } from '../output/escape.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
@@ -38,8 +40,8 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
     return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
   })
   const doc = collector.document({ check: args.check, failOn: args.failOn })
-  for (const w of doc.warnings) io.stderr(`[WARNING]: ${w}\n`)
-  io.stdout(args.json ? JSON.stringify(doc, null, 2) + '\n' : renderHuman(doc, io.colors))
+  if (doc.warnings.length > 0) io.stderr(renderWarnings(doc))
+  io.stdout(args.json ? jsonText(doc) + '\n' : renderHuman(doc, io.colors))
   journalAudit(doc, io)
   return auditExitCode(doc, runExit)
 }

@@ -10,15 +10,20 @@
  *   changes anything;
  * - findings are results (`findings` in the result), not failures; the host fails only when
  *   it cannot be scanned or the policy names an owner the host does not know;
- * - without a secrets store (no manifest) the trees are still audited; the bundle checks are not.
+ * - without a secrets store (no manifest) the trees are still audited; the bundle checks are not;
+ * - the host's reply is data (#12): read under `max_reply_bytes` (inventory var
+ *   `audit_max_reply_bytes`, default 64 MiB), refused whole when it names a path the scan could
+ *   not have printed (audit/confine.ts), and every fix target is checked again, as absolute,
+ *   normal and inside the audited roots, right before `apply()` acts on it.
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
 import { checkEntries, resolveId, type FixPlan, type HostPolicy, type PathPolicy } from '../audit/checks.js'
 import { bundleTargets } from '../audit/bundles.js'
+import { trustedPath } from '../audit/confine.js'
 import { applyFixes, batchFixes } from '../audit/fix.js'
 import { RULES, type Finding } from '../audit/rules.js'
-import { runScan, type ScanResult } from '../audit/scan.js'
+import { MAX_REPLY_BYTES, runScan, type ScanResult } from '../audit/scan.js'
 import { checkBackupRecord, checkBackups, checkBundle } from '../audit/state-checks.js'
 import { parseMode } from './owner.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
@@ -50,6 +55,8 @@ const Args = z.strictObject({
   key_file: optPath,
   backup_dir: optPath,
   backup_max_age_days: z.coerce.number().int().min(0).default(8),
+  /** the most bytes of a scan (or fix) reply read from the host */
+  max_reply_bytes: z.coerce.number().int().min(1).default(MAX_REPLY_BYTES),
   paths: z.preprocess((v) => v ?? [], z.array(PathEntry)),
   fix: bool.default(false),
   /** backup path -> sha256 recorded in the journal when it was made (the audit command passes them) */
@@ -92,7 +99,7 @@ async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
   const now = Date.now()
   const roots = scanRoots(rootsOf(a).map((r) => r.root))
   const bundles = ctx.secrets ? await bundleTargets(ctx.secrets, ctx.host, a.secrets_dir, now) : { targets: [], modes: new Map<string, number>() }
-  const target = { secretsDir: a.secrets_dir, secretsRoot: a.secrets_root, bundles: bundles.targets.map((b) => b.path), roots, backupDir: a.backup_dir ?? '' }
+  const target = { secretsDir: a.secrets_dir, secretsRoot: a.secrets_root, bundles: bundles.targets.map((b) => b.path), roots, backupDir: a.backup_dir ?? '', maxReplyBytes: a.max_reply_bytes }
   const { scan, warnings } = await runScan(ctx.conn, target)
   const policies = resolvePolicies(ctx.host, a, scan)
   if (typeof policies === 'string') return { changed: false, failed: true, msg: policies }
@@ -119,7 +126,9 @@ export const auditScan: Module<Args> = {
   async apply(ctx, a, plan) {
     const fixes = (plan.fixes ?? []) as (FixPlan & { applied: boolean; error?: string })[]
     if (!a.fix || plan.failed || fixes.length === 0) return plan
-    const failed = await applyFixes(ctx.conn, batchFixes(fixes))
+    const roots = scanRoots(rootsOf(a).map((r) => r.root))
+    if (!fixes.every((f) => trustedPath(f.path, roots))) return { ...plan, failed: true, msg: `${ctx.host}: a fix target is outside the audited roots: nothing fixed` }
+    const failed = await applyFixes(ctx.conn, batchFixes(fixes), a.max_reply_bytes)
     const done = new Set(fixes.filter((f) => !failed.has(f.path)).map((f) => f.path))
     const findings = (plan.findings as Finding[]).map((f) => (RULES[f.check].fixable && done.has(f.path) ? { ...f, fixed: true } : f))
     const applied = fixes.map((f) => (failed.has(f.path) ? { ...f, error: failed.get(f.path) } : { ...f, applied: true }))

@@ -6,6 +6,8 @@
  *   `put`, never in argv or the environment;
  * - `exec` resolves for any exit status (a task failure is a result); a `null` code means the
  *   command was killed by a signal and is a failure; only transport trouble rejects;
+ * - with `maxOutputBytes`, no more than that much output is ever held: past it the command is
+ *   stopped (killed, or its channel closed) and the result says `truncated`;
  * - `put` is atomic: a temp file in the target's directory is created with the final mode and
  *   owner (O_CREAT|O_EXCL), written, fsync'ed and renamed over the target; on any failure the
  *   old file is left intact and the temp file removed; a symlink at the target is refused;
@@ -19,6 +21,12 @@ export interface ExecOptions {
   stdin?: string | Buffer
   /** Kill the command after this many milliseconds (the result then has `code: null`). */
   timeoutMs?: number
+  /**
+   * Stop the command once its output (stdout and stderr together) passes this many bytes: what
+   * came up to the bound is kept, nothing past it is buffered, and the result has `code: null`
+   * and `truncated: true` — so a host that floods its reply cannot grow this process's memory.
+   */
+  maxOutputBytes?: number
 }
 
 /** ExecResult is what one command produced; `ok` is `code === 0`. */
@@ -28,6 +36,8 @@ export interface ExecResult {
   stdout: string
   stderr: string
   ok: boolean
+  /** Set when the command was stopped at `maxOutputBytes` (its output is cut there). */
+  truncated?: boolean
 }
 
 /** FileType is the kind of a directory entry, as `lstat` sees it. */

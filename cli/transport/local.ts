@@ -28,8 +28,21 @@ class LocalConnection implements Connection {
       const err: Buffer[] = []
       let timer: NodeJS.Timeout | undefined
       if (opts.timeoutMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs)
-      child.stdout.on('data', (d: Buffer) => out.push(d))
-      child.stderr.on('data', (d: Buffer) => err.push(d))
+      // maxOutputBytes: keep up to the bound, then kill the command and drop our ends of its pipes
+      // (a grandchild holding them gets EPIPE), so nothing past the bound is ever buffered
+      let room = opts.maxOutputBytes ?? Infinity
+      let truncated = false
+      const keep = (to: Buffer[]) => (d: Buffer): void => {
+        if (truncated) return
+        if (d.length <= room) return void (to.push(d), (room -= d.length))
+        to.push(d.subarray(0, room))
+        truncated = true
+        child.kill('SIGKILL')
+        child.stdout.destroy()
+        child.stderr.destroy()
+      }
+      child.stdout.on('data', keep(out))
+      child.stderr.on('data', keep(err))
       child.stdin.on('error', () => undefined) // the command may exit without reading stdin
       child.on('error', (e: NodeJS.ErrnoException) => {
         if (timer) clearTimeout(timer)
@@ -39,6 +52,7 @@ class LocalConnection implements Connection {
         if (timer) clearTimeout(timer)
         const stdout = Buffer.concat(out).toString('utf8')
         const stderr = Buffer.concat(err).toString('utf8')
+        if (truncated) return resolve({ code: null, signal: signal ?? 'SIGKILL', stdout, stderr, ok: false, truncated })
         resolve({ code: signal ? null : code, signal, stdout, stderr, ok: code === 0 && !signal })
       })
       child.stdin.end(opts.stdin ?? '')

@@ -230,3 +230,76 @@ describe('audit on real sshd hosts (#8)', () => {
     expect(doc.totals).toMatchObject({ hosts: 3, unreachable: 1 })
   })
 })
+
+/** CONTROL matches a raw control character (C0 but LF, DEL, C1): what must never reach the terminal. */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
+/** HOSTILE is a file name that retitles the terminal, clears it, rewinds and breaks the line. */
+const HOSTILE = 'evil-\u001b]0;pwned\u0007-\u001b[2J-\r-CRITICAL-\n-\u009b31m.txt'
+const HOSTILE_SHOWN = 'evil-\\x1b]0;pwned\\x07-\\x1b[2J-\\r-CRITICAL-\\n-\\u009b31m.txt'
+/** FAKE_SH is a host's `sh`, earlier in root's PATH, that forges the audit scan's reply. */
+const FAKE_SH = `#!/bin/sh
+case "$2" in *--end-find*) ;; *) exec /bin/sh "$@" ;; esac
+case "$(cat /root/forge-mode)" in
+flood) exec head -c 67108864 /dev/zero ;;
+path) /bin/sh "$@" | sed -z 's#/secrets/forge\\.txt$#/secrets/../../outside/x#' ;;
+*) exec /bin/sh "$@" ;;
+esac
+`
+
+describe("a host's words are data too (#12), on aud1", () => {
+  const one = async (...args: string[]): Promise<{ r: CliResult; doc: AuditDocument }> => audit('--hosts', 'aud1', ...args)
+  const mine = (doc: AuditDocument): string[] => (doc.hosts.aud1?.findings ?? []).filter((f) => !f.fixed).map((f) => `${f.severity} ${f.check} ${f.path}`).sort()
+
+  it('hostile names and link targets are shown escaped (piped, coloured, --fix -v); --json keeps them exact', async () => {
+    await must('aud1', `cd ${S} && (umask 022; echo x > '${HOSTILE}') && ln -s "$(printf '\\033]0;t\\007')" hostile-link`)
+    const { r: json, doc } = await one()
+    expect(doc.hosts.aud1?.findings.map((f) => f.path)).toContain(`${S}/${HOSTILE}`) // the data itself is exact
+    expect(json.stdout).not.toMatch(/[\u007f-\u009f]/) // JSON escapes C0; C1 too
+    for (const args of [[], ['--color']]) {
+      const r = await cli(['audit', '--hosts', 'aud1', ...args])
+      const text = r.stdout.replace(/\u001b\[[0-9;]*m/g, '') // the report's own colours only
+      expect(text, args.join(' ')).not.toMatch(CONTROL)
+      expect(text.split('\n').filter((l) => l.includes(HOSTILE_SHOWN))).toHaveLength(2) // one line each: world- and group-readable
+      expect(text).toContain('symlink -> \\x1b]0;t\\x07')
+    }
+    const fixed = await cli(['audit', '--hosts', 'aud1', '--fix', '-v'])
+    expect(fixed.stdout).not.toMatch(CONTROL)
+    expect(fixed.stdout).toContain(`aud1 ${S}/${HOSTILE_SHOWN}: mode 0644 -> 0600`)
+    expect(await must('aud1', `stat -c %a ${S}/'${HOSTILE}'`)).toBe('600\n')
+    await must('aud1', `rm ${S}/'${HOSTILE}' ${S}/hostile-link`)
+  })
+
+  it('a hard link at a bundle path to a file outside the tree: reported, and --fix leaves that file alone', async () => {
+    await must('aud1', `mkdir /opt/outside && echo v > /opt/outside/victim && chown daemon:daemon /opt/outside/victim && chmod 0644 /opt/outside/victim && mv ${S}/app.env /opt/app.env.keep && ln /opt/outside/victim ${S}/app.env`)
+    const { r, doc } = await one()
+    expect(r.code).toBe(6)
+    expect(doc.hosts.aud1?.findings.find((f) => f.check === 'hardlink')).toMatchObject({ path: `${S}/app.env`, severity: 'high', actual: '2 links' })
+    const fix = await one('--fix')
+    expect(fix.doc.fixed).toEqual([])
+    expect(mine(fix.doc)).toContain(`high hardlink ${S}/app.env`)
+    expect(await must('aud1', 'stat -c "%a %U:%G" /opt/outside/victim')).toBe('644 daemon:daemon\n')
+    await must('aud1', `rm ${S}/app.env && mv /opt/app.env.keep ${S}/app.env && rm -r /opt/outside`)
+  })
+
+  it('a forged reply naming ../ paths, or one past audit_max_reply_bytes, fails the host and nothing is changed', async () => {
+    await must('aud1', `mkdir -p /root/bin /opt/outside && cat > /root/bin/sh <<'EOF'\n${FAKE_SH}EOF\n`)
+    await must('aud1', [
+      'chmod 0755 /root/bin/sh && cp /root/.bashrc /root/bashrc.keep && echo "PATH=/root/bin:\\$PATH" >> /root/.bashrc && echo path > /root/forge-mode',
+      `echo o > /opt/outside/x && chmod 0644 /opt/outside/x && (umask 022; echo f > ${S}/forge.txt)`,
+    ].join(' && '))
+    const forged = await one('--fix')
+    expect(forged.r.code).toBe(4)
+    expect(forged.doc.hosts.aud1).toMatchObject({ status: 'failed', findings: [], msg: expect.stringMatching(/scan reply refused: .*\.\.\/\.\.\/outside\/x.* is not a normalised path inside the audited roots/) })
+    expect(forged.doc.fixed).toEqual([])
+    expect(await must('aud1', 'stat -c %a /opt/outside/x')).toBe('644\n')
+    await must('aud1', 'echo flood > /root/forge-mode')
+    const t0 = Date.now()
+    const flood = await one('-e', '{"audit_max_reply_bytes": 1048576}')
+    expect(flood.r.code).toBe(4)
+    expect(flood.doc.hosts.aud1?.msg).toMatch(/audit scan reply larger than 1 MiB: /)
+    expect(Date.now() - t0).toBeLessThan(20_000)
+    await must('aud1', `mv /root/bashrc.keep /root/.bashrc && rm -r /root/bin /root/forge-mode /opt/outside ${S}/forge.txt`)
+    const small = await one('-e', '{"audit_max_reply_bytes": 1000}') // the real reply is a few KiB
+    expect(small.doc.hosts.aud1?.msg).toMatch(/audit scan reply larger than 1000 bytes: /)
+  })
+})

@@ -4,7 +4,7 @@
  * previewed by check mode, applied by a real run, and a second run finding nothing to fix.
  */
 import { gzipSync } from 'node:zlib'
-import { chmod, lstat, mkdir, symlink, writeFile } from 'node:fs/promises'
+import { chmod, link, lstat, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Finding } from '../../../cli/audit/rules.js'
@@ -95,6 +95,26 @@ describe('audit_scan module (#8)', () => {
     expect((await lstat(app)).mode & 0o777).toBe(0o600)
     expect((await lstat(pw)).mode & 0o777).toBe(0o600)
     expect((await lstat(join(pg.dir, 'h1', 'opt', 'secrets'))).mode & 0o777).toBe(0o700)
+  })
+
+  it('fix never changes a hard-linked bundle (#12): the file outside the tree keeps its mode; the link is a finding', async () => {
+    const outside = join(pg.dir, 'h1', 'outside.env')
+    await writeFile(outside, 'x')
+    await chmod(outside, 0o666)
+    await rm(join(pg.dir, 'h1', 'opt', 'secrets', 'app.env'))
+    await link(outside, join(pg.dir, 'h1', 'opt', 'secrets', 'app.env'))
+    await pg.write('pb.yml', task(true))
+    const r = await pg.run('pb.yml')
+    expect(results(r.events, 'audit').map((e) => e.status)).toEqual(['ok', 'ok'])
+    expect(findingsOf(r.events, 'h1').map((f) => `${f.check} ${f.fixed === true}`)).toEqual(['world-writable false', 'world-readable false', 'group-writable false', 'group-readable false', 'hardlink false'])
+    expect((await lstat(outside)).mode & 0o777).toBe(0o666)
+  })
+
+  it('a scan reply past max_reply_bytes fails that host with a clear message (#12)', async () => {
+    await pg.write('pb.yml', task(false, '\n        max_reply_bytes: 300'))
+    const r = await pg.run('pb.yml')
+    expect(r.exitCode).toBe(4)
+    expect(results(r.events, 'audit').map((e) => e.msg).sort()).toEqual([expect.stringMatching(/^h1: audit scan reply larger than 300 bytes: raise audit_max_reply_bytes/), expect.stringMatching(/^h2: audit scan reply larger than 300 bytes/)])
   })
 
   it('a policy naming an owner the host does not know fails that host only', async () => {

@@ -9,8 +9,8 @@ import type { ScanEntry, ScanResult } from '../../../cli/audit/scan.js'
 
 const ROOT: PathPolicy = { root: '/opt/c', uid: 0, gid: 0, owner: 'root', group: 'root', fileMode: 0o600, dirMode: 0o700 }
 
-const file = (path: string, mode = 0o600, extra: Partial<ScanEntry> = {}): ScanEntry => ({ path, type: 'file', mode, uid: 0, gid: 0, size: 1, mtime: 0, ...extra })
-const dir = (path: string, mode = 0o700, extra: Partial<ScanEntry> = {}): ScanEntry => ({ path, type: 'dir', mode, uid: 0, gid: 0, size: 4096, mtime: 0, ...extra })
+const file = (path: string, mode = 0o600, extra: Partial<ScanEntry> = {}): ScanEntry => ({ path, type: 'file', mode, uid: 0, gid: 0, nlink: 1, size: 1, mtime: 0, ...extra })
+const dir = (path: string, mode = 0o700, extra: Partial<ScanEntry> = {}): ScanEntry => ({ path, type: 'dir', mode, uid: 0, gid: 0, nlink: 1, size: 4096, mtime: 0, ...extra })
 
 function scanOf(entries: ScanEntry[]): ScanResult {
   return {
@@ -80,6 +80,21 @@ describe('entry rules (#8)', () => {
     expect(found.findings.map((f) => [f.check, f.actual])).toEqual([['symlink', 'symlink -> /etc/shadow']])
     expect(found.fixes).toEqual([])
   })
+  it('hardlink (#12): a file with more than one link is high, still judged, and never planned for --fix', () => {
+    const found = checkEntries(scanOf([dir('/opt/c'), file('/opt/c/app.env', 0o644, { nlink: 2, uid: 1000 }), file('/opt/c/clean', 0o600, { nlink: 3 }), dir('/opt/c/d', 0o700, { nlink: 5 }), file('/opt/c/one', 0o644)]), policy())
+    expect(found.findings.map((f) => `${f.path} ${f.check} ${f.severity} ${f.actual}`)).toEqual([
+      '/opt/c/app.env hardlink high 2 links',
+      '/opt/c/app.env world-readable critical mode 0644',
+      '/opt/c/app.env group-readable high mode 0644',
+      '/opt/c/app.env owner-mismatch high uid 1000',
+      '/opt/c/clean hardlink high 3 links',
+      '/opt/c/one world-readable critical mode 0644',
+      '/opt/c/one group-readable high mode 0644',
+    ])
+    expect(found.fixes.map((f) => f.path)).toEqual(['/opt/c/one']) // a directory's link count is its subdirectories
+    expect(fixOf(file('/a', 0o644, { nlink: 2 }), 0o600, ROOT)).toBeUndefined()
+    expect(RULES.hardlink).toMatchObject({ severity: 'high', fixable: false })
+  })
   it('vault password / host key: any extra bit is one critical credential-file-perms finding', () => {
     expect(run([file('/opt/c/vault-password', 0o644), file('/opt/c/host.key', 0o640), file('/opt/c/host.key.pub', 0o600)])).toEqual(['/opt/c/vault-password credential-file-perms critical', '/opt/c/host.key credential-file-perms critical'])
   })
@@ -121,6 +136,6 @@ describe('rule table (#8)', () => {
   })
   it('every rule that a fix cannot repair is marked so', () => {
     const unfixable = Object.entries(RULES).filter(([, r]) => !r.fixable).map(([id]) => id)
-    expect(unfixable.sort()).toEqual(['backup-altered', 'backup-corrupt', 'backup-missing', 'backup-old', 'bundle-drift', 'bundle-missing', 'bundle-outdated', 'bundle-stale', 'plaintext-bundle', 'symlink'])
+    expect(unfixable.sort()).toEqual(['backup-altered', 'backup-corrupt', 'backup-missing', 'backup-old', 'bundle-drift', 'bundle-missing', 'bundle-outdated', 'bundle-stale', 'hardlink', 'plaintext-bundle', 'symlink'])
   })
 })

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -19,42 +19,42 @@ describe('parseScan (#8)', () => {
   const out = (...fields: string[]): string => fields.join('\0') + '\0'
   it('reads ids, bundle files (kind, checksum), entries (spaces and newlines in names, link targets)', () => {
     const s = parseScan(out(
-      'ms-audit-1', 'root:0 daemon:1 alice:1000 ', 'root:0 staff:50 ',
+      'ms-audit-2', 'root:0 daemon:1 alice:1000 ', 'root:0 staff:50 ',
       `pgp ${'a'.repeat(64)} /opt/x/a b\nc.env`, 'unreadable  /opt/x/locked.env', '--end-bundles',
       `ok ${'b'.repeat(64)} /var/b/secrets-1.tar.gz`, '--end-backup',
-      'd 700 0 0 4096 1700000000.5 /opt/x', '',
-      'f 4644 1000 50 12 1700000001.0 /opt/x/a b\nc.env', '',
-      'l 777 0 0 11 1700000002.0 /opt/x/link', '--end-find 0',
+      'd 700 0 0 2 4096 1700000000.5 /opt/x', '',
+      'f 4644 1000 50 1 12 1700000001.0 /opt/x/a b\nc.env', '',
+      'l 777 0 0 1 11 1700000002.0 /opt/x/link', '--end-find 0',
       '--end-find 1',
     ))
     expect(s.users).toEqual(new Map([['root', 0], ['daemon', 1], ['alice', 1000]]))
     expect([...s.gids]).toEqual([0, 50])
     expect(s.findStatus).toBe(1)
-    expect(s.entries.get('/opt/x')).toEqual({ path: '/opt/x', type: 'dir', mode: 0o700, uid: 0, gid: 0, size: 4096, mtime: 1700000000.5 })
+    expect(s.entries.get('/opt/x')).toEqual({ path: '/opt/x', type: 'dir', mode: 0o700, uid: 0, gid: 0, nlink: 2, size: 4096, mtime: 1700000000.5 })
     expect(s.entries.get('/opt/x/a b\nc.env')).toMatchObject({ type: 'file', mode: 0o4644, uid: 1000, gid: 50 })
     expect(s.entries.get('/opt/x/link')).toMatchObject({ type: 'symlink', target: '--end-find 0' }) // a target is never a marker
     expect(s.bundleFiles).toEqual(new Map([['/opt/x/a b\nc.env', { kind: 'pgp', sha256: 'a'.repeat(64) }], ['/opt/x/locked.env', { kind: 'unreadable' }]]))
     expect(s.newestBackup).toEqual({ path: '/var/b/secrets-1.tar.gz', sha256: 'b'.repeat(64), gzip: 'ok' })
   })
   it('no bundle files, no entries (every root missing)', () => {
-    const s = parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-backup', '--end-find 1'))
+    const s = parseScan(out('ms-audit-2', '', '', '--end-bundles', '--end-backup', '--end-find 1'))
     expect(s.entries.size).toBe(0)
     expect(s.newestBackup).toBeUndefined()
     expect(s.bundleFiles.size).toBe(0)
   })
   it('output cut short, or not from the script, is an error rather than a clean host', () => {
     expect(() => parseScan('')).toThrow(/no header/)
-    expect(() => parseScan(out('ms-audit-1', '', ''))).toThrow(/cut short \(bundles\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles'))).toThrow(/cut short \(backup\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', 'junk', '--end-backup', '--end-find 0'))).toThrow(/malformed backup record/)
-    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-backup', 'f 600 0 0 1 1.0 /a', ''))).toThrow(/cut short \(find\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', '--end-bundles', '--end-backup', 'f 600 0 0 1 1.0 /a'))).toThrow(/cut short \(find\)/)
-    expect(() => parseScan(out('ms-audit-1', '', '', 'junk', '--end-bundles', '--end-backup', '--end-find 0'))).toThrow(/malformed bundle record/)
+    expect(() => parseScan(out('ms-audit-2', '', ''))).toThrow(/cut short \(bundles\)/)
+    expect(() => parseScan(out('ms-audit-2', '', '', '--end-bundles'))).toThrow(/cut short \(backup\)/)
+    expect(() => parseScan(out('ms-audit-2', '', '', '--end-bundles', 'junk', '--end-backup', '--end-find 0'))).toThrow(/malformed backup record/)
+    expect(() => parseScan(out('ms-audit-2', '', '', '--end-bundles', '--end-backup', 'f 600 0 0 1 1 1.0 /a', ''))).toThrow(/cut short \(find\)/)
+    expect(() => parseScan(out('ms-audit-2', '', '', '--end-bundles', '--end-backup', 'f 600 0 0 1 1 1.0 /a'))).toThrow(/cut short \(find\)/)
+    expect(() => parseScan(out('ms-audit-2', '', '', 'junk', '--end-bundles', '--end-backup', '--end-find 0'))).toThrow(/malformed bundle record/)
     expect(() => parseEntry('f 600 0', '')).toThrow(/malformed/)
   })
   it('parses 100,000 entries', () => {
-    const fields = ['ms-audit-1', 'root:0 ', 'root:0 ', '--end-bundles', '--end-backup']
-    for (let i = 0; i < 100_000; i++) fields.push(`f 600 0 0 10 1700000000.0 /opt/s/d${i % 100}/f${i}`, '')
+    const fields = ['ms-audit-2', 'root:0 ', 'root:0 ', '--end-bundles', '--end-backup']
+    for (let i = 0; i < 100_000; i++) fields.push(`f 600 0 0 1 10 1700000000.0 /opt/s/d${i % 100}/f${i}`, '')
     fields.push('--end-find 0')
     const s = parseScan(fields.join('\0') + '\0')
     expect(s.entries.size).toBe(100_000)
@@ -112,6 +112,17 @@ describe('the scan script on a real tree, local connection (#8)', () => {
     expect(scan.entries.get(join(root, 'secrets'))?.type).toBe('symlink')
     expect(scan.entries.has(join(root, 'secrets', 'a.env'))).toBe(false)
     expect(scan.bundleFiles.size).toBe(0)
+  })
+
+  it('reports each entry\'s link count (#12): 2 for a file hard-linked from outside the tree', async () => {
+    const root = join(dir, 'opt')
+    await mkdir(root)
+    await writeFile(join(dir, 'outside'), 'x')
+    await link(join(dir, 'outside'), join(root, 'app.env'))
+    await writeFile(join(root, 'own'), 'x')
+    const { scan } = await runScan(openLocal('h1'), { secretsDir: join(root, 'secrets'), secretsRoot: root, bundles: [], roots: [root] })
+    expect([scan.entries.get(join(root, 'app.env'))?.nlink, scan.entries.get(join(root, 'own'))?.nlink]).toEqual([2, 1])
+    expect(() => parseEntry('f 600 0 0 x 1 1.0 /a', '')).toThrow(/malformed/)
   })
 
   it('no secret and no file content is in the command line: constant script, paths as arguments', () => {

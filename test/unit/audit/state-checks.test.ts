@@ -11,7 +11,7 @@ const DAY_MS = 86_400_000
 const NOW = Date.parse('2025-06-01T00:00:00Z')
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
-const file = (path: string, extra: Partial<ScanEntry> = {}): ScanEntry => ({ path, type: 'file', mode: 0o600, uid: 0, gid: 0, size: 1, mtime: NOW / 1000, ...extra })
+const file = (path: string, extra: Partial<ScanEntry> = {}): ScanEntry => ({ path, type: 'file', mode: 0o600, uid: 0, gid: 0, nlink: 1, size: 1, mtime: NOW / 1000, ...extra })
 
 function scanOf(entries: ScanEntry[], bundleFiles: [string, { kind: 'pgp' | 'plain' | 'unreadable'; sha256?: string }][] = []): ScanResult {
   return { users: new Map(), groups: new Map(), uids: new Set(), gids: new Set(), entries: new Map(entries.map((e) => [e.path, e])), bundleFiles: new Map(bundleFiles), findStatus: 0 }
