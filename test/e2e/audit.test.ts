@@ -108,7 +108,7 @@ describe('manage-secrets audit on local hosts (#8)', () => {
   it('bad input: an unknown --fail-on, a bad extra audit path', async () => {
     const r = await cli('audit', '--fail-on', 'severe')
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/^manage-secrets: error: invalid values:/)
+    expect(r.stderr).toMatch(/^manage-secrets: error: invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/)
     const p = await cli('audit', '--json', '-e', '{"audit_paths": [{"path": "relative/dir"}]}')
     expect(p.code).toBe(4)
     expect((JSON.parse(p.stdout) as AuditDocument).hosts.big?.msg).toMatch(/paths\.0\.path: must be an absolute path/)

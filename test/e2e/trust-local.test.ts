@@ -128,6 +128,24 @@ describe('control-node input is checked before any host is touched (#12)', () =>
     }
   })
 
+  it('a damaged host-password store stops a rotation before its backups and its store write, leaving no marker', async () => {
+    const asc = join(inv, '.secrets', 'hosts', 'vault-passwords.asc')
+    const keep = join(root, 'vault-passwords.keep')
+    await copyFile(asc, keep)
+    await writeFile(asc, (await readFile(asc, 'utf8')).slice(0, 200))
+    const store = await snapshot(join(inv, '.secrets'))
+    const before = await snapshot(hosts())
+    try {
+      const r = await cli(['rotate', '--force'])
+      oneLineError(r, 3, /vault-passwords\.asc: does not match the sha256 in its sidecar/)
+      expect(await snapshot(join(inv, '.secrets'))).toEqual(store)
+      expect(await snapshot(hosts())).toEqual(before)
+      await expect(stat(join(root, 'state', 'rotation.json'))).rejects.toThrow(/ENOENT/)
+    } finally {
+      await rename(keep, asc)
+    }
+  })
+
   it('rotate --plan with a missing file says so before any play runs', async () => {
     const r = await cli(['rotate', '--plan', join(root, 'missing.json')])
     oneLineError(r, 2, /--plan .*missing\.json: cannot read it \(no such file\)/)
