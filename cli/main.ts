@@ -5,7 +5,9 @@
  * - one catch: a `UserError` prints `manage-secrets: error: …` and `hint: …` lines to stderr
  *   with no stack; anything else is an internal error (exit 1) printed with its stack;
  * - `process.exitCode` is set, `process.exit()` is never called (pending writes finish);
- * - colour only on a TTY, never with `NO_COLOR` or `--no-color`; `--color` forces it.
+ * - colour only on a TTY, never with `NO_COLOR` or `--no-color`; `--color` forces it;
+ * - a stale lock taken over during a command is one `manage-secrets: warning:` line on stderr,
+ *   also kept in the journal's run line.
  */
 import { Chalk } from 'chalk'
 import yargs, { type Argv } from 'yargs'
@@ -14,6 +16,7 @@ import type { CommandIo, GlobalArgs } from './commands/types.js'
 import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
 import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
+import { lockTakeovers } from './vault/secure-write.js'
 
 const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
 ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
@@ -38,16 +41,25 @@ export async function main(argv: string[]): Promise<void> {
       verbose = args.verbose
       const mod = await spec.load()
       const journal = journaled(spec, args) ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args)) : undefined
-      try {
-        code = await mod.run(args as never, makeIo(args, journal))
-      } catch (err) {
-        const exit = err instanceof UserError ? err.exitCode : Exit.Internal
-        await finishJournal(journal, exit, err)
-        await monitor(journal, args, exit, err)
-        throw err
+      const onTakeover = (msg: string): void => {
+        process.stderr.write(`manage-secrets: warning: ${msg}\n`)
+        journal?.warn(msg)
       }
-      await finishJournal(journal, code)
-      await monitor(journal, args, code)
+      lockTakeovers.add(onTakeover)
+      try {
+        try {
+          code = await mod.run(args as never, makeIo(args, journal))
+        } catch (err) {
+          const exit = err instanceof UserError ? err.exitCode : Exit.Internal
+          await finishJournal(journal, exit, err)
+          await monitor(journal, args, exit, err)
+          throw err
+        }
+        await finishJournal(journal, code)
+        await monitor(journal, args, code)
+      } finally {
+        lockTakeovers.delete(onTakeover)
+      }
     })
     await cli.parseAsync()
     process.exitCode = code

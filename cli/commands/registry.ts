@@ -117,7 +117,7 @@ export const COMMANDS: CommandSpec[] = [
     command: 'backup',
     describe: "verified tar.gz of each host's secrets tree",
     examples: [
-      ['$0 backup', "every host: secrets-<UTC>.tar.gz in backup_dir, verified, the newest 8 kept"],
+      ['$0 backup', "every host: secrets-<UTC ms>-<hex>.tar.gz in backup_dir, verified, the newest 8 kept"],
       ['$0 backup --hosts onode1 --fetch', 'and copy it to the state dir (0600)'],
       ['$0 backup --check', 'say what would be archived, write nothing'],
     ],
@@ -129,10 +129,11 @@ export const COMMANDS: CommandSpec[] = [
     describe: "restore a host's secrets tree from a backup",
     examples: [
       ['$0 restore --hosts onode1 --from latest --check', 'preview a restore: which files differ from the newest backup'],
-      ['$0 restore --hosts onode1 --from 20261122T030000Z', 'restore that backup, restart and verify the consumers'],
+      ['$0 restore --hosts onode1 --from 20261201T150203.123Z-3f9a', 'restore that backup, restart and verify the consumers'],
+      ['$0 restore --hosts onode1 --from 20261201T15 --check', 'the one backup of that hour (several: exit 2, listed)'],
     ],
     options: (y) =>
-      secretsOptions(playOptions(y)).option('from', { type: 'string', demandOption: true, describe: 'backup to restore: its UTC timestamp, latest, or an absolute path on the host' }),
+      secretsOptions(playOptions(y)).option('from', { type: 'string', demandOption: true, describe: 'backup to restore: its UTC timestamp or a unique prefix of it, latest, or an absolute path on the host' }),
     load: () => import('./restore.js'),
   },
   {

@@ -3,12 +3,16 @@
  * secrets tree as one of its own backups holds it (playbooks/restore.yml), modes and owners
  * included, then the consumers of the bundles that changed restarted and verified. Takes the
  * run lock (not with --check). The store is left alone: where a restored bundle differs from
- * it, the next deploy or rotate pushes the store's values again, and this says so.
+ * it, the next deploy or rotate pushes the store's values again, and this says so. `--from`
+ * takes a backup's stamp in either form (backup-files.ts) or a prefix of one; a prefix that
+ * names several backups of a host is a usage error listing them, found before any host changes
+ * (a compare-only pass first).
  */
 import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
-import { CaptureReporter, outcomeOf } from '../engine/capture.js'
+import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
 import { UsageError } from '../errors.js'
+import { BACKUP_STAMP, STAMP_PREFIX } from '../modules/backup-files.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type CommandSummary } from './run-playbook.js'
@@ -20,21 +24,42 @@ export interface RestoreArgs extends SecretsArgs {
   from: string
 }
 
-const STAMP = /^(latest|\d{8}T\d{6}Z|\/.+\.tar\.gz)$/
+const PATH = /^\/.+\.tar\.gz$/
+const TASK = 'restore the secrets tree'
+
+/** refuseAmbiguous throws the usage error for a `--from` prefix that names several backups of a host. */
+function refuseAmbiguous(from: string, results: Map<string, Captured[]>): void {
+  const hosts = [...results].flatMap(([host, rs]) => {
+    const names = rs.find((x) => x.task === TASK)?.result.ambiguous
+    return Array.isArray(names) ? [`${host}: ${names.join(', ')}`] : []
+  })
+  if (hosts.length > 0) throw new UsageError(`--from ${from} names several backups (${hosts.join('; ')})`, ['give more of the timestamp, or all of it'])
+}
 
 /** run runs playbooks/restore.yml with `restore_from`. */
 export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
   if (!args.hosts) throw new UsageError('restore needs --hosts (use --hosts all to restore every host)')
-  if (!STAMP.test(args.from)) throw new UsageError(`--from ${args.from}: give a backup's UTC timestamp (20261125T030000Z), latest, or an absolute path to a .tar.gz on the host`)
+  const prefix = args.from !== 'latest' && !PATH.test(args.from) && !BACKUP_STAMP.test(args.from)
+  if (prefix && !STAMP_PREFIX.test(args.from)) {
+    throw new UsageError(`--from ${args.from}: give a backup's UTC timestamp (20261201T150203.123Z-3f9a, or 20261125T030000Z for older ones) or a unique prefix of it from the day on (20261201T15), latest, or an absolute path to a .tar.gz on the host`)
+  }
   const pb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
   return runWithInventory(args, io, async (opts) => {
     const body = async (): Promise<CommandSummary> => {
       const secrets = await secretsIfAny(args, io, opts)
+      const extraVars = { ...opts.extraVars, restore_from: args.from }
+      if (prefix && !args.check) {
+        const quiet = new CaptureReporter({ emit: () => undefined })
+        await runPlaybook(pb, { ...opts, check: true, reporter: quiet, extraVars, ...secrets })
+        refuseAmbiguous(args.from, quiet.take())
+      }
       const capture = new CaptureReporter(opts.reporter)
-      const summary = await runPlaybook(pb, { ...opts, reporter: capture, extraVars: { ...opts.extraVars, restore_from: args.from }, ...secrets })
+      const summary = await runPlaybook(pb, { ...opts, reporter: capture, extraVars, ...secrets })
+      const taken = capture.take()
+      if (prefix && args.check) refuseAmbiguous(args.from, taken)
       const restored: Record<string, { archive: string; files: string[]; bundles: string[] }> = {}
-      for (const [host, results] of capture.take()) {
-        const r = results.find((x) => x.task === 'restore the secrets tree')?.result
+      for (const [host, results] of taken) {
+        const r = results.find((x) => x.task === TASK)?.result
         if (!r || typeof r.archive !== 'string') continue
         restored[host] = { archive: r.archive, files: (r.restored as string[]) ?? [], bundles: (r.bundles as string[]) ?? [] }
         io.journal?.host(host, { result: outcomeOf(results).status, backup: r.archive, ...(restored[host].bundles.length > 0 ? { bundles: restored[host].bundles } : {}) })

@@ -2,13 +2,15 @@
  * run-lock.ts — the one lock of the commands that change hosts or the store (#6, #7): setup,
  * deploy, rotate, backup, restore, and the scheduler's jobs. Two of them never run at once
  * for one state dir, also across processes and users: a second run fails at once (exit 2)
- * naming the holder, and the scheduler counts it as skipped. A lock left by a dead process is
- * broken automatically (secure-write.ts).
+ * naming the holder, and the scheduler counts it as skipped. A lock left by a dead process, or
+ * empty, malformed or unreadable, is taken over with one warning (secure-write.ts; main.ts
+ * prints it and the journal's run line keeps it); a state dir where no lock can be written is
+ * a usage error naming it and why (exit 2), never a lock left behind.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Exit } from '../errors.js'
-import { ensurePrivateDir, withLock } from '../vault/secure-write.js'
+import { ensurePrivateDir, lockWriteError, withLock } from '../vault/secure-write.js'
 
 /** RUN_LOCK is the lock file's name in the state dir. */
 export const RUN_LOCK = 'run.lock'
@@ -22,7 +24,9 @@ export const HELD_LOCK_ENV = 'MANAGE_SECRETS_HELD_RUN_LOCK'
  * the exact content of the lock file (a 0600 file in a 0700 dir), and nothing else passes.
  */
 export async function withRunLock<T>(stateDir: string, command: string, fn: () => Promise<T>, env: NodeJS.ProcessEnv = process.env, token?: string): Promise<T> {
-  await ensurePrivateDir(stateDir)
+  await ensurePrivateDir(stateDir).catch((err: unknown) => {
+    throw lockWriteError(join(stateDir, RUN_LOCK), err)
+  })
   const held = env[HELD_LOCK_ENV]
   if (held && (await readFile(join(stateDir, RUN_LOCK), 'utf8').catch(() => '')) === held) return fn()
   return withLock(join(stateDir, RUN_LOCK), fn, {

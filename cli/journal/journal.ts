@@ -22,9 +22,6 @@
  * - the chain is not keyed: it exposes partial edits, not someone who rewrites the whole file
  *   and its head. A head one block behind the file (a crash between the two writes) is no
  *   tampering.
- *
- * Over 400 lines for now because #7 asked for one file: the chain checker (`parseRow`,
- * `ChainCheck`, `outOfOrder`) is the part to move to verify.ts, as HOUSE-STYLE §10 plans.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
@@ -78,6 +75,8 @@ const RunEntrySchema = z.strictObject({
   exit: z.number().int().min(0).max(255),
   duration_ms: z.number().min(0),
   message: note.optional(),
+  /** what the run warned of that the journal keeps (a stale lock taken over, #12) */
+  warnings: z.array(note).max(10).optional(),
 })
 
 const HostEntrySchema = z.strictObject({
@@ -395,7 +394,7 @@ export function renderJournal(entries: readonly Entry[], c: ChalkInstance = PLAI
     }
     const hosts = `${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'}`
     const took = e.duration_ms < 1000 ? `${Math.round(e.duration_ms)} ms` : `${(e.duration_ms / 1000).toFixed(1)} s`
-    return `${when}  ${c.bold(e.command)}${e.options.check === true ? ' --check' : ''}  ${paint[e.result](e.result)}  ${hosts}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}  ${took}  ${c.dim(clean(`${e.user}@${e.control_host}`))}${e.message ? `  ${clean(e.message)}` : ''}`
+    return `${when}  ${c.bold(e.command)}${e.options.check === true ? ' --check' : ''}  ${paint[e.result](e.result)}  ${hosts}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}  ${took}  ${c.dim(clean(`${e.user}@${e.control_host}`))}${e.message ? `  ${clean(e.message)}` : ''}${(e.warnings ?? []).map((w) => `  warning: ${clean(w)}`).join('')}`
   })
   return lines.length > 0 ? `${lines.join('\n')}\n` : ''
 }

@@ -67,6 +67,7 @@ export class RunRecorder {
   private readonly bundles = new Set<string>()
   private readonly keys = new Set<string>()
   private findings: Partial<Record<Severity, number>> | undefined
+  private readonly warnings: string[] = []
   /** bundles still due for rotation after this run (rotate, status), for the metrics */
   bundlesDue: number | undefined
 
@@ -97,6 +98,11 @@ export class RunRecorder {
       if (this.hosts.has(h)) continue
       this.host(h, { result: hostResult(s) })
     }
+  }
+
+  /** warn keeps a warning for the run line (the first ten, names and paths only, never a value). */
+  warn(text: string): void {
+    if (this.warnings.length < 10) this.warnings.push(text.slice(0, 1000))
   }
 
   /** addFindings counts findings by severity for the run line. */
@@ -142,6 +148,7 @@ export class RunRecorder {
         duration_ms: now.getTime() - this.started.getTime(),
         ...(this.findings ? { findings: this.findings } : {}),
         ...(message ? { message } : {}),
+        ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
       },
       now,
     )

@@ -12,32 +12,48 @@
  * - only files that differ (content, mode, owner) are moved; files the backup does not hold
  *   are kept and listed (a restore never deletes);
  * - comparing (check mode, and before any restore) unpacks into a 0700 temp dir in the backup
- *   dir, removed after; when nothing differs, nothing is written (a full disk is no obstacle).
+ *   dir, removed after; when nothing differs, nothing is written (a full secrets disk is no
+ *   obstacle); a disk too full (or read-only) to unpack is said in words and where;
+ * - `from` is `latest` (the newest by timestamp), a stamp in either form of backup-files.ts,
+ *   a unique prefix of one (several matches: refused, naming them, `ambiguous`), or a path.
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
+import { BACKUPS_SH, FAILED_SH } from './backup-files.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 
 const Args = z.strictObject({
   src: z.string().min(1),
   backup_dir: z.string().min(1),
-  /** a backup's UTC timestamp (20261125T030000Z), `latest`, or an absolute path */
+  /** a backup's stamp (20261201T150203.123Z-3f9a, 20261125T030000Z) or a unique prefix, `latest`, or an absolute path */
   from: z.string().min(1),
   /** the dir holding the bundle files, to name the bundles restored */
   secrets_dir: z.string().min(1).optional(),
 })
 type Args = z.infer<typeof Args>
 
-/** The script: $1 tree, $2 backup dir, $3 from, $4 apply (1) or compare (0). Prints `C|=|+ path` lines, then `archive PATH`. */
+/**
+ * The script: $1 tree, $2 backup dir, $3 from, $4 apply (1) or compare (0). Prints `C|=|+ path`
+ * lines, then `archive PATH`; exits 5 with `ambiguous … NAME…` for a prefix of several.
+ */
 const RESTORE = `set -eu
 umask 077
+export LC_ALL=C
 src=$1 dir=$2 from=$3 apply=$4
 fail() { echo "$*" >&2; exit 3; }
+${BACKUPS_SH}
+${FAILED_SH}
 [ -d "$dir" ] && [ ! -h "$dir" ] || fail "no backup dir $dir"
 case $from in
-  latest) archive=$(ls -1 "$dir"/secrets-*.tar.gz 2>/dev/null | sort | tail -n 1) ;;
+  latest) archive=$(ms_backups "$dir" | tail -n 1) ;;
   /*) archive=$from ;;
-  *) archive="$dir/secrets-$from.tar.gz" ;;
+  *) archive="$dir/secrets-$from.tar.gz"
+    if [ ! -e "$archive" ]; then
+      archive=$(ms_backups "$dir" | while IFS= read -r p; do case \${p##*/} in "secrets-$from"*) echo "$p" ;; esac; done)
+      if [ "$(printf '%s' "$archive" | grep -c '')" -gt 1 ]; then
+        echo "ambiguous backup '$from' in $dir: it matches $(printf '%s\\n' "$archive" | sed 's|.*/||' | paste -sd ' ')" >&2; exit 5
+      fi
+    fi ;;
 esac
 [ -n "$archive" ] && [ -f "$archive" ] && [ ! -h "$archive" ] || fail "no backup '$from' in $dir"
 [ ! -h "$src" ] || fail "$src is a symlink: refusing to follow it"
@@ -45,14 +61,16 @@ parent=$(dirname "$src") base=$(basename "$src")
 [ ! -h "$parent" ] || fail "$parent is a symlink: refusing to follow it"
 # comparing unpacks in the backup dir (a full secrets disk can still be compared); restoring
 # unpacks beside the tree, on its filesystem, so that each file is put in place by rename(2)
-if [ "$apply" = 1 ]; then mkdir -p -m 0700 "$parent"; work=$(mktemp -d "$parent/.restore-XXXXXX"); else work=$(mktemp -d "$dir/.restore-XXXXXX"); fi
-trap 'rm -rf "$work"' EXIT
+if [ "$apply" = 1 ]; then at=$parent what='unpacking the backup beside the tree'; else at=$dir what='unpacking the backup to compare it'; fi
+work=
+trap '[ -z "$work" ] || rm -rf -- "$work"' EXIT
+out=$(mkdir -p -m 0700 "$at" 2>&1 && mktemp -d "$at/.restore-XXXXXX" 2>&1) || failed "$what" "$at" "$out"
+work=$out
 tar -tzf "$archive" | while IFS= read -r m; do
   case $m in "$base"|"$base"/*) ;; *) fail "the archive holds $m, outside $base: refusing it" ;; esac
   case /$m/ in */../*) fail "the archive holds $m: refusing it" ;; esac
 done
-mkdir -m 0700 "$work/t"
-tar -xzpf "$archive" -C "$work/t" --numeric-owner
+out=$({ mkdir -m 0700 "$work/t" && tar -xzpf "$archive" -C "$work/t" --numeric-owner; } 2>&1) || failed "$what" "$at" "$out"
 [ -d "$work/t/$base" ] || fail "the archive does not hold $base"
 [ -z "$(find "$work/t" ! -type f ! -type d | head -n 1)" ] || fail "the archive holds links or special files: refusing it"
 cd "$work/t"
@@ -116,7 +134,11 @@ function bundlesIn(paths: string[], a: Args): string[] {
 
 async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<ModuleResult> {
   const r = await ctx.conn.exec(['sh', '-c', RESTORE, 'sh', a.src, a.backup_dir, a.from, apply ? '1' : '0'])
-  if (!r.ok) return { changed: false, failed: true, msg: `restore failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}` }
+  if (!r.ok) {
+    const last = r.stderr.trim().split('\n').pop() ?? ''
+    const ambiguous = r.code === 5 ? /: it matches (.*)$/.exec(last)?.[1]?.split(' ') : undefined
+    return { changed: false, failed: true, msg: `restore failed: ${last || `exit ${r.code}`}`, ...(ambiguous ? { ambiguous } : {}) }
+  }
   const res = parseRestore(r.stdout)
   const bundles = bundlesIn(res.restored, a)
   const consumers = [...new Set(bundles.flatMap((b) => (ctx.secrets?.manifest.bundles[b]?.consumers ?? [])))]

@@ -90,7 +90,7 @@ describe('the run journal (#7)', () => {
     expect(await readFile(newest)).not.toEqual(bytes)
     const r = await cli(['audit', '--hosts', 'j2'])
     expect(r.code).toBe(6)
-    expect(r.stdout).toMatch(/HIGH +backup-altered +\S+secrets-\d{8}T\d{6}Z\.tar\.gz: sha256 [0-9a-f]{16}…, expected sha256 [0-9a-f]{16}… \(recorded when it was made\)/)
+    expect(r.stdout).toMatch(/HIGH +backup-altered +\S+secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz: sha256 [0-9a-f]{16}…, expected sha256 [0-9a-f]{16}… \(recorded when it was made\)/)
     await writeFile(newest, 'not gzip')
     expect((await cli(['audit', '--hosts', 'j2'])).stdout).toMatch(/HIGH +backup-corrupt/)
     const status = await cli(['status', '--hosts', 'j2'])

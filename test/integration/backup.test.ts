@@ -3,12 +3,18 @@
  * archive is born 0600 in a 0700 dir, holds exactly the live tree with the same checksums,
  * and the newest `backup_keep` are kept; `--fetch` copies it 0600 into a 0700 dir; audit and
  * status then see it; a symlinked backup dir is refused.
+ *
+ * Names (#12): `secrets-<UTC ms>-<hex>.tar.gz`, so two backups in one second (the real
+ * `faketime` freezes the clock of two runs) are both kept; the seed's names
+ * (`secrets-20261122T030000Z.tar.gz`) are still read by audit, status, restore and the
+ * retention, ordered by time with the new ones; a prefix naming several is refused. A full
+ * backup disk (a 64k tmpfs over the host's backup dir) is said in words, nothing left behind.
  */
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, type CliResult } from '../helpers/cli.js'
+import { PROJECT, runCli, runProgram, type CliResult } from '../helpers/cli.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -17,6 +23,15 @@ let inv = ''
 let env: Record<string, string> = {}
 const cli = (args: string[]): Promise<CliResult> => runCli(['-i', inv, ...args], { env })
 const backups = async (host: string): Promise<string[]> => (await lab.sh(host, 'ls /var/backups/callableapis 2>/dev/null')).stdout.split('\n').filter(Boolean)
+const NAME = /^secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz$/
+const BK = '/var/backups/callableapis'
+/** oldStamp is the seed's form of a backup name's stamp, `days` ago: 20261122T030000Z. */
+const oldStamp = (days: number): string => new Date(Date.now() - days * 86_400_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+const FINE = oldStamp(9)
+const DAMAGED = oldStamp(2)
+/** frozen runs the CLI with its clock stopped at `at` (libfaketime; timers and file times stay real). */
+const frozen = (at: Date, args: string[]): Promise<CliResult> =>
+  runProgram('faketime', ['-f', at.toISOString().slice(0, 19).replace('T', ' '), process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, ...args], { env: { ...env, TZ: 'UTC', FAKETIME_DONT_FAKE_MONOTONIC: '1', NO_FAKE_STAT: '1' } })
 
 beforeAll(async () => {
   lab = await startLab(2, { prefix: 'bak' })
@@ -40,7 +55,7 @@ describe('backup on real sshd hosts (#6)', () => {
     const r = await cli(['backup', '--fetch'])
     expect(r.code, r.stdout).toBe(0)
     const [name] = await backups('bak1')
-    expect(name).toMatch(/^secrets-\d{8}T\d{6}Z\.tar\.gz$/)
+    expect(name).toMatch(NAME)
     expect((await lab.sh('bak1', `stat -c '%a %U' /var/backups/callableapis /var/backups/callableapis/${name}`)).stdout).toBe('700 root\n600 root\n')
     const members = (await lab.sh('bak1', `tar -tzf /var/backups/callableapis/${name}`)).stdout.split('\n').filter(Boolean).map((m) => m.replace(/\/$/, '')).sort()
     const live = (await lab.sh('bak1', 'cd /opt && find callableapis')).stdout.split('\n').filter(Boolean).sort()
@@ -53,21 +68,75 @@ describe('backup on real sshd hosts (#6)', () => {
     expect((await stat(join(lab.dir, 'state', 'backups', 'bak1'))).mode & 0o777).toBe(0o700)
     const remoteSum = (await lab.sh('bak1', `sha256sum < /var/backups/callableapis/${name}`)).stdout.split(' ')[0]
     expect(createHash('sha256').update(await readFile(local)).digest('hex')).toBe(remoteSum)
-    // audit and status see it
-    const audit = JSON.parse((await cli(['audit', '--json'])).stdout) as { hosts: Record<string, { findings: { check: string }[] }> }
+    // bak2 holds only backups named the seed's way (made by an older manage-secrets): the
+    // newest, 2 days old, is damaged; the older one is a good copy
+    const [made] = await backups('bak2')
+    const [fine, damaged] = [FINE, DAMAGED]
+    const plant = await lab.sh('bak2', `cd ${BK} && mv ${made} secrets-${fine}.tar.gz && touch -d '9 days ago' secrets-${fine}.tar.gz && (umask 077 && echo damaged > secrets-${damaged}.tar.gz) && touch -d '2 days ago' secrets-${damaged}.tar.gz`)
+    expect(plant.code, plant.stderr).toBe(0)
+    // audit and status see them
+    const audit = JSON.parse((await cli(['audit', '--json'])).stdout) as { hosts: Record<string, { findings: { check: string; path: string }[] }> }
     expect(audit.hosts.bak1?.findings.map((f) => f.check)).toEqual([])
-    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { hosts: Record<string, { backup: { path: string } | null }> }
-    expect(status.hosts.bak1?.backup?.path).toBe(`/var/backups/callableapis/${name}`)
+    expect(audit.hosts.bak2?.findings.map((f) => `${f.check} ${f.path}`)).toEqual([`backup-corrupt ${BK}/secrets-${damaged}.tar.gz`])
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { hosts: Record<string, { backup: { path: string; verified: string } | null }> }
+    expect(status.hosts.bak1?.backup).toMatchObject({ path: `${BK}/${name}`, verified: 'ok' })
+    expect(status.hosts.bak2?.backup).toMatchObject({ path: `${BK}/secrets-${damaged}.tar.gz`, verified: 'corrupt' })
+    // restore takes the seed's stamp
+    const r2 = await cli(['restore', '--hosts', 'bak2', '--from', fine, '--check'])
+    expect(r2.code, r2.stdout + r2.stderr).toBe(0)
+    expect(r2.stdout).toContain(`identical to ${BK}/secrets-${fine}.tar.gz`)
   })
 
-  it('keeps the newest backup_keep archives', async () => {
-    for (let i = 0; i < 2; i++) {
-      await new Promise((r) => setTimeout(r, 1100)) // one archive per second
-      expect((await cli(['backup', '--hosts', 'bak1', '-e', 'backup_keep=2'])).code).toBe(0)
-    }
-    const left = await backups('bak1')
+  it('keeps the newest backup_keep archives by time, old names and new mixed', async () => {
+    expect((await cli(['backup', '--hosts', 'bak2', '-e', 'backup_keep=2'])).code).toBe(0)
+    const left = await backups('bak2')
     expect(left).toHaveLength(2)
-    expect([...left].sort()).toEqual(left)
+    expect(left[0]).toBe(`secrets-${DAMAGED}.tar.gz`)
+    expect(left[1]).toMatch(NAME)
+  })
+
+  it('two backups in the same second are both kept; latest is the newest; a unique prefix names one, one naming both is refused', async () => {
+    const before = await backups('bak1')
+    const at = new Date()
+    for (let i = 0; i < 2; i++) {
+      const r = await frozen(at, ['backup', '--hosts', 'bak1'])
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+    }
+    const second = at.toISOString().replace(/[-:]/g, '').slice(0, 15)
+    const twins = (await backups('bak1')).filter((n) => !before.includes(n))
+    expect(twins).toHaveLength(2)
+    for (const n of twins) expect(n.startsWith(`secrets-${second}.`) && NAME.test(n), n).toBe(true)
+    // latest: the newest by time (of the twins, which tie, the last by name), not the older one
+    const latest = await cli(['restore', '--hosts', 'bak1', '--from', 'latest', '--check'])
+    expect(latest.stdout).toContain(`identical to ${BK}/${[...twins].sort()[1]}`)
+    // a unique prefix (the older backup's, to the millisecond) names one; the twins' second names two
+    const older = before.find((n) => NAME.test(n)) as string
+    const one = await cli(['restore', '--hosts', 'bak1', '--from', older.slice(8, 27), '--check'])
+    expect(one.stdout).toContain(`identical to ${BK}/${older}`)
+    const both = await cli(['restore', '--hosts', 'bak1', '--from', second])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain(`manage-secrets: error: --from ${second} names several backups (bak1: ${[...twins].sort().join(', ')})`)
+  })
+
+  it('a full backup disk is said in words, and nothing is left half-written', async () => {
+    const fill = await lab.sh('bak1', [
+      `set -e; cp ${BK}/$(ls ${BK} | tail -n 1) /tmp/ms-one.tar.gz`,
+      `mount -t tmpfs -o size=64k,mode=0700 tmpfs ${BK}`,
+      `mv /tmp/ms-one.tar.gz ${BK}/secrets-20261122T030000Z.tar.gz`,
+      `dd if=/dev/zero of=${BK}/.filler bs=1k 2>/dev/null || true`,
+    ].join('; '))
+    expect(fill.code, fill.stderr).toBe(0)
+    try {
+      const r = await cli(['backup', '--hosts', 'bak1'])
+      expect(r.code).toBe(4)
+      expect(r.stdout).toContain(`fatal: [bak1] back up the secrets tree => backup failed: no space left on device in ${BK} (writing the archive)`)
+      const back = await cli(['restore', '--hosts', 'bak1', '--from', 'latest', '--check'])
+      expect(back.code).toBe(4)
+      expect(back.stdout).toContain(`restore failed: no space left on device in ${BK} (unpacking the backup to compare it)`)
+      expect((await lab.sh('bak1', `ls -A ${BK}`)).stdout).toBe('.filler\nsecrets-20261122T030000Z.tar.gz\n')
+    } finally {
+      await lab.sh('bak1', `umount ${BK}`)
+    }
   })
 
   it('refuses a symlinked backup dir, writing nothing through it', async () => {

@@ -174,7 +174,7 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     const old = await values('app')
     const r = await cli(['rotate', '--force', '--bundle', 'app'])
     expect(r.code, r.stdout).toBe(4)
-    expect(r.stdout).toMatch(/rot2 +rolled back: check the health of the consumers.*sh exited 1.*; restored \/var\/backups\/callableapis\/secrets-\d{8}T\d{6}Z\.tar\.gz/)
+    expect(r.stdout).toMatch(/rot2 +rolled back: check the health of the consumers.*sh exited 1.*; restored \/var\/backups\/callableapis\/secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz/)
     expect(r.stdout).toMatch(/rot1 +rotated/)
     expect(r.stdout).toMatch(/app +rotated API_TOKEN, DB_PASSWORD; store: new values kept; on rot1, rot3; stale: rot2/)
     expect(await tree('rot2')).toBe(before) // byte for byte, modes and owners: its previous bundles
