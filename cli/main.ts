@@ -125,6 +125,12 @@ export function buildCli(argv: string[], runner: Runner): Argv {
 function usageError(msg: string): UsageError {
   const suggestion = /^Did you mean (.+)\?$/.exec(msg.trim())
   if (suggestion) return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
+  const choice = /Argument: ([\w-]+), Given: ("[^"]*"|\S+), Choices: (.+)/.exec(msg)
+  if (choice) {
+    const name = choice[1] ?? ''
+    const option = process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ? `--${name}` : name
+    return new UsageError(`invalid value for ${option}: ${choice[2]} (allowed: ${(choice[3] ?? '').replaceAll('"', '')})`, ['see: manage-secrets --help'])
+  }
   const text = msg.split('\n')[0]?.trim() ?? msg
   return new UsageError(text.charAt(0).toLowerCase() + text.slice(1), ['see: manage-secrets --help'])
 }
