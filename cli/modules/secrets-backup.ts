@@ -5,7 +5,8 @@
  * without replacing anything (`mv -n`) only after it was verified — every member compared byte
  * for byte with the live file by `tar --diff` (nothing unpacked anywhere), and as many members
  * as the tree has paths — then the oldest beyond `keep` (by timestamp) removed. A symlinked tree
- * or backup dir is refused; a full or read-only disk is said in words, the temp archive removed.
+ * or backup dir is refused, and so is a tree holding a symlink or a special file (restore would
+ * refuse that archive, so a rotation could not roll back); a full or read-only disk is said in words, the temp archive removed.
  * Check mode only says what it would make.
  */
 import { z } from 'zod'
@@ -29,6 +30,9 @@ ${FAILED_SH}
 [ -d "$src" ] && [ ! -h "$src" ] || { echo "no secrets tree at $src (or it is a symlink)" >&2; exit 3; }
 [ ! -h "$dir" ] || { echo "$dir is a symlink: refusing to write through it" >&2; exit 3; }
 out=$(mkdir -p -m 0700 "$dir" 2>&1) || failed 'making the backup dir' "$dir" "$out"
+# an archive holding a link or a special file could never be restored (restore refuses them)
+odd=$(find -P "$src" ! -type f ! -type d -print | head -n 1)
+[ -z "$odd" ] || { echo "$odd is not a regular file or directory (a symlink?): no backup of a tree restore would refuse; remove it (audit lists it)" >&2; exit 4; }
 parent=$(dirname "$src") base=$(basename "$src")
 tmp=
 trap '[ -z "$tmp" ] || rm -f -- "$tmp"' EXIT

@@ -5,7 +5,7 @@
  * --force, and KEY_PREVIOUS kept for grace_days and dropped after (the real `faketime` runs
  * the CLI days later — no clock hook in the product).
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -84,6 +84,20 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
     expect(gone.code).toBe(0)
     const host = await later(14, ['load', '--secrets-dir', join(root, 'r1/opt/secrets'), '--password-file', join(root, 'r1/opt/vault-password'), '--format', 'json'])
     expect(Object.keys(JSON.parse(host.stdout) as object).sort()).toEqual(['API_KEY', 'MANUAL_KEY', 'PINNED'])
+  })
+
+  it('a tree holding a symlink is not backed up, so not rotated: the store and the host stay as they were (#12)', async () => {
+    const link = join(root, 'r1/opt/secrets/elsewhere.env')
+    await symlink('/etc/hostname', link)
+    try {
+      const storeBefore = await readFile(join(root, 'inv/.secrets/cloud.asc'))
+      const r = await later(14, ['rotate', '--force', '--bundle', 'cloud'])
+      expect(r.code, r.stdout + r.stderr).toBe(4)
+      expect(r.stdout).toMatch(/r1 +not rotated: backup before rotating failed: .*elsewhere\.env is not a regular file or directory \(a symlink\?\): no backup of a tree restore would refuse/)
+      expect(await readFile(join(root, 'inv/.secrets/cloud.asc'))).toEqual(storeBefore)
+    } finally {
+      await rm(link)
+    }
   })
 
   it('a host that took the new values and cannot be rolled back keeps the store on them: store and host agree (#12)', async () => {
