@@ -18,7 +18,7 @@ import { Fingerprinter, type Secret } from '../../cli/secrets/secret.js'
 import { parseDotenv } from '../../cli/vault/dotenv.js'
 import { generateIdentity } from '../../cli/vault/keys.js'
 import { sealForHost } from '../../cli/vault/vault.js'
-import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
+import { expectOneLineError, PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 
 const fp = Fingerprinter.ephemeral()
 const tag = randomBytes(4).toString('hex')
@@ -51,12 +51,8 @@ function expectNoValue(r: CliResult, values: readonly string[] = ALL_VALUES): vo
   }
 }
 
-function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(code)
-  const lines = r.stderr.trim().split('\n')
-  expect(lines[0]).toMatch(/^manage-secrets: error: /)
-  expect(lines[0]).toMatch(pattern)
-  for (const l of lines.slice(1)) expect(l).toMatch(/^ {2}hint: /)
+function expectLoadError(r: CliResult, code: number, pattern: RegExp): void {
+  expectOneLineError(r, code, pattern)
   expect(r.stdout).not.toContain('child-ran')
   expectNoValue(r)
 }
@@ -139,8 +135,8 @@ describe('load runs a command with the bundles in its environment (#5)', () => {
   })
 
   it('a command and --format together, or neither, is a usage error (exit 2)', async () => {
-    expectOneLineError(await load(['--secrets-dir', p('pw'), '--format', 'env', '--', 'sh', '-c', 'echo child-ran']), 2, /either a command to run or --format/)
-    expectOneLineError(await load(['--secrets-dir', p('pw')]), 2, /needs a command to run/)
+    expectLoadError(await load(['--secrets-dir', p('pw'), '--format', 'env', '--', 'sh', '-c', 'echo child-ran']), 2, /either a command to run or --format/)
+    expectLoadError(await load(['--secrets-dir', p('pw')]), 2, /needs a command to run/)
   })
 
   it("passes the child's exit code through, its arguments verbatim, and 127 for a missing command", async () => {
@@ -182,31 +178,31 @@ describe('load runs a command with the bundles in its environment (#5)', () => {
 describe('load refuses what it cannot trust (#5)', () => {
   it('the same key in two bundles is an error naming the key and both files, never the value', async () => {
     const r = await load(['--secrets-dir', p('dup'), '--', 'sh', '-c', 'echo child-ran'])
-    expectOneLineError(r, 2, new RegExp(`key PLAIN_VALUE is set in two bundles: ${p('dup/other.env')} and ${p('dup/plain.env')}`))
+    expectLoadError(r, 2, new RegExp(`key PLAIN_VALUE is set in two bundles: ${p('dup/other.env')} and ${p('dup/plain.env')}`))
   })
 
   it('a wrong password is exit 3 with no value shown, also with --allow-missing', async () => {
     for (const extra of [[], ['--allow-missing']]) {
       const r = await load(['--secrets-dir', p('pw'), '--password-file', p('wrong-password'), ...extra, '--', 'sh', '-c', 'echo child-ran'])
-      expectOneLineError(r, 3, new RegExp(`wrong vault password or corrupted file: ${p('pw/app.env')}`))
+      expectLoadError(r, 3, new RegExp(`wrong vault password or corrupted file: ${p('pw/app.env')}`))
     }
   })
 
   it('a key that is not the recipient is exit 3', async () => {
     const r = await load(['--secrets-dir', p('keys'), '--identity', p('other.key'), '--', 'sh', '-c', 'echo child-ran'])
-    expectOneLineError(r, 3, /keyed\.env is not encrypted to the given key/)
+    expectLoadError(r, 3, /keyed\.env is not encrypted to the given key/)
   })
 
   it('a truncated or altered bundle is exit 3 even with --allow-missing', async () => {
     const truncated = await load(withPassword('truncated', '--allow-missing', '--', 'sh', '-c', 'echo child-ran'))
-    expectOneLineError(truncated, 3, /truncated\/app\.env is corrupted or truncated/)
+    expectLoadError(truncated, 3, /truncated\/app\.env is corrupted or truncated/)
     const altered = await load(withPassword('altered', '--allow-missing', '--', 'sh', '-c', 'echo child-ran'))
-    expectOneLineError(altered, 3, /altered\/app\.env/)
+    expectLoadError(altered, 3, /altered\/app\.env/)
   })
 
   it('a symlinked bundle is refused (exit 3), listed or named, even with --allow-missing', async () => {
-    expectOneLineError(await load(['--secrets-dir', p('sym'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']), 3, /sym\/linked\.env is a symbolic link; refusing to follow it/)
-    expectOneLineError(await load(withPassword('sym', '--bundle', 'linked', '--', 'sh', '-c', 'echo child-ran')), 3, /sym\/linked\.env is a symbolic link/)
+    expectLoadError(await load(['--secrets-dir', p('sym'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']), 3, /sym\/linked\.env is a symbolic link; refusing to follow it/)
+    expectLoadError(await load(withPassword('sym', '--bundle', 'linked', '--', 'sh', '-c', 'echo child-ran')), 3, /sym\/linked\.env is a symbolic link/)
   })
 
   it('a password or identity file group or others can read is refused (exit 2)', async () => {
@@ -214,8 +210,8 @@ describe('load refuses what it cannot trust (#5)', () => {
     await chmod(p('loose-password'), 0o640)
     await writeFile(p('loose.key'), await readFile(p('host.key')), { mode: 0o600 })
     await chmod(p('loose.key'), 0o604)
-    expectOneLineError(await load(['--secrets-dir', p('pw'), '--password-file', p('loose-password'), '--', 'sh', '-c', 'echo child-ran']), 2, /vault password file .*loose-password is accessible by group or others \(mode 0640\)/)
-    expectOneLineError(await load(['--secrets-dir', p('keys'), '--identity', p('loose.key'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']), 2, /identity file .*loose\.key is accessible by group or others/)
+    expectLoadError(await load(['--secrets-dir', p('pw'), '--password-file', p('loose-password'), '--', 'sh', '-c', 'echo child-ran']), 2, /vault password file .*loose-password is accessible by group or others \(mode 0640\)/)
+    expectLoadError(await load(['--secrets-dir', p('keys'), '--identity', p('loose.key'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']), 2, /identity file .*loose\.key is accessible by group or others/)
   })
 })
 
@@ -223,21 +219,21 @@ describe('load when pieces are missing (#5)', () => {
   const run = (extra: string[]): string[] => [...extra, '--', 'sh', '-c', 'echo child-ran "${PLAIN_VALUE:-no-plain}" "${API_TOKEN:-no-token}"']
 
   it('a missing or empty secrets dir is exit 3 and nothing runs; --allow-missing warns and runs', async () => {
-    expectOneLineError(await load(withPassword('nope', ...run([]))), 3, new RegExp(`secrets dir ${p('nope')} does not exist`))
-    expectOneLineError(await load(withPassword('empty', ...run([]))), 3, /no bundles \(\*\.env\) in secrets dir/)
+    expectLoadError(await load(withPassword('nope', ...run([]))), 3, new RegExp(`secrets dir ${p('nope')} does not exist`))
+    expectLoadError(await load(withPassword('empty', ...run([]))), 3, /no bundles \(\*\.env\) in secrets dir/)
     const r = await load(withPassword('nope', ...run(['--allow-missing'])))
     expect(r).toEqual({ code: 0, stdout: 'child-ran no-plain no-token\n', stderr: `manage-secrets: warning: secrets dir ${p('nope')} does not exist; running without it\n` })
   })
 
   it('a missing --bundle is exit 3; --allow-missing warns and loads the others', async () => {
-    expectOneLineError(await load(withPassword('pw', '--bundle', 'plain', '--bundle', 'aws', ...run([]))), 3, new RegExp(`bundle aws: ${p('pw/aws.env')} does not exist`))
+    expectLoadError(await load(withPassword('pw', '--bundle', 'plain', '--bundle', 'aws', ...run([]))), 3, new RegExp(`bundle aws: ${p('pw/aws.env')} does not exist`))
     const r = await load(withPassword('pw', '--bundle', 'plain', '--bundle', 'aws', ...run(['--allow-missing'])))
     expect(r).toEqual({ code: 0, stdout: `child-ran ${VALUES.plain.PLAIN_VALUE} no-token\n`, stderr: `manage-secrets: warning: bundle aws: ${p('pw/aws.env')} does not exist; running without it\n` })
   })
 
   it('a missing password file is exit 3; --allow-missing warns, skips the encrypted bundles, loads the plaintext ones', async () => {
     const args = ['--secrets-dir', p('pw'), '--password-file', p('no-password')]
-    expectOneLineError(await load([...args, ...run([])]), 3, /vault password file .*no-password does not exist/)
+    expectLoadError(await load([...args, ...run([])]), 3, /vault password file .*no-password does not exist/)
     const r = await load([...args, ...run(['--allow-missing'])])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe(`child-ran ${VALUES.plain.PLAIN_VALUE} no-token\n`)
@@ -273,7 +269,7 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
   it('a value with a NUL byte is one error line, exit 3, naming bundle and key, never the value, no stack', async () => {
     for (const tail of [child, ['--format', 'json'], ['--format', 'env']]) {
       const r = await load(['--secrets-dir', p('nul'), ...tail])
-      expectOneLineError(r, 3, new RegExp(`^manage-secrets: error: bundle ${p('nul/app.env')}: key NUL_KEY: a value must not contain a NUL byte`))
+      expectLoadError(r, 3, new RegExp(`^manage-secrets: error: bundle ${p('nul/app.env')}: key NUL_KEY: a value must not contain a NUL byte`))
       expect(r.stderr).not.toContain(nulTail)
       expect(r.stdout).not.toContain(nulTail)
       noStack(r)
@@ -283,7 +279,7 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
   it('a NODE_OPTIONS key is refused (exit 3, says how to allow it) and nothing runs, in every mode', async () => {
     for (const tail of [['--', process.execPath, '-e', 'console.log("child-ran")'], ['--format', 'env']]) {
       const r = await load(['--secrets-dir', p('node-options'), ...tail])
-      expectOneLineError(r, 3, new RegExp(`bundle ${p('node-options/app.env')}: key NODE_OPTIONS changes how a process loads code; refusing it \\(if it is meant: load --allow-key NODE_OPTIONS\\)$`))
+      expectLoadError(r, 3, new RegExp(`bundle ${p('node-options/app.env')}: key NODE_OPTIONS changes how a process loads code; refusing it \\(if it is meant: load --allow-key NODE_OPTIONS\\)$`))
       expect(r.stdout).not.toContain(evil)
       expect(r.stderr).not.toContain(p('evil.cjs'))
     }
@@ -301,8 +297,8 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
   })
 
   it('LD_PRELOAD and PATH are refused too; --allow-key PATH runs with the warning', async () => {
-    expectOneLineError(await load(['--secrets-dir', p('ld'), ...child]), 3, /key LD_PRELOAD changes how a process loads code; refusing it \(if it is meant: load --allow-key LD_PRELOAD\)$/)
-    expectOneLineError(await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', ...child]), 3, /key PATH changes how a process loads code; refusing it/)
+    expectLoadError(await load(['--secrets-dir', p('ld'), ...child]), 3, /key LD_PRELOAD changes how a process loads code; refusing it \(if it is meant: load --allow-key LD_PRELOAD\)$/)
+    expectLoadError(await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', ...child]), 3, /key PATH changes how a process loads code; refusing it/)
     const r = await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', '--allow-key', 'PATH', '--', 'sh', '-c', 'printf "%s" "$PATH"'])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe(`/usr/bin:/bin:/opt/bundle-${tag}`)
@@ -310,8 +306,8 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
   })
 
   it('a key that is not a valid key name (a tampered host file) is refused, exit 3; KEY_PREVIOUS of a rotation is loaded', async () => {
-    expectOneLineError(await load(['--secrets-dir', p('long-key'), ...child]), 3, /long-key\/app\.env: key "K{80}…": a key name has at most 128 characters \(corrupted or tampered\)$/)
-    expectOneLineError(await load(['--secrets-dir', p('previous-twice'), ...child]), 3, /previous-twice\/app\.env: key "TOKEN_PREVIOUS_PREVIOUS": the _PREVIOUS suffix is reserved/)
+    expectLoadError(await load(['--secrets-dir', p('long-key'), ...child]), 3, /long-key\/app\.env: key "K{80}…": a key name has at most 128 characters \(corrupted or tampered\)$/)
+    expectLoadError(await load(['--secrets-dir', p('previous-twice'), ...child]), 3, /previous-twice\/app\.env: key "TOKEN_PREVIOUS_PREVIOUS": the _PREVIOUS suffix is reserved/)
     const r = await load(['--secrets-dir', p('previous'), '--', 'sh', '-c', 'printf "%s|%s" "$TOKEN" "$TOKEN_PREVIOUS"'])
     expect(r).toEqual({ code: 0, stdout: 'new|old', stderr: '' })
   })
@@ -320,7 +316,7 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
     const help = await runCli(['load', '--help'])
     expect(help.stdout).toContain('--allow-key')
     expect(help.stdout).toContain('let a bundle set NODE_OPTIONS')
-    expectOneLineError(await load(['--secrets-dir', p('path'), '--allow-key', 'NOT-A-KEY', ...child]), 2, /^manage-secrets: error: --allow-key "NOT-A-KEY": key names are letters, digits and _/)
+    expectLoadError(await load(['--secrets-dir', p('path'), '--allow-key', 'NOT-A-KEY', ...child]), 2, /^manage-secrets: error: --allow-key "NOT-A-KEY": key names are letters, digits and _/)
   })
 })
 

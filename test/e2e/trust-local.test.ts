@@ -10,7 +10,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, type CliResult } from '../helpers/cli.js'
+import { expectOneLineError, runCli, type CliResult } from '../helpers/cli.js'
 
 let root = ''
 let inv = ''
@@ -18,16 +18,6 @@ let env: Record<string, string> = {}
 const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(['-i', inv, ...args], { env: { ...env, ...extra }, cwd: root })
 
 const MANIFEST = 'bundles:\n  app:\n    keys: {A: password, B: alnum}\n  web:\n    hosts: l2\n    format: env\n    keys: {W: hex}\n'
-
-/** oneLineError: the exit code, then one `manage-secrets: error:` line matching `pattern` and only hints after it. */
-function oneLineError(r: CliResult, code: number, pattern: RegExp): void {
-  expect(r.code, r.stdout + r.stderr).toBe(code)
-  const lines = r.stderr.trim().split('\n')
-  expect(lines[0]).toMatch(/^manage-secrets: error: /)
-  expect(lines[0]).toMatch(pattern)
-  for (const l of lines.slice(1)) expect(l).toMatch(/^ {2}hint: /)
-  expect(r.stderr).not.toMatch(/\n\s+at /)
-}
 
 /** snapshot lists every file under `dir` with its bytes (what a run must leave alone). */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -82,13 +72,13 @@ describe('control-node input is checked before any host is touched (#12)', () =>
       // every case on deploy; rotate and setup share the same check
       for (const cmd of file === 'loose' ? [['deploy'], ['rotate', '--force'], ['setup']] : [['deploy']]) {
         const r = await cli([...cmd, '--vault-password-file', path])
-        oneLineError(r, code, pattern)
+        expectOneLineError(r, code, pattern)
         expect(r.stdout).not.toMatch(/PLAY|TASK/)
       }
     }
     // a wrong password: rotate opens everything it needs before its backups
     const r = await cli(['rotate', '--force', '--vault-password-file', join(root, 'wrong')])
-    oneLineError(r, 3, /wrong vault password/)
+    expectOneLineError(r, 3, /wrong vault password/)
     expect(await snapshot(hosts())).toEqual(before)
   })
 
@@ -97,7 +87,7 @@ describe('control-node input is checked before any host is touched (#12)', () =>
     try {
       for (const cmd of [['setup'], ['deploy'], ['rotate', '--check'], ['vault', 'status'], ['audit'], ['status']]) {
         const r = await cli(cmd)
-        oneLineError(r, 2, /bundle lost \(hosts: "apii"\) matches no host of the inventory/)
+        expectOneLineError(r, 2, /bundle lost \(hosts: "apii"\) matches no host of the inventory/)
         expect(r.stderr).toContain('allow_no_hosts: true')
       }
       await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST + '  lost:\n    hosts: apii\n    allow_no_hosts: true\n    keys: {L: password}\n')
@@ -118,7 +108,7 @@ describe('control-node input is checked before any host is touched (#12)', () =>
     try {
       for (const cmd of [['deploy'], ['rotate', '--check'], ['vault', 'status']]) {
         const r = await cli(cmd)
-        oneLineError(r, 3, /app\.asc: does not match the sha256 in its sidecar/)
+        expectOneLineError(r, 3, /app\.asc: does not match the sha256 in its sidecar/)
         expect(r.stderr).toMatch(/hint: restore from git: git checkout -- .*app\.asc/)
         expect(r.stderr).not.toContain('rekey')
       }
@@ -137,7 +127,7 @@ describe('control-node input is checked before any host is touched (#12)', () =>
     const before = await snapshot(hosts())
     try {
       const r = await cli(['rotate', '--force'])
-      oneLineError(r, 3, /vault-passwords\.asc: does not match the sha256 in its sidecar/)
+      expectOneLineError(r, 3, /vault-passwords\.asc: does not match the sha256 in its sidecar/)
       expect(await snapshot(join(inv, '.secrets'))).toEqual(store)
       expect(await snapshot(hosts())).toEqual(before)
       await expect(stat(join(root, 'state', 'rotation.json'))).rejects.toThrow(/ENOENT/)
@@ -148,7 +138,7 @@ describe('control-node input is checked before any host is touched (#12)', () =>
 
   it('rotate --plan with a missing file says so before any play runs', async () => {
     const r = await cli(['rotate', '--plan', join(root, 'missing.json')])
-    oneLineError(r, 2, /--plan .*missing\.json: cannot read it \(no such file\)/)
+    expectOneLineError(r, 2, /--plan .*missing\.json: cannot read it \(no such file\)/)
     expect(r.stdout).toBe('')
   })
 
@@ -159,7 +149,7 @@ describe('control-node input is checked before any host is touched (#12)', () =>
   })
 
   it('a bad --fail-on names the option, the value and what is allowed', async () => {
-    oneLineError(await cli(['audit', '--fail-on', 'severe']), 2, /invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/)
+    expectOneLineError(await cli(['audit', '--fail-on', 'severe']), 2, /invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/)
   })
 })
 
@@ -169,9 +159,9 @@ describe('names and values are data (#12)', () => {
     const before = await snapshot(root)
     for (const name of ['../../escaped', '.hidden', 'with space', '-dash', 'a/b', 'a..b']) {
       const r = await cli(['vault', 'encrypt', join(root, 'in.env'), `--bundle=${name}`])
-      oneLineError(r, 2, /--bundle ".*": bundle names are/)
+      expectOneLineError(r, 2, /--bundle ".*": bundle names are/)
     }
-    for (const name of ['../../leak', 'a/b']) oneLineError(await cli(['vault', 'edit', name], { EDITOR: 'true' }), 2, /vault edit ".*": bundle names are/)
+    for (const name of ['../../leak', 'a/b']) expectOneLineError(await cli(['vault', 'edit', name], { EDITOR: 'true' }), 2, /vault edit ".*": bundle names are/)
     const after = await snapshot(root)
     expect(Object.keys(after).filter((p) => !p.includes('/state/'))).toEqual(Object.keys(before).filter((p) => !p.includes('/state/')))
   })
@@ -179,7 +169,7 @@ describe('names and values are data (#12)', () => {
   it('refuses a bad bundle name in the manifest with file:line:col', async () => {
     await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST + '  ../up:\n    keys: {U: password}\n')
     try {
-      oneLineError(await cli(['vault', 'status']), 2, /manifest\.yml:\d+:\d+.*bundle names are/)
+      expectOneLineError(await cli(['vault', 'status']), 2, /manifest\.yml:\d+:\d+.*bundle names are/)
     } finally {
       await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST)
     }
@@ -188,15 +178,15 @@ describe('names and values are data (#12)', () => {
   it('refuses a value with a NUL byte and never prints it', async () => {
     await writeFile(join(root, 'nul.env'), 'NUL_KEY="before\0after-secret-tail"\n', { mode: 0o600 })
     const r = await cli(['vault', 'encrypt', join(root, 'nul.env'), '--bundle', 'app'])
-    oneLineError(r, 2, /bundle app: key "NUL_KEY": a value must not contain a NUL byte/)
+    expectOneLineError(r, 2, /bundle app: key "NUL_KEY": a value must not contain a NUL byte/)
     expect(r.stdout + r.stderr).not.toContain('after-secret-tail')
   })
 
   it('refuses keys that change how a process loads code unless the manifest allows them by name', async () => {
     await writeFile(join(root, 'loader.env'), 'NODE_OPTIONS=--require /tmp/evil.js\nLD_PRELOAD=/tmp/evil.so\n', { mode: 0o600 })
-    oneLineError(await cli(['vault', 'encrypt', join(root, 'loader.env'), '--bundle', 'app']), 2, /key "NODE_OPTIONS": NODE_OPTIONS changes how a process loads code/)
+    expectOneLineError(await cli(['vault', 'encrypt', join(root, 'loader.env'), '--bundle', 'app']), 2, /key "NODE_OPTIONS": NODE_OPTIONS changes how a process loads code/)
     await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST + '  boot:\n    keys: {PATH: password}\n')
-    oneLineError(await cli(['vault', 'status']), 2, /manifest\.yml:\d+:\d+.*PATH changes how a process loads code/)
+    expectOneLineError(await cli(['vault', 'status']), 2, /manifest\.yml:\d+:\d+.*PATH changes how a process loads code/)
     await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST.replace('    keys: {A: password, B: alnum}\n', '    allow_keys: [NODE_OPTIONS, LD_PRELOAD]\n    keys: {A: password, B: alnum}\n'))
     try {
       const r = await cli(['vault', 'encrypt', join(root, 'loader.env'), '--bundle', 'app'])
@@ -218,7 +208,7 @@ describe('vault rekey carries the hosts own passwords, in one transaction (#12)'
     expect(rot.code, rot.stdout + rot.stderr).toBe(0)
     expect(rot.stdout).toMatch(/l1 +rotated/)
     // the old password opens nothing any more, host passwords included
-    oneLineError(await cli(['rotate', '--force']), 3, /wrong vault password/)
+    expectOneLineError(await cli(['rotate', '--force']), 3, /wrong vault password/)
   })
 
   it('a rekey killed after its commit point is finished by the next command; one killed before it leaves the store as it was', async () => {

@@ -11,7 +11,7 @@ import { copyFile, link, mkdir, mkdtemp, open, readdir, readFile, rm, stat, syml
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
+import { PROJECT, expectOneLineError, runCli, type CliResult } from '../helpers/cli.js'
 
 let root = ''
 let env: Record<string, string> = {}
@@ -22,14 +22,6 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
     if (e.isFile()) out[join(e.parentPath, e.name)] = (await readFile(join(e.parentPath, e.name))).toString('base64')
   }
   return out
-}
-
-function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(code)
-  const lines = r.stderr.trim().split('\n')
-  expect(lines[0]).toMatch(/^manage-secrets: error: /)
-  expect(lines[0]).toMatch(pattern)
-  for (const l of lines.slice(1)) expect(l).toMatch(/^ {2}hint: /)
 }
 
 beforeAll(async () => {

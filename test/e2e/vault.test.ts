@@ -9,7 +9,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeF
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT, runCli, runProgram, type CliResult } from '../helpers/cli.js'
+import { PROJECT, expectOneLineError, runCli, runProgram, type CliResult } from '../helpers/cli.js'
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/ansible-vault')
 const MANIFEST = `bundles:
@@ -42,14 +42,6 @@ async function values(bundle: string, extra: Record<string, string> = {}): Promi
   const r = await vault(['view', bundle, '--reveal', '--json'], extra)
   expect(r.code, r.stderr).toBe(0)
   return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<string, string>
-}
-
-function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(code)
-  const lines = r.stderr.trim().split('\n')
-  expect(lines[0]).toMatch(/^manage-secrets: error: /)
-  expect(lines[0]).toMatch(pattern)
-  for (const l of lines.slice(1)) expect(l).toMatch(/^  (hint|cause): /)
 }
 
 beforeAll(async () => {

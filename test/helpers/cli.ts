@@ -3,6 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
+import { expect } from 'vitest'
 
 /** PROJECT is the repository root (tests run from it). */
 export const PROJECT = resolve(import.meta.dirname, '../..')
@@ -45,4 +46,17 @@ export function runProgram(file: string, args: string[], opts: RunOptions = {}):
     if (opts.stdin === undefined) child.stdin.end()
     else child.stdin.end(opts.stdin)
   })
+}
+
+/**
+ * expectOneLineError: a user error as main.ts prints it — the exit code, one
+ * `manage-secrets: error:` line matching `pattern`, only `hint:`/`cause:` lines after it, no stack.
+ */
+export function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
+  expect(r.code, r.stdout + r.stderr).toBe(code)
+  const lines = r.stderr.trim().split('\n')
+  expect(lines[0]).toMatch(/^manage-secrets: error: /)
+  expect(lines[0]).toMatch(pattern)
+  for (const l of lines.slice(1)) expect(l).toMatch(/^ {2}(hint|cause): /)
+  expect(r.stderr).not.toMatch(/\n\s+at /)
 }
