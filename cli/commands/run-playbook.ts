@@ -6,7 +6,9 @@
 import { join } from 'node:path'
 import type { HostStats } from '../engine/events.js'
 import type { RunOptions, RunSummary } from '../engine/run.js'
+import { UsageError, UserError } from '../errors.js'
 import { HumanReporter } from '../output/human.js'
+import { ensurePrivateDir, errnoWords } from '../vault/secure-write.js'
 import { JsonReporter } from '../output/json.js'
 import { openInventory } from './inventory-arg.js'
 import type { CommandIo, GlobalArgs } from './types.js'
@@ -39,6 +41,12 @@ export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (o
   const reporter = json ?? new HumanReporter(io.stdout, io.colors, args.verbose)
   const split = (s?: string): string[] | undefined => (s ? s.split(',').map((t) => t.trim()).filter(Boolean) : undefined)
   const stateDir = stateDirOf(inventory.dir, io.env)
+  // the state dir (journal, lock, records) must be usable before any host is touched
+  await ensurePrivateDir(stateDir).catch((err: unknown) => {
+    if (err instanceof UserError) throw err
+    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'exists and is not a directory' : (errnoWords(err) ?? 'cannot create it')
+    throw new UsageError(`state dir ${stateDir}: ${why}`, ['set MANAGE_SECRETS_STATE_DIR to a directory this user can write'])
+  })
   io.journal?.at(stateDir)
   const summary = await fn({
     inventory,

@@ -148,6 +148,13 @@ describe('control-node input is checked before any host is touched (#12)', () =>
     expect((await stat(join(inv, '.manage-secrets', 'journal.jsonl'))).isFile()).toBe(true)
   })
 
+  it('a state dir that is a file is one line before any host', async () => {
+    await writeFile(join(root, 'not-a-dir'), '')
+    const r = await cli(['deploy'], { MANAGE_SECRETS_STATE_DIR: join(root, 'not-a-dir') })
+    expectOneLineError(r, 2, /not-a-dir/)
+    expect(r.stdout).toBe('')
+  })
+
   it('a bad --fail-on names the option, the value and what is allowed', async () => {
     expectOneLineError(await cli(['audit', '--fail-on', 'severe']), 2, /invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/)
   })
