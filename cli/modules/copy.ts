@@ -1,15 +1,17 @@
 /**
- * copy.ts — the `copy` module: `content` or `src` to `dest`, written atomically (temp file in
- * the target dir created with its final mode and owner, fsync, rename — see connection.ts),
- * idempotent by sha256, refusing to write through a symlink. `mode` defaults to 0600: this is
- * a secrets tool. With `--diff` the change is shown, redacted when the task is `no_log`.
+ * copy.ts — the `copy` module: `content` or `src` to `dest`, written atomically in one remote
+ * command (temp file in the target dir born 0600 then given its final mode and owner, fsync,
+ * rename — see safe-path.ts), idempotent by sha256, refusing a symbolic link at `dest` or at
+ * any level above it (#12). `mode` defaults to 0600: this is a secrets tool. With `--diff` the
+ * change is shown, redacted when the task is `no_log`.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
-import { attrChanges, fixAttrs, remoteSha256, removeStaleTemps, type WantedAttrs } from './fs-util.js'
+import { attrChanges, chainStat, fixAttrs, probe, type WantedAttrs } from './fs-util.js'
 import { parseMode, resolveId } from './owner.js'
+import { checkedPath, securePut } from './safe-path.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 
 const Args = z
@@ -44,10 +46,11 @@ function srcPath(ctx: ModuleContext, src: string): string {
 }
 
 async function plan(ctx: ModuleContext, a: Args, w: Wanted): Promise<ModuleResult> {
-  const st = await ctx.conn.stat(a.dest)
-  if (st?.type === 'symlink') return { changed: false, failed: true, msg: `${a.dest} is a symlink: refusing to write through it` }
+  const dest = checkedPath(ctx.conn, a.dest)
+  const st = (await probe(ctx.conn, [dest])).get(dest)
+  if (st?.type === 'symlink') return { changed: false, failed: true, msg: `${st.link ?? a.dest} is a symbolic link; refusing to follow it` }
   if (st && st.type !== 'file') return { changed: false, failed: true, msg: `${a.dest} exists and is not a regular file` }
-  const before = st ? await remoteSha256(ctx.conn, a.dest) : null
+  const before = st?.sha256 ?? null
   const contentChanged = before !== w.sha
   const attrs = st && !contentChanged ? attrChanges(st, w.attrs) : []
   const changed = contentChanged || attrs.length > 0
@@ -72,12 +75,12 @@ export const copy: Module<Args> = {
     if (p.failed || !p.changed) return p
     const w = await wanted(ctx, a)
     if (p.content_changed) {
-      await removeStaleTemps(ctx.conn, a.dest)
-      await ctx.conn.put(a.dest, w.data, { mode: w.attrs.mode ?? 0o600, uid: w.attrs.uid, gid: w.attrs.gid })
-      return p
+      const failed = await securePut(ctx.conn, a.dest, w.data, w.sha, { mode: w.attrs.mode ?? 0o600, uid: w.attrs.uid, gid: w.attrs.gid })
+      return failed ? { ...p, changed: false, failed: true, msg: failed } : p
     }
-    const st = await ctx.conn.stat(a.dest)
-    if (st) await fixAttrs(ctx.conn, a.dest, st, w.attrs)
+    const dest = checkedPath(ctx.conn, a.dest)
+    const st = await chainStat(ctx.conn, dest)
+    if (st) await fixAttrs(ctx.conn, dest, st, w.attrs)
     return p
   },
 }

@@ -1,13 +1,14 @@
 /**
- * fs-util.ts — what the file modules share: remote checksums, attribute comparison and
- * chmod/chown of an existing path. Symlinks are never followed: callers `lstat` first and
- * refuse a link, and chown uses `-h` so even a raced-in link is not followed.
+ * fs-util.ts — what the file modules share: remote checksums, attribute comparison, chmod/chown
+ * of an existing path and the one-command probe of paths. Symbolic links are never followed at
+ * any level of a path (#12): the probe and every change go through safe-path.ts, which refuses
+ * a link anywhere on the path and works relative to the directory it verified.
  */
-import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { HostError } from '../errors.js'
 import type { Connection, FileStat } from '../transport/connection.js'
 import { formatMode } from './owner.js'
+import { checkedPath, SCRIPT, secureAttrs } from './safe-path.js'
 import type { ModuleResult } from './types.js'
 
 /** WantedAttrs are the mode and numeric owner a path should have (undefined: don't care). */
@@ -26,13 +27,14 @@ export function attrChanges(st: Pick<FileStat, 'mode' | 'uid' | 'gid'>, want: Wa
   return out
 }
 
-/** fixAttrs applies mode and owner to an existing path (never through a symlink). */
+/** fixAttrs applies mode and owner to an existing path, in one command that follows no link at any level. */
 export async function fixAttrs(conn: Connection, path: string, st: Pick<FileStat, 'type' | 'mode' | 'uid' | 'gid'>, want: WantedAttrs): Promise<void> {
-  if (st.type === 'symlink') throw new HostError(conn.host, `${path} is a symlink: refusing to follow it`)
-  if ((want.uid !== undefined && st.uid !== want.uid) || (want.gid !== undefined && st.gid !== want.gid)) {
-    await must(conn, ['chown', '-h', `${want.uid ?? st.uid}:${want.gid ?? st.gid}`, '--', path])
-  }
-  if (want.mode !== undefined && (st.mode & 0o7777) !== want.mode) await must(conn, ['chmod', formatMode(want.mode), '--', path])
+  if (st.type === 'symlink') throw new HostError(conn.host, `${path} is a symbolic link; refusing to follow it`)
+  const owner = (want.uid !== undefined && st.uid !== want.uid) || (want.gid !== undefined && st.gid !== want.gid)
+  const mode = want.mode !== undefined && (st.mode & 0o7777) !== want.mode
+  if (!owner && !mode) return
+  const failed = await secureAttrs(conn, path, { ...(owner ? { uid: want.uid ?? st.uid, gid: want.gid ?? st.gid } : {}), ...(mode ? { mode: want.mode } : {}) })
+  if (failed) throw new HostError(conn.host, failed)
 }
 
 /** plannedAttrs reads back the mode and owner a secret module's plan recorded. */
@@ -47,31 +49,26 @@ export async function fixPlannedAttrs(conn: Connection, path: string, p: ModuleR
 }
 
 /**
- * putVerified writes `data` atomically with its final mode and owner (after clearing what a
- * cut transfer left), then checks the sha256 of the file on the host; returns a failure
- * message, or undefined when the host holds exactly `data`. `data` is zeroed after.
+ * chainStat lstats every level of `path` at once (SFTP requests in flight together, no process
+ * on the host): the path's own lstat, a symlink naming the level above it that is a link, or
+ * null when it is absent (or a level above is not a directory). A plan's view only: every
+ * write checks the chain again, race-free, on the host (safe-path.ts).
  */
-export async function putVerified(conn: Connection, path: string, data: Buffer, want: WantedAttrs & { mode: number }, listing?: Map<string, Probe>): Promise<string | undefined> {
-  const sum = createHash('sha256').update(data).digest('hex')
-  if (!listing) await removeStaleTemps(conn, path)
-  else {
-    const prefix = posix.join(posix.dirname(path), `.${posix.basename(path)}.ms-tmp-`)
-    const stale = [...listing.keys()].filter((p) => p.startsWith(prefix))
-    if (stale.length > 0) await must(conn, ['rm', '-f', '--', ...stale])
+export async function chainStat(conn: Connection, path: string): Promise<Probe | null> {
+  const at = checkedPath(conn, path)
+  const levels: string[] = []
+  for (let p = at; p !== '/'; p = posix.dirname(p)) levels.unshift(p)
+  if (levels.length === 0) levels.push('/')
+  const stats = await Promise.allSettled(levels.map((p) => conn.stat(p)))
+  for (const [i, r] of stats.entries()) {
+    if (r.status === 'rejected') throw r.reason
+    const st = r.value
+    if (!st) return null
+    if (i === levels.length - 1) return { type: st.type, mode: st.mode, uid: st.uid, gid: st.gid }
+    if (st.type === 'symlink') return { type: 'symlink', mode: 0, uid: 0, gid: 0, link: levels[i] }
+    if (st.type !== 'dir') return null
   }
-  try {
-    await conn.put(path, data, want)
-  } finally {
-    data.fill(0)
-  }
-  // read back over SFTP (no process on the host) and compare what is on disk with what was sent
-  const back = await conn.get(path)
-  return createHash('sha256').update(back).digest('hex') === sum ? undefined : `${path}: sha256 after the write does not match what was sent`
-}
-
-/** removeStaleTemps deletes temp files an earlier, cut transfer to `dest` left behind. */
-export async function removeStaleTemps(conn: Connection, dest: string): Promise<void> {
-  await conn.exec(['find', posix.dirname(dest), '-maxdepth', '1', '-type', 'f', '-name', `.${posix.basename(dest)}.ms-tmp-*`, '-delete'])
+  return null
 }
 
 /** remoteSha256 returns the sha256 of a regular file on the host. */
@@ -97,27 +94,37 @@ export interface Probe {
   uid: number
   gid: number
   sha256?: string
+  /** A level of the path above it that is a symbolic link (the path was not looked at through it). */
+  link?: string
 }
 
 const FIND_TYPES: Record<string, Probe['type']> = { f: 'file', d: 'dir', l: 'symlink' }
 
 /**
  * probe lstats `paths` (and, with depth 1, the entries of those that are directories) and
- * checksums the regular files among them in ONE remote command (`find`, which never follows a
- * symlink); a missing path is absent from the map.
+ * checksums the regular files among them (unless `sums` is false) in ONE remote command
+ * that follows no symbolic link at any level (safe-path.ts): a path under a linked level is
+ * reported as a symlink with that level in `link`; a missing path is absent from the map.
  */
-export async function probe(conn: Connection, paths: readonly string[], depth: 0 | 1 = 0): Promise<Map<string, Probe>> {
-  const r = await conn.exec(['find', ...paths, '-maxdepth', String(depth), '-printf', '%y %m %U %G %p\\n', '-type', 'f', '-exec', 'sha256sum', '--', '{}', '+'])
+export async function probe(conn: Connection, paths: readonly string[], depth: 0 | 1 = 0, sums = true): Promise<Map<string, Probe>> {
+  const asked = paths.map((p) => checkedPath(conn, p))
+  const r = await conn.exec(['sh', '-c', SCRIPT, 'sh', 'probe', String(depth), sums ? '1' : '0', ...asked])
   const out = new Map<string, Probe>()
+  let path = ''
+  const abs = (rel: string): string => posix.join(posix.dirname(path), rel)
   for (const line of r.stdout.split('\n')) {
-    const m = /^([a-zA-Z]) ([0-7]+) (\d+) (\d+) (.*)$/.exec(line)
-    if (m) {
-      out.set(m[5] as string, { type: FIND_TYPES[m[1] as string] ?? 'other', mode: parseInt(m[2] as string, 8), uid: Number(m[3]), gid: Number(m[4]) })
-      continue
+    if (line.startsWith('@ ')) path = line.slice(2)
+    else if (line.startsWith('! link ')) out.set(path, { type: 'symlink', mode: 0, uid: 0, gid: 0, link: line.slice(7) })
+    else {
+      const m = /^([a-zA-Z]) ([0-7]+) (\d+) (\d+) (\.\/.*)$/.exec(line)
+      if (m) {
+        out.set(abs(m[5] as string), { type: FIND_TYPES[m[1] as string] ?? 'other', mode: parseInt(m[2] as string, 8), uid: Number(m[3]), gid: Number(m[4]) })
+        continue
+      }
+      const sum = /^([0-9a-f]{64}) {2}(\.\/.*)$/.exec(line)
+      const entry = sum && out.get(abs(sum[2] as string))
+      if (entry && sum) entry.sha256 = sum[1]
     }
-    const sum = /^([0-9a-f]{64}) {2}(.*)$/.exec(line)
-    const entry = sum && out.get(sum[2] as string)
-    if (entry && sum) entry.sha256 = sum[1]
   }
   const unexplained = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/No such file or directory/.test(l))
   if (!r.ok && unexplained.length > 0) throw new HostError(conn.host, `find failed: ${unexplained.pop()}`)

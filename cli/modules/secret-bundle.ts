@@ -4,18 +4,21 @@
  *
  * Rules enforced here:
  * - one remote command learns the state of the target dir and file (type, mode, owner,
- *   sha256), without following a symlink; a symlink at either is refused, never written through;
+ *   sha256) without following a symbolic link at any level (#12): a link at the file, its dir,
+ *   the secrets root or any parent is refused, never written through;
  * - unchanged content is not rewritten (ok); only mode/owner drift is fixed in place;
- * - a write is atomic with the final mode and owner from creation (connection `put`), then
- *   verified by the sha256 of the file on the host;
+ * - a write is ONE remote command (safe-path.ts `securePut`): relative to the directory it
+ *   verified, a temp file born 0600, chowned, fsync'ed, checked against the sha256 and renamed
+ *   over the target; the data goes over stdin;
  * - the result carries the bundle's consumers, so a handler restarts exactly the containers
  *   of the bundles that changed; values never appear (the diff shows key names only).
  */
 import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { z } from 'zod'
-import { attrChanges, fixPlannedAttrs, plannedAttrs, probe, putVerified, type Probe } from './fs-util.js'
+import { attrChanges, fixPlannedAttrs, plannedAttrs, probe, type Probe } from './fs-util.js'
 import { parseMode, resolveId } from './owner.js'
+import { securePut } from './safe-path.js'
 import type { FileDiff, Module, ModuleContext, ModuleResult } from './types.js'
 import type { SecretsSession } from '../secrets/session.js'
 
@@ -55,15 +58,16 @@ export const NO_SESSION: ModuleResult = {
  */
 export function refusal(path: string, p: Probe | undefined, want: 'file' | 'dir', check = false): string | undefined {
   if (!p) return want === 'dir' && !check ? `${path} does not exist (run manage-secrets setup first)` : undefined
-  if (p.type === 'symlink') return `${path} is a symlink: refusing to follow it`
+  if (p.type === 'symlink') return `${p.link ?? path} is a symbolic link; refusing to follow it`
   if (p.type !== want) return `${path} exists and is not a ${want === 'dir' ? 'directory' : 'regular file'}`
   return undefined
 }
 
 /** dirListing is what one `find` saw in a host directory, shared by a run's secret modules. */
 export function dirListing(ctx: ModuleContext, dir: string): Promise<Map<string, Probe>> {
-  const load = () => probe(ctx.conn, [dir], 1)
-  return ctx.secrets ? ctx.secrets.listing(ctx.host, dir, load) : load()
+  const at = posix.normalize(dir)
+  const load = () => probe(ctx.conn, [at], 1)
+  return ctx.secrets ? ctx.secrets.listing(ctx.host, at, load) : load()
 }
 
 /** listingOf is the listing of `dest`'s directory. */
@@ -71,14 +75,25 @@ export function listingOf(ctx: ModuleContext, dest: string): Promise<Map<string,
   return dirListing(ctx, posix.dirname(dest))
 }
 
-/** writeSecretFile writes and verifies `data` at `dest` (see putVerified), then forgets the dir's listing. */
+/**
+ * writeSecretFile writes and verifies `data` at `dest` in one command (see securePut); after a
+ * write whose result is known (owner given) the dir's listing is updated in place, else forgotten.
+ */
 export async function writeSecretFile(ctx: ModuleContext, dest: string, data: Buffer, p: ModuleResult): Promise<string | undefined> {
-  const listing = await listingOf(ctx, dest)
-  try {
-    return await putVerified(ctx.conn, dest, data, plannedAttrs(p), listing)
-  } finally {
-    ctx.secrets?.forget(ctx.host, posix.dirname(dest))
+  const [at, want, sum] = [posix.normalize(dest), plannedAttrs(p), sha256(data)]
+  const failed = await securePut(ctx.conn, at, data, sum, want).catch((err: unknown) => {
+    ctx.secrets?.forget(ctx.host, posix.dirname(at))
+    throw err
+  })
+  if (failed || want.uid === undefined || want.gid === undefined || !ctx.secrets) {
+    ctx.secrets?.forget(ctx.host, posix.dirname(at))
+    return failed
   }
+  const listing = await listingOf(ctx, at)
+  const temps = `${posix.dirname(at)}/.${posix.basename(at)}.ms-tmp-`
+  for (const path of [...listing.keys()]) if (path.startsWith(temps)) listing.delete(path)
+  listing.set(at, { type: 'file', mode: want.mode, uid: want.uid, gid: want.gid, sha256: sum })
+  return undefined
 }
 
 /** Target is a secret file's destination as probed: refused (why), or its lstat and wanted attributes. */
@@ -91,10 +106,10 @@ export interface Target {
 /** probeTarget probes a secret file and its dir in one command and resolves its wanted mode and owner. */
 export async function probeTarget(ctx: ModuleContext, dest: string, attrs: { mode?: string | number; owner?: string | number; group?: string | number }): Promise<Target> {
   const seen = await listingOf(ctx, dest)
-  const dir = posix.dirname(dest)
-  const why = refusal(dir, seen.get(dir), 'dir', ctx.check) ?? refusal(dest, seen.get(dest), 'file')
+  const [at, dir] = [posix.normalize(dest), posix.dirname(posix.normalize(dest))]
+  const why = refusal(dir, seen.get(dir), 'dir', ctx.check) ?? refusal(dest, seen.get(at), 'file')
   const want = { mode: parseMode(attrs.mode) ?? 0o600, uid: await resolveId(ctx.conn, 'u', attrs.owner), gid: await resolveId(ctx.conn, 'g', attrs.group) }
-  return { ...(why ? { why } : {}), st: seen.get(dest), want }
+  return { ...(why ? { why } : {}), st: seen.get(at), want }
 }
 
 async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<ModuleResult> {

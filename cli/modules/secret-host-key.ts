@@ -10,11 +10,14 @@
  * - an existing key file without a public key in the store gets its public half exported
  *   (on the host) and recorded;
  * - gpg runs in a throwaway home dir removed afterwards (its agent stopped); nothing secret is
- *   in any argv: the script is constant and takes the host name, path and owner as arguments.
+ *   in any argv: the script is constant and takes the host name, path and owner as arguments;
+ * - the key's dir is entered without following a symbolic link at any level (safe-path.ts
+ *   `enter`, #12) and the key is made and renamed relative to it: a link on the path is refused.
  */
 import { posix } from 'node:path'
 import type { z } from 'zod'
 import { attrChanges, plannedAttrs } from './fs-util.js'
+import { checkedPath, SAFE_SH, scriptFailure } from './safe-path.js'
 import { probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
 import type { ModuleContext, ModuleResult } from './types.js'
 import type { SecretsSession } from '../secrets/session.js'
@@ -23,23 +26,26 @@ import type { Connection } from '../transport/connection.js'
 const Args = SecretFileArgs
 type Args = z.infer<typeof Args>
 
-/** The script run on the host: $1 host name, $2 key file, $3 uid:gid. Prints the public key. */
-const KEYGEN = `set -eu
+/** The script run on the host: $1 host name, $2 key dir, $3 key file name, $4 uid:gid. Prints the public key. */
+const KEYGEN = `${SAFE_SH}set -e
 umask 077
 command -v gpg >/dev/null || { echo "gpg is not installed on this host (recipient mode makes the host key with it)" >&2; exit 3; }
-d=$(mktemp -d)
-trap 'gpgconf --homedir "$d" --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$d"' EXIT
+enter "$2"
+d=$(mktemp -d) t=''
+trap 'gpgconf --homedir "$d" --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$d"; [ -z "$t" ] || rm -f -- "$t"' EXIT
 g() { gpg --batch --quiet --no-tty --homedir "$d" --pinentry-mode loopback --passphrase '' "$@"; }
-if [ -e "$2" ] || [ -L "$2" ]; then
-  g --import "$2"
+if [ -L "./$3" ]; then refuse link "$2/$3"; fi
+if [ -e "./$3" ]; then
+  g --import "./$3"
 else
   g --quick-gen-key "manage-secrets host $1" ed25519 cert never
   fpr=$(g --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
   g --quick-add-key "$fpr" cv25519 encr never
-  t=$(mktemp "$(dirname "$2")/.host-key.XXXXXXXX")
+  t=$(mktemp ./.host-key.XXXXXXXX)
   g --armor --export-secret-keys "$fpr" > "$t"
-  chown "$3" "$t"
-  mv -f "$t" "$2"
+  chown -h "$4" "$t"
+  mv -f -T -- "$t" "./$3"
+  t=''
 fi
 g --armor --export`
 
@@ -69,8 +75,9 @@ async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<Mod
 export const secretHostKey = secretFileModule('secret_host_key', Args, plan, async (ctx, s, a, p) => {
   const want = plannedAttrs(p)
   const owner = `${want.uid ?? 0}:${want.gid ?? 0}`
-  const r = await ctx.conn.exec(['sh', '-c', KEYGEN, 'sh', ctx.host, a.dest, owner])
-  if (!r.ok) return { ...p, failed: true, msg: `key generation on the host failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}` }
+  const at = checkedPath(ctx.conn, a.dest)
+  const r = await ctx.conn.exec(['sh', '-c', KEYGEN, 'sh', ctx.host, posix.dirname(at), posix.basename(at), owner])
+  if (!r.ok) return { ...p, failed: true, msg: `key generation on the host failed: ${scriptFailure(r)}` }
   s.forget(ctx.host, posix.dirname(a.dest))
   const fingerprint = await s.savePublicKey(ctx.host, r.stdout)
   return { ...p, fingerprint }

@@ -4,10 +4,12 @@
  * 0600 file, the key the host's containers open their bundles with.
  *
  * Rules enforced here:
- * - the file is compared with the password in memory (read over SFTP, never via a command
- *   line) and rewritten only when it differs; a symlink at it or its dir is refused;
+ * - the file is compared with the password by the sha256 the dir's probe computed on the host
+ *   (nothing is read back, no value on a command line) and rewritten only when it differs; a
+ *   symbolic link at it, its dir or any level above is refused (#12);
  * - the file is written atomically with its final mode and owner (0600 by default).
  */
+import { createHash } from 'node:crypto'
 import type { z } from 'zod'
 import { attrChanges } from './fs-util.js'
 import { probeTarget, SecretFileArgs, secretFileModule, writeSecretFile } from './secret-bundle.js'
@@ -22,7 +24,7 @@ async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<Mod
   if (why) return { changed: false, failed: true, msg: why }
   const password = await s.hostPassword(ctx.host)
   if (!password) return { changed: true, content_changed: true, dest: a.dest, ...want, msg: `create a vault password for ${ctx.host} at ${a.dest}` }
-  const same = st !== undefined && (await ctx.conn.get(a.dest)).equals(Buffer.from(`${password.reveal()}\n`))
+  const same = st?.sha256 !== undefined && st.sha256 === createHash('sha256').update(`${password.reveal()}\n`).digest('hex')
   const attrs = st && same ? attrChanges(st, want) : []
   const changed = !same || attrs.length > 0
   return { changed, content_changed: !same, dest: a.dest, ...want, ...(changed ? { msg: !same ? `${st ? 'replace' : 'install'} ${a.dest}` : `${a.dest}: ${attrs.join(', ')}` } : {}) }

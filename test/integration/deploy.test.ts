@@ -4,8 +4,9 @@
  * them: the built CLI, an inventory with a secrets manifest, a 0600 password file.
  * Invariants checked while the commands run: no value in any process's argv or environment
  * (/proc polled), none in the output at -vvv, nothing under the secrets tree ever looser than
- * 0600/0700 (a watcher inside each host), a symlink at a bundle's path refused, a transfer
- * cut mid-write leaving the old bundle intact.
+ * 0600/0700 (a watcher inside each host), a symlink at a bundle's path refused, a symbolic
+ * link at the secrets root or dir — planted, or swapped in and out by a loop during deploys —
+ * never followed (#12), a transfer cut mid-write leaving the old bundle intact.
  */
 import { createHash } from 'node:crypto'
 import { copyFile, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
@@ -224,11 +225,67 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
     expect((await cli(['vault', 'encrypt', join(lab.dir, 'plain.env'), '--bundle', 'plain'])).code).toBe(0)
     const r = await cli(['deploy', '--hosts', 'dep3'])
     expect(r.code).toBe(4)
-    expect(r.stdout).toMatch(/fatal: \[dep3\] push bundles \(item=plain\) => \/opt\/callableapis\/secrets\/plain\.env is a symlink: refusing to follow it/)
+    expect(r.stdout).toMatch(/fatal: \[dep3\] push bundles \(item=plain\) => \/opt\/callableapis\/secrets\/plain\.env is a symbolic link; refusing to follow it/)
     expect((await lab.sh('dep3', 'test -e /opt/planted-target && echo followed || echo untouched')).stdout).toBe('untouched\n')
     expect((await lab.sh('dep3', 'readlink /opt/callableapis/secrets/plain.env')).stdout).toBe('/opt/planted-target\n')
     await lab.sh('dep3', 'rm /opt/callableapis/secrets/plain.env')
     expect((await cli(['deploy', '--hosts', 'dep3'])).code).toBe(0)
+  })
+
+  it('a symbolic link at the secrets root or the secrets dir fails that host, nothing written outside (#12)', async () => {
+    const plant = {
+      '/opt/callableapis': 'mv /opt/callableapis /opt/.real && mkdir -p /opt/outside/secrets && ln -s /opt/outside /opt/callableapis',
+      '/opt/callableapis/secrets': 'mv /opt/callableapis/secrets /opt/.real && mkdir -p /opt/outside && ln -s /opt/outside /opt/callableapis/secrets',
+    }
+    for (const [link, script] of Object.entries(plant)) {
+      await lab.sh('dep3', `${script} && chown -R 1000:1000 /opt/outside`)
+      const before = (await lab.sh('dep3', 'find /opt/outside | sort')).stdout
+      const r = await cli(['deploy'])
+      expect(r.code, r.stdout).toBe(4)
+      const refused = `${link} is a symbolic link; refusing to follow it`
+      for (const item of ['app', 'plain']) expect(r.stdout).toContain(`fatal: [dep3] push bundles (item=${item}) => ${refused}`)
+      for (const h of ['dep1', 'dep2']) expect(r.stdout).toMatch(new RegExp(`${h} +: ok=\\d+ changed=\\d+ unreachable=0 failed=0`))
+      const setup = await cli(['setup', '--hosts', 'dep3'])
+      expect(setup.code, setup.stdout).toBe(4)
+      expect(setup.stdout).toContain(`=> ${refused}`)
+      expect((await lab.sh('dep3', 'find /opt/outside | sort')).stdout, link).toBe(before)
+      await lab.sh('dep3', `rm -rf /opt/outside ${link} && mv /opt/.real ${link}`)
+    }
+    expect((await cli(['deploy', '--hosts', 'dep3'])).code).toBe(0)
+  })
+
+  it('a loop swapping the secrets dir and the root for links during deploys: nothing lands outside, each host written or failed cleanly (#12)', async () => {
+    await writeFile(join(lab.dir, 'plain.env'), 'PLAIN_KEY=raced-plain-value-000000001\n', { mode: 0o600 })
+    expect((await cli(['vault', 'encrypt', join(lab.dir, 'plain.env'), '--bundle', 'plain'])).code).toBe(0)
+    const flag = '/opt/.stop-swap'
+    const swap = `cd /opt && mkdir -p out-root/secrets out-secrets && chown -R 1000:1000 out-root out-secrets && rm -f ${flag}
+while [ ! -e ${flag} ]; do
+  mv -T callableapis/secrets callableapis/.s && ln -s /opt/out-secrets callableapis/secrets; sleep 0.005
+  rm callableapis/secrets && mv -T callableapis/.s callableapis/secrets; sleep 0.005
+  mv -T callableapis .r && ln -s /opt/out-root callableapis; sleep 0.005
+  rm callableapis && mv -T .r callableapis; sleep 0.005
+done`
+    const db = ['dep2', 'dep3']
+    const plain = (h: string): Promise<string> => lab.sh(h, 'cat /opt/callableapis/secrets/plain.env').then((r) => r.stdout)
+    const [fresh, old] = ['PLAIN_KEY=raced-plain-value-000000001\n', await Promise.all(db.map(plain))]
+    const loops = db.map((h) => lab.sh(h, swap))
+    const runs: CliResult[] = []
+    for (let i = 0; i < 3; i++) runs.push(await cli(['deploy', '--hosts', 'db', '--bundle', 'plain']))
+    await Promise.all(db.map((h) => lab.sh(h, `touch ${flag}`)))
+    await Promise.all(loops)
+    for (const [i, h] of db.entries()) {
+      expect((await lab.sh(h, `rm ${flag}; find /opt/out-root /opt/out-secrets | sort`)).stdout, h).toBe('/opt/out-root\n/opt/out-root/secrets\n/opt/out-secrets\n')
+      expect((await lab.sh(h, 'ls -a /opt/callableapis/secrets')).stdout, h).not.toContain('ms-tmp')
+      await lab.sh(h, 'rm -rf /opt/out-root /opt/out-secrets')
+      // written correctly where a run said so, else the old file untouched
+      const said = runs.some((r) => r.stdout.includes(`changed: [${h}] push bundles (item=plain)`))
+      if (said) expect(await plain(h), h).toContain(fresh)
+      else expect(await plain(h), h).toBe(old[i])
+    }
+    for (const r of runs) expect([0, 4], r.stdout + r.stderr).toContain(r.code)
+    const again = await cli(['deploy', '--hosts', 'db', '--bundle', 'plain'])
+    expect(again.code, again.stdout).toBe(0)
+    for (const h of db) expect(await plain(h)).toContain(fresh)
   })
 
   it('a transfer cut mid-write leaves the old bundle intact, and the next deploy converges', async () => {
