@@ -19,7 +19,7 @@
 import { readFile } from 'node:fs/promises'
 import { SEVERITIES, type Severity } from '../audit/rules.js'
 import { Exit, UserError } from '../errors.js'
-import { withLock, writeFileAtomic } from '../vault/secure-write.js'
+import { errnoWords, withLock, writeFileAtomic } from '../vault/secure-write.js'
 
 /** JobSummary is what one cron run reports to metrics and alert hooks: names and counts only. */
 export interface JobSummary {
@@ -91,9 +91,11 @@ export async function writeMetrics(path: string, summary: JobSummary): Promise<W
     return { warnings: old.warnings }
   }
   return withLock(`${path}.lock`, update, { what: `metrics file ${path}`, exit: Exit.Usage }).catch((err: unknown) => {
-    if (err instanceof UserError) throw err
-    const code = (err as NodeJS.ErrnoException).code ?? String(err)
-    throw new UserError(`cannot write metrics file ${path}: ${code}`, Exit.Usage, [`its directory must exist and be writable (node_exporter's --collector.textfile.directory)`], { cause: err })
+    // a lock that cannot be made (a UserError caused by an errno) is the file's own problem: its directory
+    const cause = err instanceof UserError ? err.cause : err
+    if (cause === undefined || cause instanceof UserError) throw err
+    const code = errnoWords(cause) ?? (cause as NodeJS.ErrnoException).code ?? String(cause)
+    throw new UserError(`cannot write metrics file ${path}: ${code}`, Exit.Usage, [`its directory must exist and be writable (node_exporter's --collector.textfile.directory)`], { cause })
   })
 }
 

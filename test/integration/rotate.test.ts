@@ -205,6 +205,21 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     expect(again.stdout).toMatch(/rot1 +unchanged/)
   })
 
+  it('a tree holding a symlink cannot be backed up, so it is not rotated: store and host stay as they were (#12)', async () => {
+    await lab.sh('rot1', 'ln -s /etc/hostname /opt/callableapis/secrets/elsewhere.env')
+    try {
+      const store = await storeFiles()
+      const before = await tree('rot1')
+      const r = await cli(['rotate', '--force', '--bundle', 'solo'])
+      expect(r.code, r.stdout).toBe(4)
+      expect(r.stdout).toMatch(/rot1 +not rotated: backup before rotating failed: .*elsewhere\.env is not a regular file or directory \(a symlink\?\)/)
+      expect(await storeFiles()).toBe(store)
+      expect(await tree('rot1')).toBe(before)
+    } finally {
+      await lab.sh('rot1', 'rm /opt/callableapis/secrets/elsewhere.env')
+    }
+  })
+
   it('a full disk on one host: it keeps its previous bundles intact, the others rotate, the next run converges', async () => {
     // rot3's tree on a tiny tmpfs, filled up: no new file fits there
     const fill = await lab.sh('rot3', [

@@ -182,6 +182,6 @@ describe('writeMetrics', () => {
   })
 
   it('fails with a lowercase error naming the file when its directory is missing', async () => {
-    await expect(writeMetrics(join(dir, 'missing', 'm.prom'), summary())).rejects.toThrow(/^cannot write metrics file .*m\.prom: ENOENT$/)
+    await expect(writeMetrics(join(dir, 'missing', 'm.prom'), summary())).rejects.toThrow(/^cannot write metrics file .*m\.prom: no such directory$/)
   })
 })
