@@ -1,6 +1,7 @@
 /**
  * edit-leftovers.ts — says on stderr what `removeEditLeftovers` cleaned up: the plaintext of
- * a `vault edit` whose process was killed (#12). Called at the start of every `vault` action.
+ * a `vault edit` whose process was killed (#12). Called at the start of every `vault` action
+ * and by every command that opens the secrets store (setup, deploy, rotate, audit, status).
  *
  * Rules enforced here:
  * - one stderr line per directory found, removed or not, naming it and the pid that made it;

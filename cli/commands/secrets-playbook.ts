@@ -26,6 +26,7 @@ import { rekeyBundles } from '../vault/actions.js'
 import { getPassword, passwordFileOf, terminalOf } from '../vault/password.js'
 import { SecretStore, STORE_DIR } from '../vault/store.js'
 import { hostResult } from '../journal/recorder.js'
+import { cleanEditLeftovers } from './edit-leftovers.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import type { CommandIo } from './types.js'
@@ -106,6 +107,8 @@ export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOpt
     throw new ConfigError(`no secrets manifest at ${join(store.dir, MANIFEST_FILE)}`, ['declare the bundles there (see inventory/production/.secrets/manifest.yml), then: manage-secrets vault create'])
   }
   const manifest = await loadManifest(store.dir)
+  // the plaintext of an edit a kill interrupted does not wait for the next vault command
+  await cleanEditLeftovers(io)
   store.onRecover = (line) => io.stderr(`manage-secrets: warning: ${line}\n`)
   await checkIntegrity(store)
   const tty = terminalOf()

@@ -190,10 +190,23 @@ export function scriptFailure(r: ExecResult, prefix = ''): string {
     case 'mismatch':
       return `${path}: sha256 of the written file does not match what was sent; not installed`
     case 'error':
-      return `${path}: ${why}`
+      return `${path}: ${hostWords(why)}`
     default:
       return `${prefix}${why}`
   }
+}
+
+/** HOST_ERRORS are the host tools' words for common failures, and the user's words for them. */
+const HOST_ERRORS: [RegExp, string][] = [
+  [/no space left on device/i, 'no space left on device (disk full)'],
+  [/disk quota exceeded/i, 'disk quota exceeded'],
+  [/read-only file system/i, 'read-only file system'],
+  [/permission denied|operation not permitted/i, 'permission denied'],
+]
+
+/** hostWords says a host tool's error line in the user's words (the line itself when it is not a common one). */
+export function hostWords(line: string): string {
+  return HOST_ERRORS.find(([re]) => re.test(line))?.[1] ?? line
 }
 
 /**

@@ -97,6 +97,21 @@ describe('vault removes the plaintext of a killed edit (#12)', () => {
     expect(again).toMatchObject({ code: 0, stderr: '' })
   })
 
+  it('a command that opens the store outside vault (audit) removes a dead edit\'s plaintext too', async () => {
+    const pid = await deadPid()
+    const dir = join(ktemp, `manage-secrets-edit-${pid}-AbC123`)
+    await mkdir(dir, { mode: 0o700 })
+    await writeFile(join(dir, 'k.env'), 'K=left-by-a-killed-edit-0123456789\n', { mode: 0o600 })
+    const ainv = join(root, 'ainv')
+    await mkdir(join(ainv, '.secrets'), { recursive: true })
+    await writeFile(join(ainv, 'hosts.yml'), `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/ahost/opt"\n    backup_dir: "${root}/ahost/backups"\n  hosts: {a1: {}}\n`)
+    await writeFile(join(ainv, '.secrets', 'manifest.yml'), 'bundles:\n  k:\n    keys: {K: password}\n')
+    const r = await runCli(['-i', ainv, 'audit'], { env: kenv(), cwd: root })
+    expect(r.stderr).toContain(removedLine(pid, dir))
+    expect(r.stdout + r.stderr).not.toContain('left-by-a-killed-edit')
+    expect(await readdir(ktemp)).toEqual([])
+  })
+
   it('never touches a live edit of another process, a dir not 0700, a link, or one with no pid; never follows links inside', async () => {
     const live = spawn('sleep', ['30'])
     const livePid = live.pid as number
