@@ -13,14 +13,13 @@ import { Chalk } from 'chalk'
 import yargs, { type Argv } from 'yargs'
 import { COMMANDS, type CommandSpec } from './commands/registry.js'
 import type { CommandIo, GlobalArgs } from './commands/types.js'
+import { GLOBAL_OPTIONS } from './commands/globals.js'
 import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
+import { EPILOGUE, helpRequest, helpWidth, renderHelp } from './help.js'
 import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
 import { lockTakeovers } from './vault/secure-write.js'
 
-const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
-ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
-130 interrupted. Inventory: -i PATH, else $MANAGE_SECRETS_INVENTORY, else inventory/production.`
 
 /** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
@@ -35,6 +34,13 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
   })
   let verbose = 0
+  const help = helpRequest(argv)
+  if (help) {
+    // our own layout (#16): own options first, wrapped at spaces to the terminal
+    process.stdout.write(renderHelp(help.command, helpWidth()))
+    process.removeListener('SIGINT', onSigint)
+    return
+  }
   try {
     let code: number = Exit.Ok
     const cli = buildCli(argv, async (spec, args) => {
@@ -76,23 +82,14 @@ type Runner = (spec: CommandSpec, args: GlobalArgs & Record<string, unknown>) =>
 export function buildCli(argv: string[], runner: Runner): Argv {
   let cli = yargs(argv)
     .scriptName('manage-secrets')
-    .wrap(Math.min(110, process.stdout.columns || 110))
+    .wrap(helpWidth())
     .usage('Usage: $0 <command> [options]')
     .usage('Secret bundles pushed over SSH with strict permissions, rotated, backed up, audited.')
-    .option('inventory', { alias: 'i', type: 'string', describe: 'inventory file or directory', global: true })
-    .option('hosts', { alias: ['limit', 'l'], type: 'string', describe: 'host pattern (Ansible syntax)', global: true })
-    .option('forks', { alias: 'f', type: 'number', default: 25, describe: 'hosts worked on in parallel', global: true })
-    .option('json', { type: 'boolean', default: false, describe: 'one JSON document on stdout', global: true })
-    .option('color', { type: 'boolean', describe: 'colour output (default: only on a TTY without NO_COLOR)', global: true })
-    .option('verbose', { alias: 'v', type: 'count', describe: 'more detail (-vvv for the most)', global: true })
-    .option('check', { alias: 'C', type: 'boolean', default: false, describe: 'dry run: change nothing anywhere', global: true })
-    .option('diff', { alias: 'D', type: 'boolean', default: false, describe: 'show changes (secret values redacted)', global: true })
-    .option('vault-password-file', { type: 'string', describe: 'file holding the vault password (mode 0600)', global: true })
-    .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'add unknown SSH host keys to known_hosts (changed keys are still refused)', global: true })
     .check((args) => {
       if (!Number.isInteger(args.forks) || (args.forks as number) < 1) throw new UsageError('--forks must be a positive integer')
       return true
     })
+  for (const [name, o] of GLOBAL_OPTIONS) cli = cli.option(name, { ...o, global: true })
   for (const spec of COMMANDS) {
     cli = cli.command(
       spec.command,

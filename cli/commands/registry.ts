@@ -4,6 +4,7 @@
  * `manage-secrets --help` starts fast (the brief's bound is 0.3 s).
  */
 import type { Argv } from 'yargs'
+import type { GlobalName } from './globals.js'
 import type { CommandIo } from './types.js'
 
 /** CommandModule is what a command's implementation file exports. */
@@ -18,6 +19,10 @@ export interface CommandSpec {
   describe: string
   examples: [string, string][]
   options?: (y: Argv) => Argv
+  /** the global options this command uses, listed in its help after its own (default: all) */
+  globals?: GlobalName[]
+  /** the values of its `<action>` positional, one line each in its help */
+  actions?: [string, string][]
   load: () => Promise<CommandModule>
 }
 
@@ -111,6 +116,7 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 status --metrics-file /var/lib/node_exporter/textfile/manage_secrets.prom', 'also bundles due and hosts unreachable for Prometheus'],
     ],
     options: (y) => monitorOptions(y),
+    globals: ['inventory', 'hosts', 'forks', 'json', 'color', 'verbose', 'vault-password-file', 'accept-new-host-keys'],
     load: () => import('./status.js'),
   },
   {
@@ -138,7 +144,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     command: 'vault <action> [files..]',
-    describe: 'create, view, edit, rekey or import bundles',
+    describe: 'the encrypted store: create, view, edit, encrypt, decrypt, rekey, import, status, keygen',
     examples: [
       ['$0 vault view all-secrets', 'print a bundle\'s key names and values to the terminal'],
       ['$0 vault import secrets.yml --vault-password-file ~/.vault_pass', 'migrate an ansible-vault file'],
@@ -159,6 +165,18 @@ export const COMMANDS: CommandSpec[] = [
         .option('identity', { type: 'string', describe: 'private key file for recipient mode (or $MANAGE_SECRETS_IDENTITY)' })
         .option('admin', { type: 'string', describe: 'keygen: make a key pair for this admin' })
         .option('host', { type: 'string', describe: 'keygen: make a key pair for this host' }),
+    globals: ['inventory', 'json', 'color', 'verbose', 'vault-password-file'],
+    actions: [
+      ['create', 'generate every bundle of the manifest (or the named ones)'],
+      ['view', "print a bundle's key names and values (values only on a terminal, or with --reveal)"],
+      ['edit', 'edit a bundle in $EDITOR through a 0600 file removed afterwards'],
+      ['encrypt', 'put the values of a plaintext file into a bundle (--bundle)'],
+      ['decrypt', 'write a bundle as plaintext to --output (0600) or -'],
+      ['rekey', 're-encrypt every bundle under --new-vault-password-file'],
+      ['import', 'migrate ansible-vault and .env files into bundles'],
+      ['status', 'each bundle: version, keys, last rotation, next due date'],
+      ['keygen', 'make a key pair for an --admin or a --host (recipient mode)'],
+    ],
     load: () => import('./vault.js'),
   },
   {
@@ -183,6 +201,7 @@ export const COMMANDS: CommandSpec[] = [
       y
         .positional('pattern', { type: 'string', describe: 'host pattern (same as --hosts)' })
         .option('vars', { type: 'boolean', default: false, describe: 'print each host\'s merged variables' }),
+    globals: ['inventory', 'hosts', 'json', 'color', 'verbose'],
     load: () => import('./hosts.js'),
   },
   {
@@ -202,6 +221,13 @@ export const COMMANDS: CommandSpec[] = [
         .option('bin', { type: 'string', describe: 'print-*: the installed program (default /usr/local/bin/manage-secrets)' })
         .option('log-file', { type: 'string', describe: 'print-crontab: where job output is appended (default /var/log/manage-secrets.log)' })
         .option('user', { type: 'string', describe: 'print-systemd: User= of the services' }),
+    globals: ['inventory', 'json', 'color', 'verbose'],
+    actions: [
+      ['run', 'the daemon: run the jobs of the schedule, never two at once'],
+      ['next', 'the next run times of every job'],
+      ['print-crontab', 'the same jobs as a crontab'],
+      ['print-systemd', 'a .service and a .timer per job'],
+    ],
     load: () => import('./schedule.js'),
   },
   {
@@ -216,6 +242,11 @@ export const COMMANDS: CommandSpec[] = [
       y
         .positional('action', { type: 'string', choices: ['verify', 'show'], describe: 'what to do' })
         .option('since', { type: 'string', describe: 'show: only entries since an ISO date or a duration back (7d, 12h)' }),
+    globals: ['inventory', 'json', 'color', 'verbose'],
+    actions: [
+      ['verify', 'check the hash chain (exit 3 naming each broken line)'],
+      ['show', 'the runs and their hosts (--since, --json)'],
+    ],
     load: () => import('./journal.js'),
   },
   {
@@ -238,6 +269,7 @@ export const COMMANDS: CommandSpec[] = [
         .option('allow-missing', { type: 'boolean', default: false, describe: 'warn and run anyway when the dir, a bundle or a credential file is missing' })
         .option('allow-key', { type: 'string', describe: 'let bundles set this loader key (NODE_OPTIONS, LD_*, PATH, PYTHON*, …; refused otherwise); repeatable' })
         .option('format', { type: 'string', choices: ['env', 'json'], describe: 'print the values (KEY=VALUE lines or one JSON object) instead of running a command' }),
+    globals: ['color', 'verbose', 'vault-password-file'],
     load: () => import('./load.js'),
   },
 ]

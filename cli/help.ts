@@ -1,0 +1,178 @@
+/**
+ * help.ts — `--help` of the CLI and of every command (#16), rendered here rather than by
+ * yargs (whose ESM build cuts lines inside words).
+ *
+ * Rules enforced here:
+ * - wrapped to the terminal's width, 80 columns when stdout is not a terminal;
+ * - a line is only ever broken at a space, never inside a word (a word longer than the line
+ *   stays whole);
+ * - a command's own options first, then only the global options that command uses;
+ * - every example on its own line(s), its description under it.
+ */
+import type { Argv, Options, PositionalOptions } from 'yargs'
+import { ALL_GLOBALS, GLOBAL_OPTIONS } from './commands/globals.js'
+import { COMMANDS, type CommandSpec } from './commands/registry.js'
+
+export const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
+ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
+130 interrupted. Inventory: -i PATH, else $MANAGE_SECRETS_INVENTORY, else inventory/production.`
+
+const NAME = 'manage-secrets'
+const ABOUT = 'Secret bundles pushed over SSH with strict permissions, rotated, backed up, audited.'
+const TOP_EXAMPLES: [string, string][] = [
+  ['$0 hosts --hosts "web:!web01"', 'list the web hosts but web01'],
+  ['$0 rotate --check', 'dry run of the weekly rotation'],
+]
+
+/** helpWidth is the terminal's width, or 80 columns when stdout is not a terminal. */
+export function helpWidth(stdout: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  return stdout.isTTY === true && (stdout.columns ?? 0) > 0 ? (stdout.columns as number) : 80
+}
+
+/** wrap breaks `text` at spaces into lines of at most `width` columns (a longer word stays whole). */
+export function wrap(text: string, width: number, indent = 0, first = indent): string[] {
+  const words = text.split(/\s+/).filter((w) => w !== '')
+  const lines: string[] = []
+  let line = ' '.repeat(first)
+  let empty = true
+  for (const w of words) {
+    if (!empty && line.length + 1 + w.length > width) {
+      lines.push(line)
+      line = ' '.repeat(indent)
+      empty = true
+    }
+    line += (empty ? '' : ' ') + w
+    empty = false
+  }
+  lines.push(line)
+  return lines
+}
+
+/** shellWords splits an example command at spaces outside quotes. */
+function shellWords(cmd: string): string[] {
+  return cmd.match(/(?:'[^']*'|"[^"]*"|[^\s'"])+/g) ?? []
+}
+
+/** exampleLines: the command on its own line(s), continued with ` \`, its description under it. */
+function exampleLines(cmd: string, what: string, width: number): string[] {
+  const lines: string[] = []
+  let line = '  '
+  let empty = true
+  for (const word of shellWords(cmd.replaceAll('$0', NAME))) {
+    if (!empty && line.length + 1 + word.length + 2 > width) {
+      lines.push(line + ' \\')
+      line = '      '
+      empty = true
+    }
+    if (empty && line.length + word.length > width && word.includes(' ')) {
+      // a quoted word longer than the line: broken at its own spaces (never inside a word)
+      const parts = wrap(word, width - 2, 6, line.length)
+      lines.push(...parts.slice(0, -1))
+      line = parts.at(-1) ?? line
+    } else line += (empty ? '' : ' ') + word
+    empty = false
+  }
+  lines.push(line)
+  return [...lines, ...wrap(what, width, 8)]
+}
+
+/** Recorded is what a command's `options` builder declares. */
+interface Recorded {
+  positionals: [string, PositionalOptions][]
+  options: [string, Options][]
+}
+
+function record(spec: CommandSpec): Recorded {
+  const rec: Recorded = { positionals: [], options: [] }
+  const fake = {
+    option(name: string, o: Options) {
+      rec.options.push([name, o])
+      return fake
+    },
+    positional(name: string, o: PositionalOptions) {
+      rec.positionals.push([name, o])
+      return fake
+    },
+  }
+  spec.options?.(fake as unknown as Argv)
+  return rec
+}
+
+/** METAVAR names the value an option takes, where its own name does not say it. */
+const METAVAR: Record<string, string> = { inventory: 'PATH', hosts: 'PATTERN', 'fail-on': 'LEVEL', identity: 'FILE', output: 'FILE', admin: 'NAME', host: 'NAME', bundle: 'NAME', 'extra-vars': 'VARS', 'secrets-dir': 'DIR', 'allow-key': 'KEY', 'save-plan': 'FILE', plan: 'FILE', from: 'BACKUP', since: 'WHEN', schedule: 'FILE', bin: 'PATH', user: 'USER', format: 'FORMAT' }
+
+/** optionRow: `-i, --inventory` and its description with type, default and choices. */
+function optionRow(name: string, o: Options): [string, string] {
+  const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias]
+  const short = aliases.filter((a) => a.length === 1).map((a) => `-${a}`)
+  const long = [name, ...aliases.filter((a) => a.length > 1)].map((a) => `--${a}`)
+  const arg = o.type === 'string' || o.type === 'number' || o.type === 'array' || o.array ? ` ${o.type === 'number' ? 'N' : 'X'}` : ''
+  const left = `${short.length ? short.join(', ') + ', ' : '    '}${long.join(', ')}${arg.replace('X', METAVAR[name] ?? name.split('-').pop()?.toUpperCase() ?? 'X')}`
+  const notes: string[] = []
+  if (o.choices) notes.push(`one of: ${(o.choices as unknown[]).join(', ')}`)
+  if (o.default !== undefined && o.default !== false && !(Array.isArray(o.default) && o.default.length === 0)) notes.push(`default: ${String(o.default)}`)
+  if (o.array) notes.push('repeatable')
+  if (o.demandOption) notes.push('required')
+  return [left, `${o.describe ?? ''}${notes.length ? ` [${notes.join('; ')}]` : ''}`]
+}
+
+/** table renders `[left, right]` rows: two columns when they fit, else the right under the left. */
+function table(rows: [string, string][], width: number): string[] {
+  const col = Math.min(32, width - 30, Math.max(0, ...rows.map(([l]) => l.length)) + 4)
+  const out: string[] = []
+  for (const [left, right] of rows) {
+    const inline = width - col >= 30 && left.length + 4 <= col
+    if (inline) {
+      const lines = wrap(right, width, col, col)
+      out.push(`  ${left}`.padEnd(col) + (lines[0] ?? '').trimStart(), ...lines.slice(1))
+    } else out.push(`  ${left}`, ...wrap(right, width, 8))
+  }
+  return out
+}
+
+/** renderHelp is the help of one command (its first word), or of the CLI with none. */
+export function renderHelp(command: string | undefined, width: number): string {
+  const spec = COMMANDS.find((s) => s.command.split(' ')[0] === command)
+  const out: string[] = []
+  const section = (title: string, lines: string[]): void => {
+    if (lines.length) out.push('', title, ...lines)
+  }
+  const helpRows: [string, string][] = [optionRow('help', { alias: 'h', describe: 'show this help' }), optionRow('version', { describe: 'show the version number' })]
+  if (!spec) {
+    out.push(...wrap(`Usage: ${NAME} <command> [options]`, width), '', ...wrap(ABOUT, width))
+    section('Commands:', table(COMMANDS.map((s) => [`${NAME} ${s.command}`, s.describe]), width))
+    section('Global options:', table([...GLOBAL_OPTIONS.map(([n, o]) => optionRow(n, o)), ...helpRows], width))
+    section('Examples:', TOP_EXAMPLES.flatMap(([c, w]) => exampleLines(c, w, width)))
+  } else {
+    const rec = record(spec)
+    out.push(...wrap(`Usage: ${NAME} ${spec.command} [options]`, width), '', ...wrap(spec.describe, width))
+    if (spec.actions) section('Actions:', table(spec.actions, width))
+    const positionals = rec.positionals.filter(([n]) => !(spec.actions && n === 'action'))
+    section('Arguments:', table(positionals.map(([n, o]) => [n, `${o.describe ?? ''}${o.choices ? ` [one of: ${(o.choices as unknown[]).join(', ')}]` : ''}`]), width))
+    section('Options:', table(rec.options.map(([n, o]) => optionRow(n, o)), width))
+    const globals = spec.globals ?? ALL_GLOBALS
+    section('Global options:', table([...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)).map(([n, o]) => optionRow(n, o)), ...helpRows], width))
+    section('Examples:', spec.examples.flatMap(([c, w]) => exampleLines(c, w, width)))
+  }
+  out.push('', ...wrap(EPILOGUE, width))
+  return out.map((l) => l.trimEnd()).join('\n') + '\n'
+}
+
+/** STRING_GLOBALS take a value: their next argument is not the command's name. */
+const VALUED = new Set(['-i', '--inventory', '-l', '--hosts', '--limit', '-f', '--forks', '--vault-password-file'])
+
+/**
+ * helpRequest says whether `argv` asks for help (`-h`/`--help` before any `--`), and for which
+ * command: `{ command }`, `{}` for the CLI's own help, or undefined when help is not asked.
+ */
+export function helpRequest(argv: readonly string[]): { command?: string } | undefined {
+  const end = argv.indexOf('--')
+  const args = end === -1 ? argv : argv.slice(0, end)
+  if (!args.some((a) => a === '--help' || a === '-h')) return undefined
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string
+    if (VALUED.has(a)) i++
+    else if (!a.startsWith('-')) return COMMANDS.some((s) => s.command.split(' ')[0] === a) ? { command: a } : {}
+  }
+  return {}
+}
