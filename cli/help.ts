@@ -176,3 +176,49 @@ export function helpRequest(argv: readonly string[]): { command?: string } | und
   }
   return {}
 }
+
+/** commandOf: the command `argv` names (its first word), if any. */
+export function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') return undefined
+    if (VALUED.has(a)) i++
+    else if (!a.startsWith('-')) return COMMANDS.some((s) => s.command.split(' ')[0] === a) ? a : undefined
+  }
+  return undefined
+}
+
+/** optionNames: every spelling (`--hosts`, `-l`, …) of the options `command` takes, or of the globals with none. */
+export function optionNames(command: string | undefined): string[] {
+  const spec = COMMANDS.find((s) => s.command.split(' ')[0] === command)
+  const globals = spec?.globals ?? ALL_GLOBALS
+  const all: [string, Options][] = [...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)), ...(spec ? record(spec).options : []), ['help', { alias: 'h' }], ['version', {}]]
+  return all.flatMap(([n, o]) => [n, ...(o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias])]).map((n) => (n.length === 1 ? `-${n}` : `--${n}`))
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number
+      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return row[b.length] as number
+}
+
+/** closestOption: the known option nearest to a mistyped `--hots` (`--hosts`), if one is close. */
+export function closestOption(typed: string, known: readonly string[]): string | undefined {
+  if (!typed.startsWith('--')) return undefined
+  let best: string | undefined
+  let bestD = Infinity
+  for (const k of known) {
+    if (!k.startsWith('--')) continue
+    const d = distance(typed, k)
+    if (d < bestD) [best, bestD] = [k, d]
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor((typed.length - 2) / 3)) ? best : undefined
+}

@@ -15,7 +15,7 @@ import { COMMANDS, type CommandSpec } from './commands/registry.js'
 import type { CommandIo, GlobalArgs } from './commands/types.js'
 import { GLOBAL_OPTIONS } from './commands/globals.js'
 import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
-import { EPILOGUE, helpRequest, helpWidth, renderHelp } from './help.js'
+import { closestOption, commandOf, EPILOGUE, helpRequest, helpWidth, optionNames, renderHelp } from './help.js'
 import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
 import { lockTakeovers } from './vault/secure-write.js'
@@ -114,12 +114,28 @@ export function buildCli(argv: string[], runner: Runner): Argv {
     .version()
     .fail((msg, err) => {
       if (err) throw err
-      throw usageError(msg ?? 'invalid command line')
+      throw usageError(msg ?? 'invalid command line', argv)
     })
 }
 
 /** usageError turns a yargs message into our one-line lowercase form with a hint. */
-function usageError(msg: string): UsageError {
+function usageError(msg: string, argv: readonly string[] = []): UsageError {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg.trim())
+  if (unknown) {
+    const names = (unknown[1] ?? '').split(', ')
+    // as typed: `--hots`, `--hots=x`, `-Z`, a negated `--no-…`; else it is a stray positional
+    const typed = names.map((n) => argv.map((a) => a.split('=')[0] as string).find((a) => a === `--${n}` || a === `-${n}` || a === `--no-${n}`) ?? n)
+    const options = typed.filter((t) => t.startsWith('-'))
+    const command = commandOf(argv)
+    const help = `see: manage-secrets ${command ? `${command} ` : ''}--help`
+    if (options.length === 0) return new UsageError(`unexpected argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`, [help])
+    const known = optionNames(command)
+    const hints = options.flatMap((o) => {
+      const near = closestOption(o.replace(/^--no-/, '--'), known)
+      return near ? [`did you mean ${near}? (not ${o})`] : []
+    })
+    return new UsageError(`unknown option${options.length > 1 ? 's' : ''}${command ? ` for ${command}` : ''}: ${options.join(', ')}`, [...hints, help])
+  }
   const suggestion = /^Did you mean (.+)\?$/.exec(msg.trim())
   if (suggestion) return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
   const choice = /Argument: ([\w-]+), Given: ("[^"]*"|\S+), Choices: (.+)/.exec(msg)

@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises'
 import { isNode, isScalar, LineCounter, parseDocument, visit, type Document, type ScalarTag, type Tags } from 'yaml'
 import type { ZodType } from 'zod'
 import { ConfigError } from '../errors.js'
+import { readErrorWords } from '../errno.js'
 
 /** YamlSource is one parsed YAML document plus what is needed to point at its nodes. */
 export interface YamlSource {
@@ -59,7 +60,7 @@ export async function readYaml(file: string): Promise<YamlSource> {
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
-    throw new ConfigError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new ConfigError(`${file}: cannot read: ${readErrorWords(err)}`)
   }
   return parseYaml(file, text)
 }

@@ -28,6 +28,7 @@ import { parseDotenv, type DotenvEntry } from './dotenv.js'
 import { readIdentityFile } from './keys.js'
 import { readPasswordFile } from './password.js'
 import { unseal, type Opener } from './vault.js'
+import { readErrorWords } from '../errno.js'
 
 /** HOST_BUNDLE_EXT is the file extension of a bundle's copy on a host. */
 export const HOST_BUNDLE_EXT = '.env'
@@ -58,7 +59,7 @@ export async function locateHostBundles(dir: string, names: readonly string[]): 
   // the dir itself may be reached through a link (stat); links inside it are refused (lstat)
   const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
     if (absent(err)) return undefined
-    throw new VaultError(`secrets dir ${dir}: cannot read: ${err.code ?? 'error'}`)
+    throw new VaultError(`secrets dir ${dir}: cannot read: ${readErrorWords(err)}`)
   })
   if (info === undefined) return { files: [], missing: [`secrets dir ${dir} does not exist`] }
   if (!info.isDirectory()) throw new VaultError(`secrets dir ${dir} is not a directory`)
@@ -85,7 +86,7 @@ async function locateNamed(dir: string, names: readonly string[]): Promise<Locat
     const path = join(dir, `${name}${HOST_BUNDLE_EXT}`)
     const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
       if (absent(err)) return undefined
-      throw new VaultError(`bundle ${path}: cannot read: ${err.code ?? 'error'}`)
+      throw new VaultError(`bundle ${path}: cannot read: ${readErrorWords(err)}`)
     })
     if (info === undefined) missing.push(`bundle ${name}: ${path} does not exist`)
     else {
@@ -137,7 +138,7 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     (err: NodeJS.ErrnoException) => {
       if (absent(err)) return false
-      throw new VaultError(`${path}: cannot read: ${err.code ?? 'error'}`)
+      throw new VaultError(`${path}: cannot read: ${readErrorWords(err)}`)
     },
   )
 }
@@ -158,14 +159,14 @@ export async function readHostBundle(file: HostBundleFile, opener: Opener | unde
 async function readNoFollow(path: string): Promise<string> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ELOOP') throw new VaultError(`bundle ${path} is a symbolic link; refusing to follow it`)
-    throw new VaultError(`bundle ${path}: cannot read: ${err.code ?? 'error'}`)
+    throw new VaultError(`bundle ${path}: cannot read: ${readErrorWords(err)}`)
   })
   try {
     if (!(await fh.stat()).isFile()) throw new VaultError(`bundle ${path} is not a regular file`)
     return await fh.readFile('utf8')
   } catch (err) {
     if (err instanceof VaultError) throw err
-    throw new VaultError(`bundle ${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new VaultError(`bundle ${path}: cannot read: ${readErrorWords(err)}`)
   } finally {
     await fh.close()
   }

@@ -14,6 +14,7 @@ import { basename, join } from 'node:path'
 import * as openpgp from 'openpgp'
 import { ConfigError, UsageError, VaultError } from '../errors.js'
 import { writeFileAtomic } from './secure-write.js'
+import { readErrorWords } from '../errno.js'
 
 /** Recipient is one public key the store encrypts to, with its role and name. */
 export interface Recipient {
@@ -51,7 +52,7 @@ export async function writePrivateKey(path: string, armored: string): Promise<vo
 /** readPublicKeyFile reads one armoured public key; a private key there is an error. */
 export async function readPublicKeyFile(path: string): Promise<openpgp.PublicKey> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new ConfigError(`${path}: cannot read: ${err.code ?? 'error'}`)
+    throw new ConfigError(`${path}: cannot read: ${readErrorWords(err)}`)
   })
   if (text.includes('PRIVATE KEY BLOCK')) throw new ConfigError(`${path} holds a private key: the store keeps public keys only`, ['remove it from the repository and keep it 0600 outside'])
   try {
@@ -99,13 +100,13 @@ export async function loadHostKeys(storeDir: string, hosts: readonly string[]): 
 /** readIdentityFile reads a private key (0600 required) to decrypt recipient-mode bundles. */
 export async function readIdentityFile(path: string): Promise<openpgp.PrivateKey> {
   const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    throw new VaultError(`identity file ${path}: cannot read: ${err.code ?? 'error'}`)
+    throw new VaultError(`identity file ${path}: cannot read: ${readErrorWords(err)}`)
   })
   if ((info.mode & 0o077) !== 0) {
     throw new UsageError(`identity file ${path} is accessible by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`, [`chmod 600 ${path}`])
   }
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new VaultError(`identity file ${path}: cannot read: ${err.code ?? 'error'}`)
+    throw new VaultError(`identity file ${path}: cannot read: ${readErrorWords(err)}`)
   })
   let key: openpgp.PrivateKey
   try {

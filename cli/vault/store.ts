@@ -25,6 +25,7 @@ import type { Fingerprinter } from '../secrets/secret.js'
 import { ensurePrivateDir, withLock, writeFileAtomic } from './secure-write.js'
 import { commitFiles, recoverStore, txPending, type TxFile } from './store-tx.js'
 import { KDF_LABEL, seal, unseal, type Opener, type Sealer } from './vault.js'
+import { readErrorWords } from '../errno.js'
 
 /** STORE_DIR is the store's folder name inside an inventory directory. */
 export const STORE_DIR = '.secrets'
@@ -166,7 +167,7 @@ export class SecretStore {
       return await readFile(this.ascPath(name), 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VaultError(`bundle '${name}' not found in ${this.dir}`, ['create it with: manage-secrets vault create ' + name])
-      throw new VaultError(`${this.ascPath(name)}: cannot read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+      throw new VaultError(`${this.ascPath(name)}: cannot read: ${readErrorWords(err)}`)
     }
   }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../helpers/cli.js'
+import { expectOneLineError, runCli } from '../helpers/cli.js'
 
 const COMMANDS = ['setup', 'deploy', 'rotate', 'audit', 'status', 'backup', 'restore', 'vault', 'play', 'hosts', 'schedule', 'journal', 'load']
 
@@ -43,8 +43,24 @@ describe('manage-secrets CLI (#2)', () => {
     expect(r.stderr).toContain("did you mean 'hosts'?")
     const o = await runCli(['hosts', '--bogus'])
     expect(o.code).toBe(2)
-    expect(o.stderr).toMatch(/^manage-secrets: error: unknown argument: bogus\n/)
+    expect(o.stderr).toMatch(/^manage-secrets: error: unknown option for hosts: --bogus\n/)
     noStack(r.stderr + o.stderr)
+  })
+})
+
+describe('usage errors name the option (#16)', () => {
+  it('an unknown option close to a known one: did you mean --hosts, as for commands', async () => {
+    const r = await runCli(['status', '--hots', 'onode1'])
+    expectOneLineError(r, 2, /^manage-secrets: error: unknown option for status: --hots$/)
+    expect(r.stderr).toContain('hint: did you mean --hosts? (not --hots)')
+    const far = await runCli(['hosts', '--zzzzzz'])
+    expectOneLineError(far, 2, /unknown option for hosts: --zzzzzz$/)
+    expect(far.stderr).not.toContain('did you mean')
+    // only the options that command takes are suggested: vault has no --forks
+    const vault = await runCli(['vault', 'view', '--forkss', '2'])
+    expect(vault.stderr).not.toContain('did you mean --forks')
+    const stray = await runCli(['hosts', 'a', 'b'])
+    expectOneLineError(stray, 2, /unexpected argument: b$/)
   })
 })
 

@@ -18,7 +18,7 @@ describe('scripts/manage-secrets.sh (#6)', () => {
     expect((await wrapper(['rotate', '--help'])).stdout).toContain('--save-plan')
     const bad = await wrapper(['rotate', '--no-such-option'])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/^manage-secrets: error: unknown argument/)
+    expect(bad.stderr).toMatch(/^manage-secrets: error: unknown option for rotate: --no-such-option/)
   })
 
   it('refuses other commands, and no command, with its usage (exit 2)', async () => {
