@@ -175,7 +175,9 @@ async function monitor(journal: RunRecorder | undefined, args: Record<string, un
     const r = await writeMetrics(metricsFile, summary).catch((e: unknown) => ({ warnings: [e instanceof Error ? e.message : String(e)] }))
     for (const w of r.warnings) process.stderr.write(`[WARNING]: metrics: ${w}\n`)
   }
-  if (alertCommand && shouldAlert(summary, ((args.failOn as Severity | undefined) ?? 'high'))) {
+  // status's --fail-on names states (drift, overdue), not severities: it alerts when it fails
+  const failOn = typeof args.failOn === 'string' && ['critical', 'high', 'medium', 'low'].includes(args.failOn) ? (args.failOn as Severity) : 'high'
+  if (alertCommand && shouldAlert(summary, failOn)) {
     const r = await runAlert(alertCommand, summary)
     if (!r.ok) process.stderr.write(`[WARNING]: the alert command failed (${r.timedOut ? 'timed out' : r.signal ?? `exit ${r.code}`}): ${r.output.split('\n').pop() ?? ''}\n`)
   }

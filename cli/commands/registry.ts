@@ -114,8 +114,15 @@ export const COMMANDS: CommandSpec[] = [
       ['$0 status --hosts onode1', 'one host in a compact block'],
       ['$0 status --json', 'every host: reachability, bundles in sync/drifted/missing, ages, last audit and backup'],
       ['$0 status --metrics-file /var/lib/node_exporter/textfile/manage_secrets.prom', 'also bundles due and hosts unreachable for Prometheus'],
+      ['$0 status --fail-on drift --fail-on overdue', 'for monitoring: exit 4 when a host drifted or a key is overdue'],
     ],
-    options: (y) => monitorOptions(y),
+    options: (y) =>
+      monitorOptions(y, false).option('fail-on', {
+        type: 'string',
+        array: true,
+        choices: ['drift', 'overdue', 'stale-backup'],
+        describe: 'for monitoring: exit 4 when a host has a drifted or missing bundle (drift), an overdue key (overdue), or no backup, one older than 8 days or altered (stale-backup); an unreachable host is still 5',
+      }),
     globals: ['inventory', 'hosts', 'forks', 'json', 'color', 'verbose', 'vault-password-file', 'accept-new-host-keys'],
     load: () => import('./status.js'),
   },

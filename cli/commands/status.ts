@@ -8,7 +8,9 @@
  * Rules enforced here:
  * - every selected host appears, reachable or not;
  * - exit 5 when a host is unreachable, 4 when its status could not be read, else 0 (status
- *   informs; `audit` is the command that fails on problems).
+ *   informs; `audit` is the command that fails on problems) — unless `--fail-on
+ *   drift|overdue|stale-backup` (#16): then 4 when a host is in that state (5 still wins);
+ * - the human report ends with one summary line: hosts, in sync, drifted, overdue, unreachable.
  */
 import { join } from 'node:path'
 import type { ChalkInstance } from 'chalk'
@@ -19,7 +21,23 @@ import type { BundleState } from '../modules/secrets-status.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
+import { Exit } from '../errors.js'
+import { counted, plural } from '../output/plural.js'
 import type { CommandIo } from './types.js'
+
+/** FailOn is a state `status --fail-on` turns into exit 4 for monitoring. */
+export type FailOn = 'drift' | 'overdue' | 'stale-backup'
+
+/** STALE_BACKUP_DAYS: a newest backup older than this is stale (as audit's `backup-old`, audit_backup_max_age_days). */
+const STALE_BACKUP_DAYS = 8
+
+/** hostIn says whether a reachable host is in a `--fail-on` state. */
+export function hostIn(h: HostStatus, state: FailOn): boolean {
+  if (!h.reachable || h.error) return false
+  if (state === 'drift') return h.bundles.some((b) => b.state === 'drifted' || b.state === 'missing')
+  if (state === 'overdue') return h.bundles.some((b) => b.overdue === true)
+  return h.backup === null || h.backup.age_days > STALE_BACKUP_DAYS || h.backup.verified === 'altered' || h.backup.verified === 'corrupt'
+}
 
 /** HostStatus is one host's part of `status --json`. */
 export interface HostStatus {
@@ -47,7 +65,7 @@ class StatusCollector implements Reporter {
 }
 
 /** run runs playbooks/status.yml and prints one block per host (or one JSON document). */
-export async function run(args: PlaybookArgs, io: CommandIo): Promise<number> {
+export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'status.yml'))
   const collector = new StatusCollector()
   let entries: JournalRecord[] = []
@@ -61,7 +79,13 @@ export async function run(args: PlaybookArgs, io: CommandIo): Promise<number> {
   for (const [host, h] of collector.hosts) io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })
   if (io.journal) io.journal.bundlesDue = new Set([...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name))).size
   const hosts = Object.fromEntries(collector.hosts)
-  io.stdout(args.json ? JSON.stringify({ hosts }, null, 2) + '\n' : renderStatus(hosts, io.colors))
+  io.stdout(args.json ? JSON.stringify({ hosts }, null, 2) + '\n' : renderStatus(hosts, io.colors) + summaryLine(hosts, io.colors) + '\n')
+  if (runExit !== Exit.Ok) return runExit
+  const failing = (args.failOn ?? []).flatMap((state) => Object.entries(hosts).filter(([, h]) => hostIn(h, state)).map(([name]) => `${name} (${state})`))
+  if (failing.length > 0) {
+    io.stderr(`manage-secrets: status: --fail-on: ${failing.join(', ')}\n`)
+    return Exit.HostFailed
+  }
   return runExit
 }
 
@@ -85,6 +109,24 @@ const ago = (iso: string): string => {
 }
 const day = (iso: string): string => iso.slice(0, 16).replace('T', ' ')
 
+/** summaryLine: `3 hosts: 1 in sync, 1 drifted, 0 overdue, 1 unreachable` (colour only on non-zero counts). */
+export function summaryLine(hosts: Record<string, HostStatus>, c: ChalkInstance): string {
+  const all = Object.values(hosts)
+  const drifted = all.filter((h) => hostIn(h, 'drift')).length
+  const overdue = all.filter((h) => hostIn(h, 'overdue')).length
+  const unreachable = all.filter((h) => !h.reachable).length
+  const failed = all.filter((h) => h.reachable && h.error).length
+  const inSync = all.filter((h) => h.reachable && !h.error && h.bundles.every((b) => b.state === 'in-sync')).length
+  const parts = [
+    counted(inSync, `${inSync} in sync`, c.green),
+    counted(drifted, `${drifted} drifted`, c.red),
+    counted(overdue, `${overdue} overdue`, c.red),
+    counted(unreachable, `${unreachable} unreachable`, c.red),
+    ...(failed ? [c.red(`${failed} failed`)] : []),
+  ]
+  return `${plural(all.length, 'host')}: ${parts.join(', ')}`
+}
+
 /** renderStatus prints one compact block per host. */
 export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance): string {
   const out: string[] = []
@@ -103,7 +145,7 @@ export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance
       out.push(`  ${label}${b.name.padEnd(width)}  ${paint[b.state](b.state.padEnd(7))}${b.why ? `  ${b.why}` : age + due}`)
     })
     if (h.bundles.length === 0) out.push('  bundles     none targeted at this host')
-    out.push(`  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at)}): ${h.last_audit.status}, ${h.last_audit.findings} finding(s)` : 'none recorded'}`)
+    out.push(`  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at)}): ${h.last_audit.status}, ${plural(h.last_audit.findings, 'finding')}` : 'none recorded'}`)
     out.push(`  last rotate ${h.last_rotation ? `${day(h.last_rotation.at)} (${ago(h.last_rotation.at)})` : 'none recorded'}`)
     const check = { ok: c.green('checksum as recorded'), unrecorded: c.yellow('not in the journal'), altered: c.red('ALTERED since it was made'), corrupt: c.red('CORRUPT (gzip -t fails)') }[h.backup?.verified ?? 'unrecorded']
     out.push(`  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at)})  ${h.backup.path}  ${check ?? h.backup.verified}` : c.yellow('none')}`)

@@ -75,9 +75,26 @@ describe('status (#8)', () => {
     expect(lines[0]).toMatch(/^s1 {2}reachable \(round trip \d+ ms\)$/)
     expect(lines[1]).toMatch(/^ {2}bundles {5}app {4}in-sync {2}v1, rotated .* \(today\), next due /)
     expect(lines[2]).toMatch(/^ {14}extra {2}drifted {2}differs from what the last deploy wrote$/)
-    expect(lines[3]).toMatch(/^ {2}last audit {2}\d{4}-\d\d-\d\d \d\d:\d\d \(today\): findings, [1-9]\d* finding\(s\)$/)
+    expect(lines[3]).toMatch(/^ {2}last audit {2}\d{4}-\d\d-\d\d \d\d:\d\d \(today\): findings, [1-9]\d* findings?$/)
     expect(lines[4]).toBe('  last rotate none recorded')
     expect(lines[5]).toMatch(/^ {2}last backup \d{4}-\d\d-\d\d \d\d:\d\d \(3 d ago\) {2}.*secrets-20261120T030000Z\.tar\.gz {2}not in the journal$/)
-    expect(lines).toHaveLength(6)
+    expect(lines[6]).toBe('1 host: 0 in sync, 1 drifted, 0 overdue, 0 unreachable')
+    expect(lines).toHaveLength(7)
+  })
+
+  it('--fail-on drift exits 4 on a drifted host for monitoring (#16); 5 for an unreachable host still wins', async () => {
+    const plain = await cli(['status', '--hosts', 's1'])
+    expect(plain.code).toBe(0) // status informs unless asked to fail
+    const drift = await cli(['status', '--hosts', 's1', '--fail-on', 'drift'])
+    expect(drift.code, drift.stderr).toBe(4)
+    expect(drift.stderr).toContain('--fail-on: s1 (drift)')
+    const overdue = await cli(['status', '--hosts', 's1', '--fail-on', 'overdue'])
+    expect(overdue.code, overdue.stderr).toBe(0) // app is due in 30 days
+    const all = await cli(['status', '--fail-on', 'drift'])
+    expect(all.code).toBe(5)
+    expect(all.stdout.trimEnd().split('\n').at(-1)).toBe('3 hosts: 0 in sync, 2 drifted, 0 overdue, 1 unreachable')
+    const bad = await cli(['status', '--fail-on', 'drfit'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--fail-on: "?drfit"? \(allowed: drift, overdue, stale-backup\)/)
   })
 })
