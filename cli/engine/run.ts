@@ -91,7 +91,7 @@ export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSu
   return { stats, exitCode: exitCodeOf(stats) }
 }
 
-/** exitCodeOf maps a recap to SPEC.md's exit codes (unreachable over failed). */
+/** exitCodeOf maps a recap to the exit codes of errors.ts (README "Exit codes"; unreachable over failed). */
 export function exitCodeOf(stats: Record<string, HostStats>): number {
   const all = Object.values(stats)
   if (all.some((s) => s.unreachable > 0)) return Exit.HostUnreachable

@@ -1,5 +1,5 @@
 /**
- * index.ts — the module registry, by hand (HOUSE-STYLE §2): a task names one of these.
+ * index.ts — the module registry, by hand: a task names one of these.
  */
 import { assert } from './assert.js'
 import { auditScan } from './audit-scan.js'

@@ -1,7 +1,7 @@
 /**
  * safe-path.ts — every write and every probe of a path on a host, each in ONE remote command
- * that reaches the path without following a symbolic link at any level (#12, SPEC.md
- * Invariant 7): the secrets root, its parents and the secrets dir included.
+ * that reaches the path without following a symbolic link at any level (#12, README
+ * "Secrets"): the secrets root, its parents and the secrets dir included.
  *
  * Rules enforced here (the host-side script `SCRIPT`, a constant: paths are arguments, never
  * spliced into its text):

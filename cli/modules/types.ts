@@ -1,5 +1,5 @@
 /**
- * types.ts — the contract every module keeps (HOUSE-STYLE §2, plan then apply):
+ * types.ts — the contract every module keeps (plan, then apply):
  * - `check()` only reads, never mutates anything; `--check` runs only `check()`;
  * - `apply()` makes the change `check()` planned and reports what it did;
  * - a module that cannot predict in check mode returns `unknown` with a reason rather than

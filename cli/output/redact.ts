@@ -1,6 +1,5 @@
 /**
- * redact.ts — censors results before any reporter, journal or error sees them (HOUSE-STYLE
- * §6): a `no_log` task shows nothing but its status; the values of a module's `secretArgs`
+ * redact.ts — censors results before any reporter, journal or error sees them: a `no_log` task shows nothing but its status; the values of a module's `secretArgs`
  * are cut out of everything it returns, and a `--diff` of secret content shows only sizes.
  */
 import { createHash } from 'node:crypto'
