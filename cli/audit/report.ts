@@ -17,6 +17,7 @@ import type { EngineEvent, Reporter } from '../engine/events.js'
 import { Exit } from '../errors.js'
 import { escapeControl as esc } from '../output/escape.js'
 import { atOrAbove, SEVERITIES, totalsOf, type Finding, type Severity, type Totals } from './rules.js'
+import { counted, plural } from '../output/plural.js'
 
 /** HostAudit is one host's part of the report. */
 export interface HostAudit {
@@ -89,33 +90,42 @@ export function auditExitCode(doc: AuditDocument, runExit: number): number {
   return failing ? Exit.Findings : Exit.Ok
 }
 
-/** renderHuman renders the report for people: grouped by host, a summary line last. */
+/**
+ * renderHuman renders the report for people: with `--fix`, what was fixed first (or would be,
+ * in check mode), then what is left, grouped by host; a summary line last. Counts are
+ * coloured only when not zero.
+ */
 export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
   const paint: Record<Severity, (s: string) => string> = { critical: c.bold.red, high: c.red, medium: c.yellow, low: c.cyan }
   const lines: string[] = []
+  const line = (f: Finding, width: number, tag = ''): string => `${paint[f.severity](f.severity.toUpperCase().padEnd(8))}  ${f.check.padEnd(width)}  ${esc(f.path)}: ${esc(f.actual)}, expected ${esc(f.expected)}${tag}`
+  const fixedFindings = Object.values(doc.hosts).flatMap((h) => h.findings.filter((f) => f.fixed))
+  const fixing = doc.fixed.length > 0 || fixedFindings.length > 0
+  if (fixing) {
+    lines.push(c.bold(doc.check ? 'fixes --fix would make (check mode: nothing changed)' : 'fixed'))
+    for (const f of doc.fixed) lines.push(`  ${esc(f.host)} ${esc(f.path)}: ${esc(f.changes.join(', '))}${f.error ? c.red(` (failed: ${esc(f.error)})`) : ''}`)
+    const recorded = new Set(doc.fixed.map((f) => `${f.host}\0${f.path}`))
+    const width = Math.max(0, ...fixedFindings.map((f) => f.check.length))
+    for (const f of fixedFindings) if (!recorded.has(`${f.host}\0${f.path}`)) lines.push(`  ${esc(f.host)}  ${line(f, width, c.green(' [fixed]'))}`)
+    lines.push('', c.bold(doc.check ? 'findings' : 'left after the fixes'))
+  }
   for (const [host, h] of Object.entries(doc.hosts)) {
     const name = c.bold(esc(host))
+    const left = h.findings.filter((f) => !f.fixed)
+    const fixedHere = h.findings.length - left.length
     if (h.status === 'unreachable') lines.push(`${name}  ${c.red('UNREACHABLE')}  ${esc(h.msg ?? '')}`)
     else if (h.status === 'failed') lines.push(`${name}  ${c.red('FAILED')}  ${esc(h.msg ?? '')}`)
-    else if (h.findings.length === 0) lines.push(`${name}  ${c.green('clean')} (${h.scanned ?? 0} paths)`)
-    else lines.push(`${name}  ${h.totals.total} finding${h.totals.total === 1 ? '' : 's'} (${h.scanned ?? 0} paths)`)
-    const width = Math.max(0, ...h.findings.map((f) => f.check.length))
-    for (const f of h.findings) {
-      const sev = paint[f.severity](f.severity.toUpperCase().padEnd(8))
-      const tag = f.fixed ? c.green(' [fixed]') : ''
-      lines.push(`  ${sev}  ${f.check.padEnd(width)}  ${esc(f.path)}: ${esc(f.actual)}, expected ${esc(f.expected)}${tag}`)
-    }
-  }
-  if (doc.fixed.length > 0) {
-    lines.push('', c.bold(doc.check ? 'fixes --fix would make (check mode: nothing changed)' : 'fixes made'))
-    for (const f of doc.fixed) lines.push(`  ${esc(f.host)} ${esc(f.path)}: ${esc(f.changes.join(', '))}${f.error ? c.red(` (failed: ${esc(f.error)})`) : ''}`)
+    else if (left.length === 0) lines.push(`${name}  ${c.green('clean')}${fixedHere ? ` after ${plural(fixedHere, 'fix', 'fixes')}` : ''} (${h.scanned ?? 0} paths)`)
+    else lines.push(`${name}  ${plural(left.length, 'finding')}${fixedHere ? ' left' : ''} (${h.scanned ?? 0} paths)`)
+    const width = Math.max(0, ...left.map((f) => f.check.length))
+    for (const f of left) lines.push(`  ${line(f, width)}`)
   }
   const t = doc.totals
-  const counts = SEVERITIES.map((s) => paint[s](`${t[s]} ${s}`)).join(', ')
-  const hostsPart = `${t.hosts} host${t.hosts === 1 ? '' : 's'}` + (t.unreachable ? `, ${c.red(`${t.unreachable} unreachable`)}` : '') + (t.failed ? `, ${c.red(`${t.failed} failed`)}` : '')
+  const counts = SEVERITIES.map((s) => counted(t[s], `${t[s]} ${s}`, paint[s])).join(', ')
+  const hostsPart = plural(t.hosts, 'host') + (t.unreachable ? `, ${c.red(`${t.unreachable} unreachable`)}` : '') + (t.failed ? `, ${c.red(`${t.failed} failed`)}` : '')
   const over = Object.values(doc.hosts).flatMap((h) => h.findings).filter((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)).length
   const verdict = over > 0 ? c.red(`${over} at or above ${doc.fail_on}`) : c.green(`none at or above ${doc.fail_on}`)
-  lines.push('', `audit: ${hostsPart}, ${t.total} finding${t.total === 1 ? '' : 's'} (${counts}); ${verdict}`)
+  lines.push('', `audit: ${hostsPart}, ${plural(t.total, 'finding')}${fixing && !doc.check ? ' left' : ''} (${counts}); ${verdict}`)
   return lines.join('\n') + '\n'
 }
 

@@ -57,6 +57,42 @@ describe('audit report (#8)', () => {
     expect(renderHuman(doc, new Chalk({ level: 0 }))).toContain('world-writable  /p: mode 0602, expected 0600 or stricter [fixed]')
   })
 
+  it('--fix: what was fixed first, then what is left, never "0 findings" above CRITICAL lines (#16)', () => {
+    const c = collect([
+      {
+        host: 'h1',
+        status: 'changed',
+        result: {
+          ...audited({ ...finding('h1', '/opt/c/a', 'world-writable', 'mode 0602', '0600 or stricter'), fixed: true }, finding('h1', '/opt/c/l', 'symlink', 'symlink -> /x', 'no symlink')),
+          fixes: [{ path: '/opt/c/a', changes: ['mode 0602 -> 0600'], applied: true }],
+        },
+      },
+      { host: 'h2', status: 'changed', result: { ...audited({ ...finding('h2', '/opt/c/b', 'group-readable', 'mode 0640', '0600 or stricter'), fixed: true }), fixes: [{ path: '/opt/c/b', changes: ['mode 0640 -> 0600'], applied: true }] } },
+    ])
+    const plain = renderHuman(c.document({ check: false, failOn: 'high' }), new Chalk({ level: 0 }))
+    expect(plain).toBe([
+      'fixed',
+      '  h1 /opt/c/a: mode 0602 -> 0600',
+      '  h2 /opt/c/b: mode 0640 -> 0600',
+      '',
+      'left after the fixes',
+      'h1  1 finding left (12 paths)',
+      '  HIGH      symlink  /opt/c/l: symlink -> /x, expected no symlink',
+      'h2  clean after 1 fix (12 paths)',
+      '',
+      'audit: 2 hosts, 1 finding left (0 critical, 1 high, 0 medium, 0 low); 1 at or above high',
+      '',
+    ].join('\n'))
+    expect(plain).not.toMatch(/\b0 findings?\b[^]*CRITICAL/)
+  })
+
+  it('a count of zero is never coloured: no bold red "0 critical" (#16)', () => {
+    const doc = collect([{ host: 'h1', result: audited(finding('h1', '/opt/c/l', 'symlink', 'symlink -> /x', 'no symlink')) }]).document({ check: false, failOn: 'high' })
+    const coloured = renderHuman(doc, new Chalk({ level: 1 }))
+    expect(coloured).toContain('(0 critical, \u001b[31m1 high\u001b[39m, 0 medium, 0 low)')
+    expect(renderHuman(doc, new Chalk({ level: 0 }))).toContain('audit: 1 host, 1 finding (')
+  })
+
   it('human output: grouped by host, a summary line, colour only with a colouring chalk', () => {
     const c = collect([
       { host: 'h1', result: audited(finding('h1', '/opt/c/a', 'world-readable', 'mode 0644', '0600 or stricter'), finding('h1', '/opt/c/l', 'symlink', 'symlink -> /x', 'no symlink')) },
