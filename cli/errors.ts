@@ -1,5 +1,5 @@
 /**
- * errors.ts — the one exit-code table of SPEC.md and the error family every layer throws.
+ * errors.ts — the one exit-code table (README "Exit codes") and the error family every layer throws.
  *
  * Rules enforced here:
  * - a `UserError` is something the user can fix; `main.ts` prints it as one line
@@ -8,7 +8,7 @@
  * - messages are lowercase, name the file, host or task, and never carry a secret value.
  */
 
-/** Exit is the single table of process exit codes shared by every command (SPEC.md). */
+/** Exit is the single table of process exit codes shared by every command (README "Exit codes"). */
 export const Exit = {
   Ok: 0,
   Internal: 1,

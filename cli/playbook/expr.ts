@@ -1,6 +1,6 @@
 /**
- * expr.ts — the small expression language inside `{{ … }}` and `when:` (SPEC.md: "a small
- * expression language, not Jinja"). Grammar, loosest first:
+ * expr.ts — the small expression language inside `{{ … }}` and `when:` (a small expression
+ * language, not Jinja). Grammar, loosest first:
  *
  *   expr    := or ('if' or 'else' expr)?
  *   or      := and ('or' and)*            and := not ('and' not)*

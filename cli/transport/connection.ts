@@ -1,7 +1,7 @@
 /**
  * connection.ts — the one interface through which everything touches a host.
  *
- * Rules every implementation keeps (SPEC.md, Invariants):
+ * Rules every implementation keeps (README, "Secrets" and "SSH"):
  * - commands are argv arrays, never a shell string; sensitive input goes on stdin or through
  *   `put`, never in argv or the environment;
  * - `exec` resolves for any exit status (a task failure is a result); a `null` code means the

@@ -1,7 +1,7 @@
 /**
  * known-hosts.ts — OpenSSH known_hosts files: parse, match a host key, record a new one.
  *
- * Rules enforced here (SPEC.md, Connections; HOUSE-STYLE §3):
+ * Rules enforced here (README "SSH"):
  * - a host is looked up under the name OpenSSH uses: `host` for port 22, else `[host]:port`,
  *   lowercased; patterns may be comma lists with `*`/`?` globs and `!` negations, or hashed
  *   `|1|salt|hash` entries (HMAC-SHA1 of the name keyed by the salt);

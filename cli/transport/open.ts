@@ -1,6 +1,6 @@
 /**
  * open.ts — opens the right `Connection` for a host and keeps one per host for a whole run
- * (SPEC.md: one SSH connection per host, reused for every task). The ssh implementation is
+ * (README "SSH": one SSH connection per host, reused for every task). The ssh implementation is
  * loaded only when a host needs it, so local-only runs never load ssh2.
  */
 import type { Connection, ConnectionSpec } from './connection.js'

@@ -1,7 +1,7 @@
 /**
  * ssh-options.ts — the effective SSH options for one host, computed like Ansible over OpenSSH.
  *
- * Rules enforced here (SPEC.md, Connections):
+ * Rules enforced here (README "SSH"):
  * - precedence, first wins: Ansible connection variables (`ansible_port`, `ansible_user`,
  *   `ansible_ssh_private_key_file`, which Ansible passes as `-o` before anything else) >
  *   `ansible_ssh_common_args` (`-o Key=Value`, `-o Key Value`, `-J`, `-p`, `-l`, `-i`, `-F`,

@@ -2,7 +2,7 @@
  * ssh.ts — the `ssh` Connection: one SSH connection per host (through ProxyJump hops if
  * configured), one lazily opened SFTP session, many concurrent command channels.
  *
- * Rules enforced here (connection.ts header, SPEC.md Connections/Invariants, HOUSE-STYLE §3):
+ * Rules enforced here (connection.ts header, README "SSH"):
  * - host keys are checked against known_hosts on every hop (known-hosts.ts); unknown keys are
  *   recorded only under `accept-new`, and only after the server proved it holds the key;
  * - authentication is by key files (never group/other-readable) then ssh-agent; never
@@ -21,9 +21,9 @@
  *
  * ssh2 is used directly, not node-ssh's wrapper: its connect() rejects on the first 'error'
  * event, which ssh2 also emits for non-fatal agent failures, and its exec helpers trim output,
- * throw on stderr, or `cd` without checking (HOUSE-STYLE §3).
+ * throw on stderr, or `cd` without checking.
  *
- * Size: about 750 lines, over the 400 of HOUSE-STYLE §8: this task was limited to three
+ * Size: about 750 lines, over the house limit of 400: this task was limited to three
  * transport files. The natural split is connection setup (`connectSsh` … `handshakeFailure`,
  * ~330 lines) into ssh-connect.ts, leaving the `SshConnection` class here.
  */
