@@ -8,10 +8,11 @@
  * Rules enforced here:
  * - every change is read-modify-write under the store lock, so two runs never lose each
  *   other's update;
- * - everything is encrypted before anything is written; then each `.asc` and its sidecar
- *   are written atomically (0600, temp + fsync + rename): a failure leaves the store as it
- *   was, a crash between two files leaves a sidecar whose sha256 no longer matches (shown by
- *   `vault status`, repaired by the next write);
+ * - everything is encrypted before anything is written; then every `.asc` and sidecar of
+ *   the change (the `hosts/` folder's too) is written as one transaction (store-tx.ts): a
+ *   failure or a kill leaves the store wholly as it was or wholly new, and the next run that
+ *   reads the store finishes a committed one first;
+ * - a bundle name is checked (names.ts) before it becomes a path;
  * - a missing bundle, or one that does not decrypt, is a `VaultError` (exit 3).
  */
 import { createHash } from 'node:crypto'
