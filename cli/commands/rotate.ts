@@ -20,6 +20,7 @@
  */
 import { readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import type { EngineEvent, Reporter } from '../engine/events.js'
 import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
 import { hostItem, planDiff, planSchema, renderPlan, type RotationPlan } from './rotate-plan.js'
 import { exitCodeOf, runPlaybook, type RunOptions } from '../engine/run.js'
@@ -65,7 +66,9 @@ export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
   if (args.savePlan && !args.check) throw new UsageError('--save-plan goes with --check (a dry run writes the plan, a later `rotate --plan F` applies it)')
   const pb = await loadPlaybook(join(PLAYBOOKS, 'rotate.yml'))
   const restorePb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
-  return runWithInventory(args, io, async (opts) => {
+  return runWithInventory(args, io, async (all) => {
+    // #16: a dry run shows the plan; its PLAY and RECAP lines repeat it, so only with -v
+    const opts = args.check && !args.json && args.verbose === 0 ? { ...all, reporter: planOnly(all.reporter) } : all
     const session = await openSession(args, io, opts)
     // one connection per host for every step of the run
     const pool = new ConnectionPool()
@@ -77,6 +80,15 @@ export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
       await pool.closeAll()
     }
   })
+}
+
+/** planOnly keeps of a dry run's play output what the plan does not say: warnings, failed and unreachable hosts. */
+function planOnly(inner: Reporter): Reporter {
+  return {
+    emit(e: EngineEvent): void {
+      if (e.kind === 'warning' || e.kind === 'handler-owed' || (e.kind === 'host-result' && (e.status === 'failed' || e.status === 'unreachable'))) inner.emit(e)
+    },
+  }
 }
 
 class Rotation {

@@ -57,6 +57,11 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
     expect(check.stdout).toMatch(/change +API_KEY +due: rotated 8 days ago \(rotate_days 7\); new value from its hook/)
     expect(check.stdout).toMatch(/unknown +MANUAL_KEY +due: rotated 8 days ago \(rotate_days 7\), but it is external without a hook: rotate it by hand/)
     expect(check.stdout).toMatch(/ok +PINNED +rotate_days 0: rotated only with --force/)
+    // #16: the plan alone; the PLAY and RECAP lines that repeat it only with -v
+    expect(check.stdout).not.toMatch(/PLAY \[|PLAY RECAP/)
+    const verbose = await later(8, ['rotate', '--check', '-v'])
+    expect(verbose.stdout).toMatch(/PLAY \[push rotated secrets\]/)
+    expect(verbose.stdout).toMatch(/change +API_KEY/)
     const r = await later(8, ['rotate'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/cloud +rotated API_KEY; store: new values kept; on r1/)
