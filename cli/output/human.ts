@@ -3,6 +3,7 @@
  * happens (`changed: [onode1] copy secrets => …`), and the PLAY RECAP. Colour only when the
  * command was given a colouring chalk (TTY, no NO_COLOR). Results are already redacted.
  */
+import { escapeControl } from './escape.js'
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, HostStats, HostStatus, Reporter } from '../engine/events.js'
 
@@ -32,13 +33,14 @@ export class HumanReporter implements Reporter {
         break
       case 'host-result': {
         const what = `${e.handler ? 'RUNNING HANDLER ' : ''}${e.task}${e.item !== undefined ? ` (item=${e.item})` : ''}`
-        const tail = e.msg ? ` => ${e.msg}` : ''
+        // a message may quote a host's words (stderr, names): never raw on the terminal (#12)
+        const tail = e.msg ? ` => ${escapeControl(e.msg)}` : ''
         const ignored = e.ignored ? ' ...ignoring' : ''
         this.write(paint[e.status](`${LABEL[e.status]}: [${e.host}] ${what}${tail}`) + ignored + '\n')
         for (const d of e.diff ?? []) this.write(c.dim(`--- before: ${d.path}\n${d.before}+++ after: ${d.path}\n${d.after}`))
         // what a failed container left in its log (already redacted), so the cause is on screen
         if (e.status === 'failed' && typeof e.result.logs === 'string' && e.result.logs.trim() !== '') {
-          this.write(c.dim(e.result.logs.trimEnd().split('\n').map((l) => `  | ${l}\n`).join('')))
+          this.write(c.dim(e.result.logs.trimEnd().split('\n').map((l) => `  | ${escapeControl(l)}\n`).join('')))
         }
         if (this.verbose > 0 && e.status !== 'skipped') this.write(c.dim(`  ${JSON.stringify(e.result)}\n`))
         break
@@ -47,7 +49,7 @@ export class HumanReporter implements Reporter {
         this.write(c.yellow(`owed: [${e.host}] handler '${e.handler}' will run on the next run (host unreachable)\n`))
         break
       case 'warning':
-        this.write(c.magenta(`[WARNING]: ${e.msg}\n`))
+        this.write(c.magenta(`[WARNING]: ${escapeControl(e.msg)}\n`))
         break
       case 'recap':
         this.write(`\n${c.bold('PLAY RECAP')} ${'*'.repeat(20)}\n${recapLines(e.stats, c)}`)

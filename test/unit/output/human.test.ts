@@ -26,4 +26,16 @@ describe('human reporter', () => {
     expect(render([e], 0)).toBe('changed: [h1] t\n')
     expect(render([e], 1)).toContain('\u001b[33m')
   })
+
+  it('shows a host\'s words (stderr, names, container logs) escaped: they never drive the terminal (#12)', () => {
+    const hostile = 'rm: cannot remove /opt/x\u001b]0;pwned\u0007\r\u001b[2Jok'
+    const out = render([
+      { kind: 'host-result', host: 'h1', task: 't', handler: false, status: 'failed', msg: hostile, result: { failed: true, logs: `line\u001b[31m\n` } },
+      { kind: 'warning', msg: `left ${hostile}` },
+    ])
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
+    expect(out).toContain('=> rm: cannot remove /opt/x\\x1b]0;pwned\\x07\\r\\x1b[2Jok\n')
+    expect(out).toContain('  | line\\x1b[31m\n')
+    expect(out).toContain('[WARNING]: left rm: cannot remove')
+  })
 })
