@@ -6,6 +6,7 @@
  */
 import type { Manifest } from '../secrets/manifest.js'
 import type { SecretStore } from './store.js'
+import { plural } from '../output/plural.js'
 
 const DAY_MS = 86_400_000
 
@@ -60,7 +61,7 @@ export async function storeStatus(store: SecretStore, manifest: Manifest, now: D
 /** statusLine renders one status row for humans. */
 export function statusLine(s: BundleStatus): string {
   if (!s.present) return `${s.bundle}: missing (create it: manage-secrets vault create ${s.bundle})`
-  const parts = [`v${s.version ?? '?'}`, `${s.keys} keys`, s.mode ?? 'unknown mode']
+  const parts = [`v${s.version ?? '?'}`, plural(s.keys, 'key'), s.mode ?? 'unknown mode']
   if (!s.inManifest) parts.push('not in manifest')
   if (s.missingKeys.length > 0) parts.push(`missing: ${s.missingKeys.join(', ')}`)
   if (s.extraKeys.length > 0) parts.push(`not declared: ${s.extraKeys.join(', ')}`)
