@@ -70,7 +70,7 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
         ...(hasSeconds(j.cron) ? { note: 'seconds field: every few seconds under schedule run' } : {}),
       }))
       if (args.json) io.stdout(JSON.stringify({ jobs: rows }, null, 2) + '\n')
-      else for (const r of rows) io.stdout(`${r.job.padEnd(20)} ${(r.enabled ? r.next.join('  ') || (r.note ?? '') : 'disabled').padEnd(44)}  ${r.command} (${r.timezone})\n`)
+      else io.stdout(nextTable(rows))
       return 0
     }
     case 'run':
@@ -78,6 +78,17 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
     default:
       throw new UsageError(`unknown schedule action '${args.action}'`, ['actions: run print-crontab print-systemd next'])
   }
+}
+
+/** minute: a run time as people read it, to the minute in UTC (`2026-12-06 02:00Z`), no milliseconds. */
+const minute = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
+
+/** nextTable: `schedule next` for people, a header and one row per job (#16). */
+export function nextTable(rows: { job: string; command: string; enabled: boolean; timezone: string; next: string[]; note?: string }[]): string {
+  const cells = rows.map((r) => [r.job, r.command, r.timezone, r.enabled ? r.next.map(minute).join(', ') || (r.note ?? '') : 'disabled'])
+  const head = ['JOB', 'COMMAND', 'TIMEZONE', 'NEXT RUNS (UTC)']
+  const widths = head.slice(0, 3).map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)))
+  return [head, ...cells].map((c) => c.map((v, i) => (i < 3 ? v.padEnd(widths[i] ?? 0) : v)).join('  ').trimEnd() + '\n').join('')
 }
 
 async function daemon(args: ScheduleArgs, io: CommandIo, schedule: Awaited<ReturnType<typeof loadSchedule>>): Promise<number> {

@@ -64,6 +64,17 @@ describe('usage errors name the option (#16)', () => {
   })
 })
 
+describe('schedule next (#16)', () => {
+  it('has a header and gives run times to the minute, no milliseconds', async () => {
+    const r = await runCli(['schedule', 'next', '--count', '2'])
+    expect(r.code, r.stderr).toBe(0)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^JOB +COMMAND +TIMEZONE +NEXT RUNS \(UTC\)$/)
+    expect(lines[1]).toMatch(/^weekly-rotation +rotate +UTC +\d{4}-\d\d-\d\d 02:00Z, \d{4}-\d\d-\d\d 02:00Z$/)
+    expect(r.stdout).not.toMatch(/\.\d{3}Z/)
+  })
+})
+
 describe('manage-secrets hosts (#2)', () => {
   const prod = ['-i', 'inventory/production']
   it('prints the matched hosts one a line', async () => {
