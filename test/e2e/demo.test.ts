@@ -51,6 +51,10 @@ describe('npm run demo (#5, #6, #7)', () => {
     expect(out).toMatch(/journal .*journal\.jsonl: \d+ lines, the hash chain holds/)
     for (const v of values) expect(out).not.toContain(v)
     expect(await readFile(join(root, 'secrets/all-secrets.env'), 'utf8')).toMatch(/^-----BEGIN PGP MESSAGE-----\n/)
+    // README "explore the demo": one line sets its environment, from any directory (#16)
+    const explore = await run('bash', ['-c', `. ${join(copy, 'scripts/demo-env.sh')} && cd / && manage-secrets status && manage-secrets vault status`], { cwd: copy, env: { PATH: env.PATH, HOME: copy, NO_COLOR: '1' } })
+    expect(explore.stdout).toMatch(/^3 hosts: \d in sync, /m)
+    expect(explore.stdout).toMatch(/^all-secrets: v\d+, 3 keys/m)
     // and again: it converges from its own state
     const second = await run('bash', ['-c', 'scripts/demo.sh 2>&1'], { cwd: copy, env })
     expect(second.stdout + second.stderr).toMatch(/\$ manage-secrets setup\n[\s\S]*?demo-api1 +: ok=\d+ changed=0/)
