@@ -140,7 +140,8 @@ export function renderHelp(command: string | undefined, width: number): string {
   const helpRows: [string, string][] = [optionRow('help', { alias: 'h', describe: 'show this help' }), optionRow('version', { describe: 'show the version number' })]
   if (!spec) {
     out.push(...wrap(`Usage: ${NAME} <command> [options]`, width), '', ...wrap(ABOUT, width))
-    section('Commands:', table(COMMANDS.map((s) => [`${NAME} ${s.command}`, s.describe]), width))
+    const completion: [string, string] = [`${NAME} completion`, `print a bash or zsh completion script (${NAME} completion >> ~/.bashrc)`]
+    section('Commands:', table([...COMMANDS.map((s): [string, string] => [`${NAME} ${s.command}`, s.describe]), completion], width))
     section('Global options:', table([...GLOBAL_OPTIONS.map(([n, o]) => optionRow(n, o)), ...helpRows], width))
     section('Examples:', TOP_EXAMPLES.flatMap(([c, w]) => exampleLines(c, w, width)))
   } else {

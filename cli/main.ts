@@ -103,6 +103,7 @@ export function buildCli(argv: string[], runner: Runner): Argv {
     )
   }
   return cli
+    .completion('completion', 'print a bash or zsh completion script: manage-secrets completion >> ~/.bashrc')
     .demandCommand(1, 'a command is required')
     .recommendCommands()
     .strict()
