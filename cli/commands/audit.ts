@@ -22,6 +22,7 @@ import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import type { CommandIo } from './types.js'
+import { withProgress } from '../output/progress.js'
 
 /** AuditArgs are the options of `audit`. */
 export interface AuditArgs extends PlaybookArgs {
@@ -34,11 +35,12 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'audit.yml'))
   const collector = new AuditCollector()
   // runWithInventory prints its own JSON document when asked: the audit prints its report instead
+  const progress = withProgress(collector, 'audit', args.json)
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
     const secrets = await secretsIfAny(args, io, opts)
     const extraVars = { audit_backup_records: backupRecordsOf(await readJournal(opts.stateDir as string)), ...opts.extraVars, audit_fix: args.fix }
-    return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
-  })
+    return runPlaybook(pb, { ...opts, extraVars, reporter: progress, ...secrets })
+  }).finally(() => progress.clear())
   const doc = collector.document({ check: args.check, failOn: args.failOn })
   if (doc.warnings.length > 0) io.stderr(renderWarnings(doc))
   io.stdout(args.json ? jsonText(doc) + '\n' : renderHuman(doc, io.colors))

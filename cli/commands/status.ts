@@ -24,6 +24,7 @@ import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import { Exit } from '../errors.js'
 import { counted, plural } from '../output/plural.js'
 import type { CommandIo } from './types.js'
+import { withProgress } from '../output/progress.js'
 
 /** FailOn is a state `status --fail-on` turns into exit 4 for monitoring. */
 export type FailOn = 'drift' | 'overdue' | 'stale-backup'
@@ -68,13 +69,14 @@ class StatusCollector implements Reporter {
 export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'status.yml'))
   const collector = new StatusCollector()
+  const progress = withProgress(collector, 'status', args.json)
   let entries: JournalRecord[] = []
   const runExit = await runWithInventory({ ...args, json: false, check: false }, io, async (opts) => {
     entries = await readJournal(stateDirOf(opts.inventory.dir, io.env))
     const secrets = await secretsIfAny(args, io, opts)
     const extraVars = { status_backup_records: backupRecordsOf(entries), ...opts.extraVars }
-    return runPlaybook(pb, { ...opts, extraVars, reporter: collector, ...secrets })
-  })
+    return runPlaybook(pb, { ...opts, extraVars, reporter: progress, ...secrets })
+  }).finally(() => progress.clear())
   lastRuns(entries, collector.hosts)
   for (const [host, h] of collector.hosts) io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })
   if (io.journal) io.journal.bundlesDue = new Set([...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name))).size

@@ -9,7 +9,9 @@ import { mkdir, mkdtemp, rm, writeFile, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, type CliResult } from '../helpers/cli.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 
 let root = ''
 let env: Record<string, string> = {}
@@ -80,6 +82,20 @@ describe('status (#8)', () => {
     expect(lines[5]).toMatch(/^ {2}last backup \d{4}-\d\d-\d\d \d\d:\d\d \(3 d ago\) {2}.*secrets-20261120T030000Z\.tar\.gz {2}not in the journal$/)
     expect(lines[6]).toBe('1 host: 0 in sync, 1 drifted, 0 overdue, 0 unreachable')
     expect(lines).toHaveLength(7)
+  })
+
+  it('on a terminal, one live progress line (hosts done / total, failures), erased; never in a pipe or with --json (#16)', async () => {
+    const onTerminal = async (args: string[]): Promise<string> => {
+      const cmd = [process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', join(root, 'inv'), ...args].join(' ')
+      const { stdout } = await promisify(execFile)('script', ['-qc', cmd, '/dev/null'], { cwd: PROJECT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm', NO_COLOR: '1', ...env } })
+      return stdout
+    }
+    const tty = await onTerminal(['status', '--hosts', 's1,s2'])
+    expect(tty).toContain('\r\u001b[Kstatus: 2/2 hosts, 0 failed\r\u001b[K')
+    expect(tty).toMatch(/2 hosts: /)
+    expect(await onTerminal(['status', '--hosts', 's1,s2', '--json'])).not.toContain('hosts, 0 failed')
+    const piped = await cli(['status', '--hosts', 's1,s2'])
+    expect(piped.stdout + piped.stderr).not.toMatch(/hosts, \d+ failed|\u001b\[K/)
   })
 
   it('--fail-on drift exits 4 on a drifted host for monitoring (#16); 5 for an unreachable host still wins', async () => {
