@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path'
 import { JOURNAL_FILE, JOURNAL_HEAD, parseRow, readHead, readText, splitLines, ZERO, type Chained, type Head, type JournalProblem, type Link, type ProblemKind, type Row, type VerifyResult } from './journal.js'
+import { plural } from '../output/plural.js'
 
 /**
  * ChainCheck walks the lines once, keeping the last line that fits the chain, and gives each
@@ -109,7 +110,7 @@ class ChainCheck {
     const end = this.last.seq + this.slack
     if (head.seq > end) {
       const where = this.rows.length === 0 ? `${JOURNAL_FILE} is empty or missing` : `the journal ends at seq ${end}`
-      return this.report(this.rows.length + 1, 'truncated', `${where} but ${JOURNAL_HEAD} records seq ${head.seq}: ${head.seq - end} line(s) cut off the end`)
+      return this.report(this.rows.length + 1, 'truncated', `${where} but ${JOURNAL_HEAD} records seq ${head.seq}: ${plural(head.seq - end, 'line')} cut off the end`)
     }
     const at = this.bySeq.get(head.seq)
     if (this.slack === 0 && at && at.digest !== head.hash && !this.problems.some((p) => p.line === at.line)) {

@@ -196,7 +196,7 @@ describe('verifyJournal (#7)', () => {
     await rewrite(ls.slice(0, 3))
     const r = await verifyJournal(state)
     expect(r).toMatchObject({ ok: false, lines: 3 })
-    expect(r.problems).toEqual([{ line: 4, kind: 'truncated', detail: 'the journal ends at seq 3 but journal.head records seq 4: 1 line(s) cut off the end' }])
+    expect(r.problems).toEqual([{ line: 4, kind: 'truncated', detail: 'the journal ends at seq 3 but journal.head records seq 4: 1 line cut off the end' }])
   })
 
   it('finds a garbage line, and nothing else', async () => {
