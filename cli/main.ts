@@ -139,6 +139,19 @@ function usageError(msg: string, argv: readonly string[] = []): UsageError {
   }
   const suggestion = /^Did you mean (.+)\?$/.exec(msg.trim())
   if (suggestion) return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
+  const command = commandOf(argv)
+  const seeHelp = `see: manage-secrets ${command ? `${command} ` : ''}--help`
+  const missing = /^Missing required arguments?: (.+)$/.exec(msg.trim())
+  if (missing) {
+    const names = (missing[1] ?? '').split(', ').map((n) => `--${n}`)
+    return new UsageError(`${command ?? 'this command'} needs ${names.join(' and ')}`, [seeHelp])
+  }
+  const spec = COMMANDS.find((s) => s.command.split(' ')[0] === command)
+  if (/^Not enough non-option arguments/.test(msg.trim()) && spec) {
+    const what = /<(\w+)>/.exec(spec.command)?.[1] ?? 'argument'
+    const actions = spec.actions?.map(([a]) => a).join(', ')
+    return new UsageError(`${command} needs its ${what}${actions ? ` (one of: ${actions})` : ''}`, [seeHelp])
+  }
   const choice = /Argument: ([\w-]+), Given: ("[^"]*"|\S+), Choices: (.+)/.exec(msg)
   if (choice) {
     const name = choice[1] ?? ''

@@ -62,6 +62,11 @@ describe('usage errors name the option (#16)', () => {
     const stray = await runCli(['hosts', 'a', 'b'])
     expectOneLineError(stray, 2, /unexpected argument: b$/)
   })
+  it('a missing option or argument is named, with what is allowed', async () => {
+    expectOneLineError(await runCli(['restore', '--hosts', 'onode1']), 2, /^manage-secrets: error: restore needs --from$/)
+    expectOneLineError(await runCli(['vault']), 2, /vault needs its action \(one of: create, view, edit, encrypt, decrypt, rekey, import, status, keygen\)$/)
+    expectOneLineError(await runCli(['play']), 2, /play needs its playbook$/)
+  })
 })
 
 describe('schedule next (#16)', () => {
