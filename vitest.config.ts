@@ -14,8 +14,8 @@ export default defineConfig({
         test: { name: 'unit+e2e', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'], maxWorkers: 2 },
       },
       {
-        // integration suites start their own sshd hosts and containers: one file at a time, beside
-        // the others (they mostly wait on hosts and containers: 2 cores were 68% busy one after the other)
+        // integration suites start their own sshd hosts and containers: one file at a time;
+        // scripts/test.sh runs this project in a second process beside unit+e2e (they mostly wait)
         extends: true,
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], fileParallelism: false },
       },

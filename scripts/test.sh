@@ -28,12 +28,25 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
 fi
 npm run --silent build
 
-report=$(mktemp)
-trap 'rm -f "$report"' EXIT
+# The integration files (real sshd hosts and Podman, one file at a time) mostly wait on hosts
+# and containers, so they run beside the unit and e2e files (two at a time) in a second vitest
+# process; its output is printed after the first one's. Both write a JSON report to sum.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+npx vitest run --project integration --passWithNoTests --reporter=default --reporter=json --outputFile.json="$work/integration.json" "$@" > "$work/integration.log" 2>&1 &
+integration=$!
+npx vitest run --project unit+e2e --passWithNoTests --reporter=default --reporter=json --outputFile.json="$work/unit.json" "$@" || status=$?
+wait "$integration" || status=$?
+cat "$work/integration.log"
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)
-' "$report" || echo "tests: 0 passed, 1 failed"
+  const fs = require("fs")
+  let passed = 0, failed = 0
+  for (const f of process.argv.slice(1)) {
+    const r = JSON.parse(fs.readFileSync(f, "utf8"))
+    passed += r.numPassedTests
+    failed += r.numFailedTests
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed`)
+' "$work/unit.json" "$work/integration.json" || echo "tests: 0 passed, 1 failed"
 exit "$status"
