@@ -1,5 +1,5 @@
 /**
- * registry.ts — every command of SPEC.md with its options, help text and examples. Kept free
+ * registry.ts — every command (README "Usage") with its options, help text and examples. Kept free
  * of heavy imports: a command's implementation is loaded only when it runs, so
  * `manage-secrets --help` starts fast (the brief's bound is 0.3 s).
  */
