@@ -9,7 +9,7 @@ import { openLocal } from './local.js'
 /** openConnection opens one connection described by `spec`. */
 export async function openConnection(spec: ConnectionSpec): Promise<Connection> {
   if (spec.connection === 'local') return openLocal(spec.host)
-  const { connectSsh } = await import('./ssh.js')
+  const { connectSsh } = await import('./ssh-connect.js')
   return connectSsh(spec)
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HostError, UnreachableError, UserError } from '../../cli/errors.js'
 import type { Connection, ConnectionSpec } from '../../cli/transport/connection.js'
-import { connectSsh } from '../../cli/transport/ssh.js'
+import { connectSsh } from '../../cli/transport/ssh-connect.js'
 import { startLab } from '../helpers/ssh-hosts.js'
 import type { TestLab } from '../helpers/ssh-hosts.js'
 
