@@ -61,7 +61,9 @@ class LocalConnection implements Connection {
 
   async put(path: string, data: Buffer | string, opts: PutOptions): Promise<void> {
     const existing = await this.stat(path)
-    if (existing?.type === 'symlink') throw new HostError(this.host, `${path} is a symlink: refusing to write through it`)
+    if (existing?.type === 'symlink') {
+      throw new HostError(this.host, `${path} is a symlink: refusing to write through it`)
+    }
     if (existing && existing.type !== 'file') throw new HostError(this.host, `${path} exists and is not a regular file`)
     const tmp = join(dirname(path), `.${basename(path)}.ms-tmp-${randomBytes(6).toString('hex')}`)
     let handle: fs.FileHandle | undefined
@@ -129,6 +131,7 @@ async function chownIfNeeded(handle: fs.FileHandle, opts: PutOptions): Promise<v
 function fileError(host: string, path: string, err: unknown): HostError {
   if (err instanceof HostError) return err
   const code = (err as NodeJS.ErrnoException).code
-  const reason = code === 'ENOSPC' ? 'no space left on device' : code === 'EACCES' ? 'permission denied' : (code ?? String(err))
+  const reason =
+    code === 'ENOSPC' ? 'no space left on device' : code === 'EACCES' ? 'permission denied' : (code ?? String(err))
   return new HostError(host, `${path}: ${reason}`, [], { cause: err })
 }

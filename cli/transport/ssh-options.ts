@@ -224,7 +224,8 @@ function finishOptions(
   if (proxyCommand && proxyCommand.values.join(' ').toLowerCase() !== 'none') {
     throw bad(`ProxyCommand (from ${proxyCommand.source}) is not supported; use ProxyJump (-J) instead`)
   }
-  const hostName = (table.one('hostname') ?? spec.address).replace(/%(%|h)/g, (_, t: string) => (t === 'h' ? spec.address : '%'))
+  const hostName = (table.one('hostname') ?? spec.address)
+    .replace(/%(%|h)/g, (_, t: string) => (t === 'h' ? spec.address : '%'))
   const port = parsePort(table.get('port'), bad) ?? 22
   const user = table.one('user') ?? env.localUser
   const tokens = { d: env.homeDir, u: env.localUser, h: hostName, p: String(port), r: user, n: spec.address }
@@ -253,7 +254,8 @@ function finishOptions(
       : ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'],
     hostKeyPolicy: spec.hostKeyPolicy ?? parsePolicy(table.get('stricthostkeychecking'), bad) ?? 'yes',
     hostKeyAlias: table.one('hostkeyalias') ?? null,
-    connectTimeoutMs: spec.connectTimeoutMs ?? parseSeconds(table.get('connecttimeout'), 'ConnectTimeout', bad) ?? 10_000,
+    connectTimeoutMs:
+      spec.connectTimeoutMs ?? parseSeconds(table.get('connecttimeout'), 'ConnectTimeout', bad) ?? 10_000,
     keepaliveIntervalMs: parseSeconds(table.get('serveraliveinterval'), 'ServerAliveInterval', bad) ?? 0,
     keepaliveCountMax: Number(table.one('serveralivecountmax') ?? 3) || 3,
     proxyJump: parseProxyJump(table.get('proxyjump'), bad),
@@ -354,7 +356,8 @@ function readConfigText(file: string, env: SshOptionsEnv, depth: number): string
       continue
     }
     for (const pattern of splitShellWords(inc[1] as string)) {
-      const full = expandPath(isAbsolute(pattern) || pattern.startsWith('~') ? pattern : join(env.homeDir, '.ssh', pattern), env, {})
+      const relative = isAbsolute(pattern) || pattern.startsWith('~') ? pattern : join(env.homeDir, '.ssh', pattern)
+      const full = expandPath(relative, env, {})
       for (const f of globFiles(full)) out.push(readConfigText(f, env, depth + 1) ?? '')
     }
     out.push(section) // back to the block the Include was in
