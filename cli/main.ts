@@ -18,7 +18,7 @@ import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
 import { closestOption, commandOf, EPILOGUE, helpRequest, helpWidth, optionNames, renderHelp } from './help.js'
 import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
-import { lockTakeovers } from './vault/secure-write.js'
+import { lockTakeovers } from './util/secure-write.js'
 
 
 /** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */

@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path'
 import { UserError } from '../errors.js'
-import type { SecretsSession } from '../secrets/session.js'
+import type { SecretsProvider } from '../secrets/provider.js'
 import type { BundleTarget, StaleKey } from './state-checks.js'
 import { staleKeys } from './state-checks.js'
 
@@ -14,12 +14,12 @@ interface StoreFacts {
   stale: StaleKey[]
 }
 
-const cache = new WeakMap<SecretsSession, Map<string, Promise<StoreFacts>>>()
+const cache = new WeakMap<SecretsProvider, Map<string, Promise<StoreFacts>>>()
 
-async function storeFacts(s: SecretsSession, name: string, nowMs: number): Promise<StoreFacts> {
+async function storeFacts(s: SecretsProvider, name: string, nowMs: number): Promise<StoreFacts> {
   const spec = s.spec(name)
-  // the store itself (vaultContext needs no environment for that): its sidecars are plaintext
-  const meta = await s.vaultContext({}, '/').store.readMeta(name)
+  // the sidecars are plaintext: no password needed
+  const meta = await s.meta(name)
   const stale = meta ? staleKeys(meta.keys, (k) => spec.keys[k]?.rotateDays ?? spec.rotateDays, nowMs) : []
   let content: string | undefined
   try {
@@ -31,7 +31,7 @@ async function storeFacts(s: SecretsSession, name: string, nowMs: number): Promi
   return { stale, ...(content ? { content } : {}) }
 }
 
-function factsOf(s: SecretsSession, name: string, nowMs: number): Promise<StoreFacts> {
+function factsOf(s: SecretsProvider, name: string, nowMs: number): Promise<StoreFacts> {
   let m = cache.get(s)
   if (!m) cache.set(s, (m = new Map()))
   let p = m.get(name)
@@ -40,7 +40,7 @@ function factsOf(s: SecretsSession, name: string, nowMs: number): Promise<StoreF
 }
 
 /** bundleTargets lists the bundles `host` should hold in `secretsDir`, with their records and store facts. */
-export async function bundleTargets(s: SecretsSession, host: string, secretsDir: string, nowMs: number): Promise<{ targets: BundleTarget[]; modes: Map<string, number> }> {
+export async function bundleTargets(s: SecretsProvider, host: string, secretsDir: string, nowMs: number): Promise<{ targets: BundleTarget[]; modes: Map<string, number> }> {
   const records = await s.deployed(host)
   const targets: BundleTarget[] = []
   const modes = new Map<string, number>()

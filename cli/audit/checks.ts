@@ -20,9 +20,9 @@
  * - the fix of a path only ever removes bits (`mode & policy`) and sets the policy's owner:
  *   it never loosens a stricter mode.
  */
-import { formatMode } from '../modules/owner.js'
+import { formatMode } from '../util/mode.js'
 import { finding, type Finding, type RuleId } from './rules.js'
-import type { ScanEntry, ScanResult } from './scan.js'
+import type { ScanEntry, ScanResult } from './types.js'
 
 /** PathPolicy is what the entries under one audited root must look like. */
 export interface PathPolicy {

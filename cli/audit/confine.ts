@@ -20,9 +20,9 @@
  *   problems as easily as invent them) and not one of its fix targets.
  */
 import { posix } from 'node:path'
-import { escapeControl } from '../output/escape.js'
-import type { ScanResult } from './scan.js'
-import { BACKUP_NAME } from './state-checks.js'
+import { escapeControl } from '../util/escape.js'
+import type { ScanResult } from './types.js'
+import { BACKUP_NAME } from '../util/backup-names.js'
 
 /** isNormalAbsolute says whether `p` is absolute, NUL-free and in normal form (see the header). */
 export function isNormalAbsolute(p: string): boolean {

@@ -82,7 +82,7 @@ export const RULES: Readonly<Record<RuleId, Rule>> = {
   'backup-altered': { title: 'newest secrets backup differs from the checksum the journal recorded when it was made', severity: 'high', fixable: false },
 }
 
-/** Finding is one problem on one host (SPEC "Audit and status"). */
+/** Finding is one problem on one host (README "Audit"). */
 export interface Finding {
   host: string
   path: string

@@ -20,8 +20,8 @@
  */
 import { HostError } from '../errors.js'
 import { confineScan } from './confine.js'
-import { BACKUPS_SH } from '../modules/backup-files.js'
-import type { NewestBackup } from './state-checks.js'
+import { BACKUPS_SH } from '../util/backup-names.js'
+import type { BundleFile, EntryType, ScanEntry, ScanResult, ScanTarget } from './types.js'
 import type { Connection } from '../transport/connection.js'
 
 /**
@@ -65,65 +65,11 @@ find -P "$@" -printf '%y %m %U %G %n %s %T@ %p\\0%l\\0'
 printf -- '--end-find %d\\0' "$?"
 `
 
-/** EntryType is what `find %y` says a path is (symlinks reported as such, never followed). */
-export type EntryType = 'file' | 'dir' | 'symlink' | 'other'
-
-/** ScanEntry is one path of an audited tree. */
-export interface ScanEntry {
-  path: string
-  type: EntryType
-  /** permission bits with setuid/setgid/sticky (`mode & 0o7777`) */
-  mode: number
-  uid: number
-  gid: number
-  /** hard links to it (`find %n`): more than one for a file means it is also elsewhere */
-  nlink: number
-  size: number
-  /** modification time, seconds since the epoch */
-  mtime: number
-  /** a symlink's target (never followed) */
-  target?: string
-}
-
-/** BundleFile is one `*.env` of the secrets dir: its armour and checksum. */
-export interface BundleFile {
-  kind: 'pgp' | 'plain' | 'unreadable'
-  sha256?: string
-}
-
-/** ScanResult is everything one host's scan returned. */
-export interface ScanResult {
-  /** user name -> uid; `ids` sets are what "unowned" is judged against */
-  users: Map<string, number>
-  groups: Map<string, number>
-  uids: Set<number>
-  gids: Set<number>
-  entries: Map<string, ScanEntry>
-  bundleFiles: Map<string, BundleFile>
-  /** the newest `secrets-*.tar.gz` of the backup dir: its sha256 and whether gzip -t passed */
-  newestBackup?: NewestBackup
-  /** find's exit status (1 when a root is missing) */
-  findStatus: number
-}
-
 const TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' }
 
 /** scanArgv is the one command of a scan. */
 export function scanArgv(secretsDir: string, secretsRoot: string, bundles: readonly string[], roots: readonly string[], backupDir = ''): string[] {
   return ['sh', '-c', SCAN_SCRIPT, 'sh', secretsDir, secretsRoot, backupDir, String(bundles.length), ...bundles, ...roots]
-}
-
-/** ScanTarget is what one scan looks at. */
-export interface ScanTarget {
-  secretsDir: string
-  secretsRoot: string
-  /** the bundle files to checksum (those the manifest sends the host) */
-  bundles: readonly string[]
-  roots: readonly string[]
-  /** the backup dir whose newest archive gets checksummed and gzip-tested ('' for none) */
-  backupDir?: string
-  /** the most reply (stdout and stderr) read from the host; default `MAX_REPLY_BYTES` */
-  maxReplyBytes?: number
 }
 
 /** MAX_REPLY_BYTES is the default bound of a scan reply: 64 MiB, about 600,000 entries. */

@@ -15,7 +15,8 @@
  */
 import { posix } from 'node:path'
 import { finding, type Finding } from './rules.js'
-import type { ScanResult } from './scan.js'
+import type { NewestBackup, ScanResult } from './types.js'
+import { BACKUP_NAME } from '../util/backup-names.js'
 
 const DAY = 86_400
 
@@ -79,9 +80,6 @@ export function checkBundle(host: string, b: BundleTarget, scan: ScanResult, now
   return out
 }
 
-/** BACKUP_NAME is the name of a secrets backup (issue #6). */
-export const BACKUP_NAME = /^secrets-.*\.tar\.gz$/
-
 /** checkBackups judges the newest `secrets-*.tar.gz` directly in `dir`. */
 export function checkBackups(host: string, dir: string, scan: ScanResult, maxAgeDays: number, nowMs: number): Finding[] {
   let newest: { path: string; mtime: number } | undefined
@@ -94,13 +92,6 @@ export function checkBackups(host: string, dir: string, scan: ScanResult, maxAge
   const age = ageDays(newest.mtime * 1000, nowMs)
   if (newest.mtime * 1000 + maxAgeDays * DAY * 1000 < nowMs) return [finding(host, newest.path, 'backup-old', `newest is ${age} days old`, expected)]
   return []
-}
-
-/** NewestBackup is the newest archive of a backup dir as a host reported it. */
-export interface NewestBackup {
-  path: string
-  sha256: string
-  gzip: 'ok' | 'corrupt'
 }
 
 /** BackupVerdict is the newest backup against the journal: as recorded, altered, corrupt, or not recorded. */

@@ -13,11 +13,11 @@
  *   bad input.
  */
 import { join } from 'node:path'
-import { AuditCollector, auditExitCode, renderHuman, renderWarnings, type AuditDocument } from '../audit/report.js'
+import { AuditCollector, auditExitCode, renderHuman, renderWarnings, type AuditDocument } from '../output/audit-report.js'
 import type { Severity } from '../audit/rules.js'
 import { runPlaybook } from '../engine/run.js'
 import { backupRecordsOf, readJournal } from '../journal/journal.js'
-import { jsonText } from '../output/escape.js'
+import { jsonText } from '../util/escape.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
@@ -37,9 +37,9 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   // runWithInventory prints its own JSON document when asked: the audit prints its report instead
   const progress = withProgress(collector, 'audit', args.json)
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
-    const secrets = await secretsIfAny(args, io, opts)
+    const withStore = await secretsIfAny(args, io, opts)
     const extraVars = { audit_backup_records: backupRecordsOf(await readJournal(opts.stateDir as string)), ...opts.extraVars, audit_fix: args.fix }
-    return runPlaybook(pb, { ...opts, extraVars, reporter: progress, ...secrets })
+    return runPlaybook(pb, { ...withStore, extraVars, reporter: progress })
   }).finally(() => progress.clear())
   const doc = collector.document({ check: args.check, failOn: args.failOn })
   if (doc.warnings.length > 0) io.stderr(renderWarnings(doc))

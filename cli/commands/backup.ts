@@ -16,10 +16,10 @@ export async function run(args: PlaybookArgs & { fetch: boolean }, io: CommandIo
   const pb = await loadPlaybook(join(PLAYBOOKS, 'backup.yml'))
   return runWithInventory(args, io, (opts) => (args.check ? backup(opts) : withRunLock(opts.stateDir as string, 'backup', () => backup(opts))))
   async function backup(opts: RunOptions): Promise<RunSummary> {
-    const secrets = await secretsIfAny(args, io, opts)
+    const withStore = await secretsIfAny(args, io, opts)
     const extraVars = { ...opts.extraVars, backup_fetch: args.fetch, backup_fetch_dir: join(stateDirOf(opts.inventory.dir, io.env), 'backups') }
     const capture = new CaptureReporter(opts.reporter)
-    const summary = await runPlaybook(pb, { ...opts, reporter: capture, extraVars, ...secrets })
+    const summary = await runPlaybook(pb, { ...withStore, reporter: capture, extraVars })
     capture.finish()
     // the journal keeps each archive's checksum as the host reported it: audit checks the host's copy against it
     for (const [host, results] of capture.take()) {

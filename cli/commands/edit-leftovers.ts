@@ -8,7 +8,7 @@
  *   never its content;
  * - it never fails the command it runs in: a directory it cannot remove is a warning.
  */
-import { removeEditLeftovers } from '../vault/edit-leftovers.js'
+import { removeEditLeftovers } from '../secrets/edit-leftovers.js'
 import type { CommandIo } from './types.js'
 
 /** cleanEditLeftovers removes the temp directories of interrupted edits and reports each on stderr. */

@@ -1,5 +1,5 @@
 /**
- * load.ts — `manage-secrets load`: the container-side loader (#5, SPEC "Secrets"). Like
+ * load.ts — `manage-secrets load`: the container-side loader (#5, README "Secrets"). Like
  * `sops exec-env`, it reads the bundles mounted from the host, merges them into the
  * environment of CMD and runs it; or, with `--format env|json`, prints them.
  *
@@ -28,10 +28,10 @@ import { ConfigError, Exit, UsageError, UserError, VaultError } from '../errors.
 import { formatEnvValue } from '../secrets/bundle.js'
 import { hostKeyNameIssue, isLoaderKey, showName, valueIssue } from '../secrets/names.js'
 import { Fingerprinter, type Secret } from '../secrets/secret.js'
-import { IDENTITY_ENV } from '../vault/access.js'
-import { locateHostBundles, openHostCredentials, readHostBundle, type HostBundleFile } from '../vault/host-bundles.js'
-import { passwordFileOf } from '../vault/password.js'
-import type { Opener } from '../vault/vault.js'
+import { IDENTITY_ENV } from '../secrets/access.js'
+import { locateHostBundles, openHostCredentials, readHostBundle, type HostBundleFile } from '../secrets/host-bundles.js'
+import { passwordFileOf } from '../secrets/password.js'
+import type { Opener } from '../secrets/crypto.js'
 import type { CommandIo, GlobalArgs } from './types.js'
 
 /** LoadArgs are the options `load` reads (declared in registry.ts). */

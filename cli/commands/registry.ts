@@ -1,7 +1,7 @@
 /**
  * registry.ts — every command (README "Usage") with its options, help text and examples. Kept free
  * of heavy imports: a command's implementation is loaded only when it runs, so
- * `manage-secrets --help` starts fast (the brief's bound is 0.3 s).
+ * `manage-secrets --help` starts fast (under 0.3 s).
  */
 import type { Argv } from 'yargs'
 import type { GlobalName } from './globals.js'

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
 import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
 import { UsageError } from '../errors.js'
-import { BACKUP_STAMP, STAMP_PREFIX } from '../modules/backup-files.js'
+import { BACKUP_STAMP, STAMP_PREFIX } from '../util/backup-names.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type CommandSummary } from './run-playbook.js'
@@ -46,15 +46,15 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
   return runWithInventory(args, io, async (opts) => {
     const body = async (): Promise<CommandSummary> => {
-      const secrets = await secretsIfAny(args, io, opts)
+      const withStore = await secretsIfAny(args, io, opts)
       const extraVars = { ...opts.extraVars, restore_from: args.from }
       if (prefix && !args.check) {
         const quiet = new CaptureReporter({ emit: () => undefined })
-        await runPlaybook(pb, { ...opts, check: true, reporter: quiet, extraVars, ...secrets })
+        await runPlaybook(pb, { ...withStore, check: true, reporter: quiet, extraVars })
         refuseAmbiguous(args.from, quiet.take())
       }
       const capture = new CaptureReporter(opts.reporter)
-      const summary = await runPlaybook(pb, { ...opts, reporter: capture, extraVars, ...secrets })
+      const summary = await runPlaybook(pb, { ...withStore, reporter: capture, extraVars })
       const taken = capture.take()
       if (prefix && args.check) refuseAmbiguous(args.from, taken)
       const restored: Record<string, { archive: string; files: string[]; bundles: string[] }> = {}

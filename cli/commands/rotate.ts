@@ -32,13 +32,14 @@ import type { Playbook } from '../playbook/schema.js'
 import { proveCredentials } from '../secrets/preflight.js'
 import { planBundles, rotateBundle, type BundleItem, type Verdict } from '../secrets/rotation.js'
 import type { Bundle } from '../secrets/bundle.js'
-import type { SecretsSession, DeployRecord } from '../secrets/session.js'
-import { openerFor, planFor } from '../vault/access.js'
-import { writeFileAtomic } from '../vault/secure-write.js'
-import type { StoreSnapshot } from '../vault/store.js'
+import type { SecretsSession } from '../secrets/session.js'
+import type { DeployRecord } from '../secrets/provider.js'
+import { openerFor, planFor } from '../secrets/access.js'
+import { writeFileAtomic } from '../util/secure-write.js'
+import type { StoreSnapshot } from '../secrets/store.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type CommandSummary } from './run-playbook.js'
-import { openSession, PLAYBOOKS, type SecretsArgs } from './secrets-playbook.js'
+import { openSession, PLAYBOOKS, withSecrets, type SecretsArgs } from './secrets-playbook.js'
 import type { CommandIo } from './types.js'
 
 /** RotateArgs are rotate's options. */
@@ -92,6 +93,7 @@ function planOnly(inner: Reporter): Reporter {
 }
 
 class Rotation {
+  private readonly opts: RunOptions
   private readonly capture: CaptureReporter
   private readonly stateDir: string
   private readonly now = new Date()
@@ -100,11 +102,12 @@ class Rotation {
   constructor(
     private readonly args: RotateArgs,
     private readonly io: CommandIo,
-    private readonly opts: RunOptions,
+    opts: RunOptions,
     private readonly session: SecretsSession,
     private readonly pb: Playbook,
     private readonly restorePb: Playbook,
   ) {
+    this.opts = withSecrets(opts, session)
     this.capture = new CaptureReporter(opts.reporter)
     this.stateDir = opts.stateDir as string
   }
@@ -118,7 +121,7 @@ class Rotation {
   /** step runs one playbook on `hosts` and returns each host's results. */
   private async step(pb: Playbook, hosts: string[], check: boolean, extraVars: Record<string, unknown> = {}): Promise<Map<string, Captured[]>> {
     if (hosts.length === 0) return new Map()
-    await runPlaybook(pb, { ...this.opts, check, limit: hosts.join(':'), reporter: this.capture, extraVars: { ...this.opts.extraVars, ...extraVars }, secrets: this.session })
+    await runPlaybook(pb, { ...this.opts, check, limit: hosts.join(':'), reporter: this.capture, extraVars: { ...this.opts.extraVars, ...extraVars } })
     return this.capture.take()
   }
 

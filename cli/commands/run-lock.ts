@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Exit } from '../errors.js'
-import { ensurePrivateDir, lockWriteError, withLock } from '../vault/secure-write.js'
+import { ensurePrivateDir, lockWriteError, withLock } from '../util/secure-write.js'
 
 /** RUN_LOCK is the lock file's name in the state dir. */
 export const RUN_LOCK = 'run.lock'

@@ -8,10 +8,11 @@ import type { HostStats } from '../engine/events.js'
 import type { RunOptions, RunSummary } from '../engine/run.js'
 import { UsageError, UserError } from '../errors.js'
 import { HumanReporter } from '../output/human.js'
-import { ensurePrivateDir, errnoWords } from '../vault/secure-write.js'
+import { ensurePrivateDir, errnoWords } from '../util/secure-write.js'
 import { JsonReporter } from '../output/json.js'
 import { openInventory } from './inventory-arg.js'
 import type { CommandIo, GlobalArgs } from './types.js'
+import { secretVars } from '../secrets/provider.js'
 
 /** PlaybookArgs are the options of commands that run playbooks. */
 export interface PlaybookArgs extends GlobalArgs {
@@ -60,6 +61,8 @@ export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (o
     connection: { hostKeyPolicy: args.acceptNewHostKeys ? 'accept-new' : undefined },
     reporter,
     stateDir,
+    // a run without a secrets store still sees `secret_bundles` (empty); withSecrets fills it
+    hostVars: (host) => secretVars(undefined, host),
   })
   if (summary.stats) io.journal?.fromRecap(summary.stats)
   if (json) io.stdout(JSON.stringify(json.document({ check: args.check, ...('json' in summary ? summary.json : {}) }), null, 2) + '\n')

@@ -21,15 +21,17 @@ import { loadManifest, MANIFEST_FILE } from '../secrets/manifest.js'
 import { loadFingerprinter } from '../secrets/secret.js'
 import { checkIntegrity, pendingBundles, proveCredentials } from '../secrets/preflight.js'
 import { SecretsSession } from '../secrets/session.js'
-import { identitiesFrom, once } from '../vault/access.js'
-import { rekeyBundles } from '../vault/actions.js'
-import { getPassword, passwordFileOf, terminalOf } from '../vault/password.js'
-import { SecretStore, STORE_DIR } from '../vault/store.js'
+import { identitiesFrom, once } from '../secrets/access.js'
+import { rekeyBundles } from '../secrets/store-actions.js'
+import { getPassword, passwordFileOf, terminalOf } from '../secrets/password.js'
+import { SecretStore, STORE_DIR } from '../secrets/store.js'
 import { hostResult } from '../journal/recorder.js'
 import { cleanEditLeftovers } from './edit-leftovers.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type PlaybookArgs } from './run-playbook.js'
 import type { CommandIo } from './types.js'
+import { RunCache, Services } from '../context.js'
+import { SECRETS, secretVars } from '../secrets/provider.js'
 
 /** SecretsArgs are the options of setup and deploy. */
 export interface SecretsArgs extends PlaybookArgs {
@@ -54,13 +56,26 @@ export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: Secrets
     // not in the store yet is skipped with a warning; deploy fails on it
     const extraVars = name === 'setup' ? { secrets_missing_bundle: 'skip', ...opts.extraVars } : opts.extraVars
     try {
-      const summary = await runPlaybook(pb, { ...opts, ...(extraVars ? { extraVars } : {}), secrets: session })
+      const summary = await runPlaybook(pb, { ...withSecrets(opts, session), ...(extraVars ? { extraVars } : {}) })
       await journalWrites(session, summary, io)
       return summary
     } finally {
       await session.flush()
       if (session.hostsWithNewKeys.length > 0) await includeNewHostKeys(session, args, io)
     }
+  }
+}
+
+/**
+ * withSecrets is `opts` carrying the session as the run's secrets provider (modules find it
+ * under SECRETS, templates see `secret_bundles`), with one cache for every playbook run with them.
+ */
+export function withSecrets(opts: RunOptions, session: SecretsSession): RunOptions {
+  return {
+    ...opts,
+    services: (opts.services ?? new Services()).with(SECRETS, session),
+    hostVars: (host) => ({ ...opts.hostVars?.(host), ...secretVars(session, host) }),
+    cache: opts.cache ?? new RunCache(),
   }
 }
 
@@ -92,11 +107,11 @@ async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io
 }
 
 /**
- * secretsIfAny returns the run's secrets session when the inventory has a secrets manifest,
- * else nothing: audit, status and backup still work on trees without one.
+ * secretsIfAny returns `opts` with the run's secrets session when the inventory has a secrets
+ * manifest, else `opts` as they are: audit, status and backup still work on trees without one.
  */
-export async function secretsIfAny(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<{ secrets?: SecretsSession }> {
-  return existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE)) ? { secrets: await openSession(args, io, opts) } : {}
+export async function secretsIfAny(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<RunOptions> {
+  return existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE)) ? withSecrets(opts, await openSession(args, io, opts)) : opts
 }
 
 /** openSession opens the inventory's secrets store for a run (fails with exit 2 when it has no manifest). */

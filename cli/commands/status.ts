@@ -22,7 +22,7 @@ import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import { Exit } from '../errors.js'
-import { counted, plural } from '../output/plural.js'
+import { counted, plural } from '../util/plural.js'
 import type { CommandIo } from './types.js'
 import { withProgress } from '../output/progress.js'
 
@@ -73,9 +73,9 @@ export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: Comman
   let entries: JournalRecord[] = []
   const runExit = await runWithInventory({ ...args, json: false, check: false }, io, async (opts) => {
     entries = await readJournal(stateDirOf(opts.inventory.dir, io.env))
-    const secrets = await secretsIfAny(args, io, opts)
+    const withStore = await secretsIfAny(args, io, opts)
     const extraVars = { status_backup_records: backupRecordsOf(entries), ...opts.extraVars }
-    return runPlaybook(pb, { ...opts, extraVars, reporter: progress, ...secrets })
+    return runPlaybook(pb, { ...withStore, extraVars, reporter: progress })
   }).finally(() => progress.clear())
   lastRuns(entries, collector.hosts)
   for (const [host, h] of collector.hosts) io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })

@@ -21,18 +21,19 @@ import { loadManifest, MANIFEST_FILE, type Manifest } from '../secrets/manifest.
 import { bundleNameIssue, isBundleName, showName } from '../secrets/names.js'
 import { checkIntegrity, checkTargets } from '../secrets/preflight.js'
 import { loadFingerprinter, type Secret } from '../secrets/secret.js'
-import { createBundles, editBundle, importInto, readBundle, readValues, rekeyBundles, type ChangeReport, type VaultContext } from '../vault/actions.js'
-import { identitiesFrom, once } from '../vault/access.js'
-import { readImportSource, bundleNameOf, type ImportedFile } from '../vault/import-source.js'
-import { generateIdentity, writePrivateKey } from '../vault/keys.js'
-import { getPassword, terminalOf } from '../vault/password.js'
-import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
-import { storeStatus, statusLine } from '../vault/status.js'
-import { SecretStore } from '../vault/store.js'
+import { createBundles, editBundle, importInto, readBundle, readValues, rekeyBundles, type ChangeReport, type VaultContext } from '../secrets/store-actions.js'
+import { identitiesFrom, once } from '../secrets/access.js'
+import { readImportSource, bundleNameOf, type ImportedFile } from '../secrets/import/import-source.js'
+import { generateIdentity, writePrivateKey } from '../secrets/keys.js'
+import { getPassword, terminalOf } from '../secrets/password.js'
+import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
+import { storeStatus, statusLine } from '../secrets/store-status.js'
+import { SecretStore } from '../secrets/store.js'
 import { cleanEditLeftovers } from './edit-leftovers.js'
 import { inventoryPath } from './inventory-arg.js'
 import { stateDirOf } from './run-playbook.js'
 import type { CommandIo, GlobalArgs } from './types.js'
+import { editSecretText } from './vault-edit-session.js'
 
 /** VaultArgs are the options `vault` reads (declared in registry.ts). */
 export interface VaultArgs extends GlobalArgs {
@@ -60,7 +61,8 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'view':
       return view(ctx, files, args, io)
     case 'edit':
-      return printChanges([await editBundle(ctx, one(files, 'edit'))], args, io)
+      const edit = (text: Secret, fileName: string) => editSecretText(text, ctx.fp, { env: ctx.env, fileName })
+      return printChanges([await editBundle(ctx, one(files, 'edit'), edit)], args, io)
     case 'encrypt':
     case 'import':
       return importFiles(ctx, files, args, io)

@@ -27,7 +27,7 @@ import { batches, mapLimit, tagSelected } from './limit.js'
 import { OwedHandlers } from './owed.js'
 import { lazyScope, mentionsFacts } from './scope.js'
 import { runTask } from './task.js'
-import type { SecretsSession } from '../secrets/session.js'
+import { RunCache, Services, systemClock, type Clock } from '../context.js'
 
 /** RunOptions are the run-wide settings from the command line. */
 export interface RunOptions {
@@ -44,8 +44,13 @@ export interface RunOptions {
   pool?: ConnectionPool
   /** Control-node state dir (owed handlers); null keeps them in memory only. */
   stateDir?: string | null
-  /** The secrets of this run (setup, deploy, …): modules use it, templates see `secret_bundles`. */
-  secrets?: SecretsSession
+  /** The run's services (the secrets provider of setup, deploy, …), handed to every module. */
+  services?: Services
+  /** Variables a command adds to each host's magic variables (`secret_bundles`, …). */
+  hostVars?: (host: string) => Record<string, unknown>
+  clock?: Clock
+  /** What the run has read, shared by every play (a command running several playbooks passes one). */
+  cache?: RunCache
 }
 
 /** RunSummary is the recap and the exit code it maps to. */
@@ -59,6 +64,9 @@ interface PlayRun {
   pb: Playbook
   opts: RunOptions
   pool: ConnectionPool
+  services: Services
+  cache: RunCache
+  clock: Clock
   owed: OwedHandlers
   stats: Record<string, HostStats>
   abort: { now: boolean }
@@ -69,13 +77,14 @@ interface PlayRun {
 export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSummary> {
   const pool = opts.pool ?? new ConnectionPool()
   const owed = new OwedHandlers(opts.stateDir ?? null)
+  const shared = { services: opts.services ?? new Services(), cache: opts.cache ?? new RunCache(), clock: opts.clock ?? systemClock }
   const stats: Record<string, HostStats> = {}
   try {
     for (const play of pb.plays) {
       const hosts = new HostSelector(opts.inventory.inventory).selectOrFail(play.hosts, opts.limit)
       for (const h of hosts) stats[h] ??= emptyStats()
       opts.reporter.emit({ kind: 'play-start', play: play.name, hosts, check: opts.check })
-      const run: PlayRun = { play, pb, opts, pool, owed, stats, abort: { now: false }, owedBefore: await owed.owed(basename(pb.file), play.name) }
+      const run: PlayRun = { play, pb, opts, pool, ...shared, owed, stats, abort: { now: false }, owedBefore: await owed.owed(basename(pb.file), play.name) }
       for (const batch of batches(hosts, play.serial)) {
         if (run.abort.now) break
         await mapLimit(batch, opts.forks, (host) => runHost(run, host))
@@ -122,7 +131,9 @@ async function runHost(run: PlayRun, host: string): Promise<void> {
     baseDir: task.baseDir,
     evaluate: (c) => evalCondition(c, scope),
     lookup: (n) => scope.get(n),
-    ...(opts.secrets ? { secrets: opts.secrets } : {}),
+    services: run.services,
+    cache: run.cache,
+    clock: run.clock,
   })
   let unreachable = false
   let failed = false
@@ -197,11 +208,7 @@ function magicVars(run: PlayRun, host: string): Record<string, unknown> {
     ansible_check_mode: run.opts.check,
     ansible_diff_mode: run.opts.diff,
     ansible_play_name: run.play.name,
-    // the bundles the manifest sends to this host (names and settings, never values)
-    secrets_encryption: run.opts.secrets?.manifest.encryption ?? 'none',
-    // every bundle the manifest sends this host, even those --bundle left out of this run
-    secret_bundles_all: run.opts.secrets?.allBundleNames(host) ?? [],
-    secret_bundles: (run.opts.secrets?.bundlesFor(host) ?? []).map((b) => ({ name: b.name, format: b.format, consumers: b.consumers, owner: b.owner, group: b.group, mode: b.mode, ...(b.health ? { health: b.health } : {}) })),
+    ...run.opts.hostVars?.(host),
   }
 }
 

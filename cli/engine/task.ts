@@ -6,9 +6,10 @@
 import { UnreachableError, UserError, VaultError } from '../errors.js'
 import type { AnyModule, ModuleContext, ModuleResult } from '../modules/types.js'
 import { MODULES } from '../modules/index.js'
-import { redactResult } from '../output/redact.js'
+import { redactResult } from './redact.js'
 import type { Task } from '../playbook/schema.js'
-import { evalCondition, render, TemplateError, toText, UndefinedError, type Scope } from '../playbook/template.js'
+import { evalCondition, render, TemplateError, UndefinedError, type Scope } from '../playbook/template.js'
+import { toText } from '../util/text.js'
 import type { HostStatus } from './events.js'
 import { lazyScope } from './scope.js'
 

@@ -33,7 +33,7 @@ import { z } from 'zod'
 import { SEVERITIES } from '../audit/rules.js'
 import { Exit, UserError } from '../errors.js'
 import { BUNDLE_NAME, KEY_NAME } from '../secrets/manifest.js'
-import { PRIVATE_FILE, ensurePrivateDir, withLock, writeFileAtomic } from '../vault/secure-write.js'
+import { PRIVATE_FILE, ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
 
 /** JOURNAL_FILE is the journal's name in the state dir. */
 export const JOURNAL_FILE = 'journal.jsonl'

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { JOURNAL_FILE, JOURNAL_HEAD, parseRow, readHead, readText, splitLines, ZERO, type Chained, type Head, type JournalProblem, type Link, type ProblemKind, type Row, type VerifyResult } from './journal.js'
-import { plural } from '../output/plural.js'
+import { plural } from '../util/plural.js'
 
 /**
  * ChainCheck walks the lines once, keeping the last line that fits the chain, and gives each

@@ -23,10 +23,12 @@ import { bundleTargets } from '../audit/bundles.js'
 import { trustedPath } from '../audit/confine.js'
 import { applyFixes, batchFixes } from '../audit/fix.js'
 import { RULES, type Finding } from '../audit/rules.js'
-import { MAX_REPLY_BYTES, runScan, type ScanResult } from '../audit/scan.js'
+import { MAX_REPLY_BYTES, runScan } from '../audit/scan.js'
+import { type ScanResult } from '../audit/types.js'
 import { checkBackupRecord, checkBackups, checkBundle } from '../audit/state-checks.js'
-import { parseMode } from './owner.js'
+import { parseMode } from '../util/mode.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
+import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 
 const absPath = z
   .string()
@@ -98,7 +100,7 @@ const byPath = (x: Finding, y: Finding): number => (x.path < y.path ? -1 : x.pat
 async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
   const now = Date.now()
   const roots = scanRoots(rootsOf(a).map((r) => r.root))
-  const bundles = ctx.secrets ? await bundleTargets(ctx.secrets, ctx.host, a.secrets_dir, now) : { targets: [], modes: new Map<string, number>() }
+  const bundles = secretsOf(ctx) ? await bundleTargets(secretsOf(ctx) as SecretsProvider, ctx.host, a.secrets_dir, now) : { targets: [], modes: new Map<string, number>() }
   const target = { secretsDir: a.secrets_dir, secretsRoot: a.secrets_root, bundles: bundles.targets.map((b) => b.path), roots, backupDir: a.backup_dir ?? '', maxReplyBytes: a.max_reply_bytes }
   const { scan, warnings } = await runScan(ctx.conn, target)
   const policies = resolvePolicies(ctx.host, a, scan)

@@ -3,7 +3,7 @@
  * through the same redaction as every result (no_log tasks and Secret values stay hidden).
  */
 import { z } from 'zod'
-import { toText } from '../playbook/template.js'
+import { toText } from '../util/text.js'
 import type { Module } from './types.js'
 
 const Args = z

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { z } from 'zod'
-import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
+import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
 import type { Module } from './types.js'
 
 const Args = z.strictObject({ src: z.string().min(1), dest: z.string().min(1) })

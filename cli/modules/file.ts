@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { attrChanges, chainStat, fixAttrs, type Probe, type WantedAttrs } from './fs-util.js'
-import { parseMode, resolveId } from './owner.js'
+import { resolveId } from './owner.js'
+import { parseMode } from '../util/mode.js'
 import { checkedPath, secureMkdirs, securePut, secureRemove } from './safe-path.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 

@@ -7,7 +7,7 @@
 import { posix } from 'node:path'
 import { HostError } from '../errors.js'
 import type { Connection, FileStat } from '../transport/connection.js'
-import { formatMode } from './owner.js'
+import { formatMode } from '../util/mode.js'
 import { checkedPath, SCRIPT, secureAttrs } from './safe-path.js'
 import type { ModuleResult } from './types.js'
 

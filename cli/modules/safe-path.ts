@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto'
 import { posix } from 'node:path'
 import { HostError } from '../errors.js'
 import type { Connection, ExecResult } from '../transport/connection.js'
-import { formatMode } from './owner.js'
+import { formatMode } from '../util/mode.js'
 
 /**
  * SAFE_SH defines the host-side functions (`enter DIR` and the operations below); a script

@@ -17,10 +17,11 @@ import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { z } from 'zod'
 import { attrChanges, fixPlannedAttrs, plannedAttrs, probe, type Probe } from './fs-util.js'
-import { parseMode, resolveId } from './owner.js'
+import { resolveId } from './owner.js'
+import { parseMode } from '../util/mode.js'
 import { securePut } from './safe-path.js'
 import type { FileDiff, Module, ModuleContext, ModuleResult } from './types.js'
-import type { SecretsSession } from '../secrets/session.js'
+import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 
 /** SecretFileArgs are the arguments of a module that installs one secret file. */
 export const SecretFileArgs = z.strictObject({
@@ -66,8 +67,16 @@ export function refusal(path: string, p: Probe | undefined, want: 'file' | 'dir'
 /** dirListing is what one `find` saw in a host directory, shared by a run's secret modules. */
 export function dirListing(ctx: ModuleContext, dir: string): Promise<Map<string, Probe>> {
   const at = posix.normalize(dir)
-  const load = () => probe(ctx.conn, [at], 1)
-  return ctx.secrets ? ctx.secrets.listing(ctx.host, at, load) : load()
+  return ctx.cache.memo(listingKey(ctx.host, at), () => probe(ctx.conn, [at], 1))
+}
+
+function listingKey(host: string, dir: string): string {
+  return `listing\0${host}\0${dir}`
+}
+
+/** forgetListing drops a host directory's listing after a write into it. */
+export function forgetListing(ctx: ModuleContext, dir: string): void {
+  ctx.cache.forget(listingKey(ctx.host, posix.normalize(dir)))
 }
 
 /** listingOf is the listing of `dest`'s directory. */
@@ -82,11 +91,11 @@ export function listingOf(ctx: ModuleContext, dest: string): Promise<Map<string,
 export async function writeSecretFile(ctx: ModuleContext, dest: string, data: Buffer, p: ModuleResult): Promise<string | undefined> {
   const [at, want, sum] = [posix.normalize(dest), plannedAttrs(p), sha256(data)]
   const failed = await securePut(ctx.conn, at, data, sum, want).catch((err: unknown) => {
-    ctx.secrets?.forget(ctx.host, posix.dirname(at))
+    forgetListing(ctx, posix.dirname(at))
     throw err
   })
-  if (failed || want.uid === undefined || want.gid === undefined || !ctx.secrets) {
-    ctx.secrets?.forget(ctx.host, posix.dirname(at))
+  if (failed || want.uid === undefined || want.gid === undefined) {
+    forgetListing(ctx, posix.dirname(at))
     return failed
   }
   const listing = await listingOf(ctx, at)
@@ -112,7 +121,7 @@ export async function probeTarget(ctx: ModuleContext, dest: string, attrs: { mod
   return { ...(why ? { why } : {}), st: seen.get(at), want }
 }
 
-async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<ModuleResult> {
+async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<ModuleResult> {
   const spec = s.spec(a.bundle)
   if (a.missing === 'skip' && !(await s.hasBundle(a.bundle))) {
     const why = `bundle ${a.bundle} is not in the store yet: not pushed (manage-secrets vault create ${a.bundle}, then deploy)`
@@ -147,7 +156,7 @@ async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<Mod
 }
 
 /** diffOf shows which keys the new file holds, values redacted (names come from the sidecar). */
-async function diffOf(s: SecretsSession, a: Args, st: Probe | undefined): Promise<FileDiff> {
+async function diffOf(s: SecretsProvider, a: Args, st: Probe | undefined): Promise<FileDiff> {
   const keys = await s.keyNames(a.bundle)
   return { path: a.dest, before: st ? `(${a.bundle}: content on the host differs from the store)\n` : '', after: keys.map((k) => `${k}=<redacted>\n`).join('') }
 }
@@ -159,20 +168,22 @@ async function diffOf(s: SecretsSession, a: Args, st: Probe | undefined): Promis
 export function secretFileModule<A extends { dest: string }>(
   name: string,
   args: z.ZodType<A>,
-  plan: (ctx: ModuleContext, s: SecretsSession, a: A) => Promise<ModuleResult>,
-  write: (ctx: ModuleContext, s: SecretsSession, a: A, p: ModuleResult) => Promise<ModuleResult>,
+  plan: (ctx: ModuleContext, s: SecretsProvider, a: A) => Promise<ModuleResult>,
+  write: (ctx: ModuleContext, s: SecretsProvider, a: A, p: ModuleResult) => Promise<ModuleResult>,
 ): Module<A> {
   return {
     name,
     args,
     async check(ctx, a) {
-      return ctx.secrets ? plan(ctx, ctx.secrets, a) : NO_SESSION
+      const s = secretsOf(ctx)
+      return s ? plan(ctx, s, a) : NO_SESSION
     },
     async apply(ctx, a, p) {
-      if (!ctx.secrets || p.failed || !p.changed) return p
-      if (p.content_changed) return write(ctx, ctx.secrets, a, p)
+      const s = secretsOf(ctx)
+      if (!s || p.failed || !p.changed) return p
+      if (p.content_changed) return write(ctx, s, a, p)
       await fixPlannedAttrs(ctx.conn, a.dest, p)
-      ctx.secrets.forget(ctx.host, posix.dirname(a.dest))
+      forgetListing(ctx, posix.dirname(a.dest))
       return p
     },
   }

@@ -18,9 +18,9 @@ import { posix } from 'node:path'
 import type { z } from 'zod'
 import { attrChanges, plannedAttrs } from './fs-util.js'
 import { checkedPath, SAFE_SH, scriptFailure } from './safe-path.js'
-import { probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
+import { forgetListing, probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
 import type { ModuleContext, ModuleResult } from './types.js'
-import type { SecretsSession } from '../secrets/session.js'
+import type { SecretsProvider } from '../secrets/provider.js'
 import type { Connection } from '../transport/connection.js'
 
 const Args = SecretFileArgs
@@ -56,7 +56,7 @@ async function fingerprintOn(conn: Connection, path: string): Promise<string | u
   return fpr?.[1]?.toLowerCase()
 }
 
-async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<ModuleResult> {
+async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<ModuleResult> {
   const { why, st, want } = await probeTarget(ctx, a.dest, a)
   if (why) return { changed: false, failed: true, msg: why }
   const known = await s.hostPublicKey(ctx.host)
@@ -78,7 +78,7 @@ export const secretHostKey = secretFileModule('secret_host_key', Args, plan, asy
   const at = checkedPath(ctx.conn, a.dest)
   const r = await ctx.conn.exec(['sh', '-c', KEYGEN, 'sh', ctx.host, posix.dirname(at), posix.basename(at), owner])
   if (!r.ok) return { ...p, failed: true, msg: `key generation on the host failed: ${scriptFailure(r)}` }
-  s.forget(ctx.host, posix.dirname(a.dest))
+  forgetListing(ctx, posix.dirname(a.dest))
   const fingerprint = await s.savePublicKey(ctx.host, r.stdout)
   return { ...p, fingerprint }
 })

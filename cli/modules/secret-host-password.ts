@@ -14,12 +14,12 @@ import type { z } from 'zod'
 import { attrChanges } from './fs-util.js'
 import { probeTarget, SecretFileArgs, secretFileModule, writeSecretFile } from './secret-bundle.js'
 import type { ModuleContext, ModuleResult } from './types.js'
-import type { SecretsSession } from '../secrets/session.js'
+import type { SecretsProvider } from '../secrets/provider.js'
 
 const Args = SecretFileArgs
 type Args = z.infer<typeof Args>
 
-async function plan(ctx: ModuleContext, s: SecretsSession, a: Args): Promise<ModuleResult> {
+async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<ModuleResult> {
   const { why, st, want } = await probeTarget(ctx, a.dest, a)
   if (why) return { changed: false, failed: true, msg: why }
   const password = await s.hostPassword(ctx.host)

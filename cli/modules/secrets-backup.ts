@@ -10,7 +10,7 @@
  * Check mode only says what it would make.
  */
 import { z } from 'zod'
-import { BACKUPS_SH, FAILED_SH, backupStamp } from './backup-files.js'
+import { BACKUPS_SH, FAILED_SH, backupStamp } from '../util/backup-names.js'
 import type { Module } from './types.js'
 
 const Args = z.strictObject({

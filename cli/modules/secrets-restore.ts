@@ -19,8 +19,18 @@
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
-import { BACKUPS_SH, FAILED_SH } from './backup-files.js'
+import { BACKUPS_SH, FAILED_SH } from '../util/backup-names.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
+import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
+
+/** consumersOf is a bundle's consumers in the manifest (none for a name it does not declare). */
+function consumersOf(s: SecretsProvider | undefined, bundle: string): string[] {
+  try {
+    return s?.spec(bundle).consumers ?? []
+  } catch {
+    return []
+  }
+}
 
 const Args = z.strictObject({
   src: z.string().min(1),
@@ -141,7 +151,7 @@ async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<Mod
   }
   const res = parseRestore(r.stdout)
   const bundles = bundlesIn(res.restored, a)
-  const consumers = [...new Set(bundles.flatMap((b) => (ctx.secrets?.manifest.bundles[b]?.consumers ?? [])))]
+  const consumers = [...new Set(bundles.flatMap((b) => (consumersOf(secretsOf(ctx), b) ?? [])))]
   const changed = res.restored.length > 0
   const warnings = res.extra.length > 0 ? [`${ctx.host}: kept ${res.extra.length} file(s) the backup does not hold: ${res.extra.join(', ')}`] : []
   const verb = apply ? 'restored' : 'would restore'

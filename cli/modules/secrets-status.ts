@@ -7,8 +7,10 @@
 import { posix } from 'node:path'
 import { z } from 'zod'
 import { newestBackupSh } from '../audit/scan.js'
-import { backupVerdict, type NewestBackup } from '../audit/state-checks.js'
+import { backupVerdict } from '../audit/state-checks.js'
+import { type NewestBackup } from '../audit/types.js'
 import type { Module } from './types.js'
+import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 
 const Args = z.strictObject({
   secrets_dir: z.string().min(1),
@@ -59,7 +61,7 @@ export const secretsStatus: Module<Args> = {
       const b = /^B (\d+(?:\.\d+)?) (.*)$/.exec(line)
       if (b && (!latestBackup || Number(b[1]) * 1000 > latestBackup.at)) latestBackup = { path: b[2] as string, at: Number(b[1]) * 1000 }
     }
-    const s = ctx.secrets
+    const s = secretsOf(ctx)
     const bundles: BundleState[] = []
     const now = Date.now()
     for (const spec of s?.bundlesFor(ctx.host) ?? []) {

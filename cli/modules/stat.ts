@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { remoteSha256 } from './fs-util.js'
-import { formatMode } from './owner.js'
+import { formatMode } from '../util/mode.js'
 import type { Module, ModuleResult } from './types.js'
 
 const Args = z.object({ path: z.string().min(1), checksum: z.boolean().default(true) })

@@ -8,7 +8,7 @@
  * - `secretArgs` name the arguments whose values are never shown (output, --diff, journal).
  */
 import type { ZodType } from 'zod'
-import type { SecretsSession } from '../secrets/session.js'
+import type { Clock, RunCache, Services } from '../context.js'
 import type { Connection } from '../transport/connection.js'
 
 /** Facts are the few host facts templates can use (gathered lazily, one round trip). */
@@ -33,8 +33,11 @@ export interface ModuleContext {
   evaluate(cond: string | boolean): boolean
   /** Looks a variable up in the task's scope (for `debug: var=`). */
   lookup(name: string): unknown
-  /** The run's secrets (manifest, store, host copies); absent when the inventory has none. */
-  secrets?: SecretsSession
+  /** The run's services by key (the secrets provider under `SECRETS`, when the inventory has a store). */
+  services: Services
+  /** What this run already read (a directory listing shared by the modules of a loop). */
+  cache: RunCache
+  clock: Clock
 }
 
 /** FileDiff is one before/after pair shown with `--diff` (already redacted where secret). */

@@ -19,7 +19,7 @@
 import { readFile } from 'node:fs/promises'
 import { SEVERITIES, type Severity } from '../audit/rules.js'
 import { Exit, UserError } from '../errors.js'
-import { errnoWords, withLock, writeFileAtomic } from '../vault/secure-write.js'
+import { errnoWords, withLock, writeFileAtomic } from '../util/secure-write.js'
 
 /** JobSummary is what one cron run reports to metrics and alert hooks: names and counts only. */
 export interface JobSummary {

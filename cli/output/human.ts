@@ -3,7 +3,7 @@
  * happens (`changed: [onode1] copy secrets => …`), and the PLAY RECAP. Colour only when the
  * command was given a colouring chalk (TTY, no NO_COLOR). Results are already redacted.
  */
-import { escapeControl } from './escape.js'
+import { escapeControl } from '../util/escape.js'
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, HostStats, HostStatus, Reporter } from '../engine/events.js'
 

@@ -7,6 +7,7 @@
  */
 import { basename, dirname, posix } from 'node:path'
 import { ExprError, parseExpr, type Node } from './expr.js'
+import { toText } from '../util/text.js'
 
 /** Scope resolves variable names; `undefined` from `get` means "not defined". */
 export interface Scope {
@@ -83,16 +84,6 @@ export function evalCondition(cond: unknown, scope: Scope): boolean {
   return truthy(evaluate(compile(src), scope))
 }
 
-/** toText renders a value into a string the way Jinja prints it. */
-export function toText(v: unknown): string {
-  if (v === null || v === undefined) return ''
-  if (typeof v === 'string') return v
-  if (typeof v === 'boolean') return v ? 'True' : 'False'
-  if (typeof v === 'object' && !(Symbol.toPrimitive in v) && (Array.isArray(v) || v.constructor === Object)) {
-    return JSON.stringify(v)
-  }
-  return String(v)
-}
 
 /** truthy is Python's truth: empty strings, lists, mappings, 0, None are false. */
 export function truthy(v: unknown): boolean {

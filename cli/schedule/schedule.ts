@@ -1,6 +1,6 @@
 /**
  * schedule.ts — cron/schedule.yml, the jobs `manage-secrets schedule run` starts and
- * `print-crontab` / `print-systemd` / `next` describe (#7, SPEC "Scheduling").
+ * `print-crontab` / `print-systemd` / `next` describe (#7, README "Scheduling and monitoring").
  *
  * Rules enforced here:
  * - every issue is reported with file:line:col (through config/yaml.ts), all at once;

@@ -1,5 +1,5 @@
 /**
- * generate.ts — makes new secret values for the manifest's generators (#4, SPEC "Rotation").
+ * generate.ts — makes new secret values for the manifest's generators (#4, README "Rotate").
  *
  * Rules enforced here:
  * - randomness comes from node:crypto only, drawn without modulo bias (`randomInt`);

@@ -1,7 +1,7 @@
 /**
  * manifest.ts — `<inventory>/.secrets/manifest.yml`, the user-written declaration of every
  * bundle: its keys and how each is generated, rotation policy, target hosts, on-host format,
- * consumers and file ownership (#4, SPEC "Secrets").
+ * consumers and file ownership (#4, README "Secrets").
  *
  * Rules enforced here:
  * - every issue is reported with file:line:col (through config/yaml.ts), all at once;

@@ -14,9 +14,9 @@
  *   (each with the password or key it needs), and with them the hosts' own passwords.
  */
 import { ConfigError, VaultError } from '../errors.js'
-import type { SecretStore } from '../vault/store.js'
+import type { SecretStore } from './store.js'
 import type { Manifest } from './manifest.js'
-import type { SecretsSession } from './session.js'
+import type { SecretsProvider } from './provider.js'
 
 /** emptyTargets names the manifest bundles whose pattern selects no host (and that do not allow it). */
 export function emptyTargets(manifest: Manifest, select: (pattern: string) => string[]): string[] {
@@ -63,7 +63,7 @@ export async function checkIntegrity(store: SecretStore, names?: readonly string
  * content is not what the last deploy recorded on at least one of `hosts` (no password
  * needed to tell). A host whose file drifted is found only on the host, and decrypts then.
  */
-export async function pendingBundles(session: SecretsSession, hosts: readonly string[]): Promise<string[]> {
+export async function pendingBundles(session: SecretsProvider, hosts: readonly string[]): Promise<string[]> {
   const pending = new Set<string>()
   const ids = new Map<string, string | undefined>()
   for (const host of hosts) {
@@ -84,7 +84,7 @@ export async function pendingBundles(session: SecretsSession, hosts: readonly st
  * a wrong password, a missing key or a damaged host-password store fails here (exit 3).
  * The decrypted bundles stay cached in the session for the run.
  */
-export async function proveCredentials(session: SecretsSession, names: readonly string[], hosts: readonly string[]): Promise<void> {
+export async function proveCredentials(session: SecretsProvider, names: readonly string[], hosts: readonly string[]): Promise<void> {
   for (const name of names) await session.plaintext(name)
   const lacking: string[] = []
   for (const host of hosts) {
@@ -92,7 +92,7 @@ export async function proveCredentials(session: SecretsSession, names: readonly 
     if ((await session.keyOf(host)) === undefined) lacking.push(host)
   }
   if (lacking.length > 0) {
-    const what = session.manifest.encryption === 'password' ? 'vault password' : 'key pair'
+    const what = session.encryption === 'password' ? 'vault password' : 'key pair'
     throw new VaultError(`${lacking.join(', ')} ${lacking.length === 1 ? 'has' : 'have'} no ${what} yet: nothing was changed`, [`run: manage-secrets setup --hosts ${lacking.join(',')}`])
   }
 }

@@ -1,5 +1,5 @@
 /**
- * rotation.ts — what `rotate` would do and what it does to the store (#6, SPEC "Rotation"):
+ * rotation.ts — what `rotate` would do and what it does to the store (#6, README "Rotate"):
  * the plan (per bundle and key: `change`, `ok` or `unknown`, each with its reason), the
  * `--hosts` subset rule for shared bundles, and the rotation of one decrypted bundle.
  *
@@ -15,7 +15,7 @@
  * - a plan names things only: bundle, key, host, path, container, reason. Never a value.
  */
 import type { Generator, Manifest } from './manifest.js'
-import type { BundleMeta } from '../vault/store.js'
+import type { BundleMeta } from './store.js'
 import { setKey, type Bundle } from './bundle.js'
 import { generateSecret } from './generate.js'
 import type { Fingerprinter } from './secret.js'

@@ -1,5 +1,5 @@
 /**
- * secret.ts — the redacting `Secret` type every secret value lives in (SPEC invariant 1, #4).
+ * secret.ts — the redacting `Secret` type every secret value lives in (ARCHITECTURE.md invariant 1, #4).
  *
  * Rules enforced here:
  * - `toString()`, `toJSON()`, `util.inspect` and `Symbol.toPrimitive` all give
@@ -17,7 +17,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { ConfigError } from '../errors.js'
-import { ensurePrivateDirSync, publishOnceSync } from '../vault/secure-write.js'
+import { ensurePrivateDirSync, publishOnceSync } from '../util/secure-write.js'
 
 const KEY_BYTES = 32
 const FP_HEX = 12

@@ -23,29 +23,20 @@ import { readKey, type PublicKey } from 'openpgp'
 import { join } from 'node:path'
 import { UsageError, VaultError } from '../errors.js'
 import type { HostSelector } from '../inventory/patterns.js'
-import type { Probe } from '../modules/fs-util.js'
-import { openerFor, planFor, verifyPassword, type AccessContext } from '../vault/access.js'
-import type { VaultContext } from '../vault/actions.js'
-import { readPublicKeyFile, RECIPIENTS_DIR } from '../vault/keys.js'
-import { ensurePrivateDir, writeFileAtomic } from '../vault/secure-write.js'
-import { SecretStore, type BundleMeta, type StoreSnapshot } from '../vault/store.js'
-import { sealForHost } from '../vault/vault.js'
+import { openerFor, planFor, verifyPassword, type AccessContext } from './access.js'
+import type { VaultContext } from './store-actions.js'
+import { readPublicKeyFile, RECIPIENTS_DIR } from './keys.js'
+import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
+import { SecretStore, type BundleMeta, type StoreSnapshot } from './store.js'
+import { sealForHost } from './crypto.js'
 import { bundleValues, renderEnv, setKey, type Bundle } from './bundle.js'
 import type { BundleSpec, Manifest } from './manifest.js'
 import { checkTargets } from './preflight.js'
 import type { Fingerprinter, Secret } from './secret.js'
+import type { DeployRecord, SecretsProvider } from './provider.js'
 
 /** HOST_PASSWORDS is the store bundle holding every host's vault password. */
 export const HOST_PASSWORDS = 'vault-passwords'
-
-/** DeployRecord is what the last deploy wrote to one host for one bundle (no value). */
-export interface DeployRecord {
-  sha256?: string
-  content: string
-  /** what the copy was encrypted to: `password`, or the host key's fingerprint */
-  key?: string
-  at: string
-}
 
 /** SessionOptions are what a session is built from. */
 export interface SessionOptions extends AccessContext {
@@ -58,8 +49,8 @@ export interface SessionOptions extends AccessContext {
   now?: () => Date
 }
 
-/** SecretsSession serves the secret modules of one run. */
-export class SecretsSession {
+/** SecretsSession serves the secret modules of one run (as their provider) and the commands that run them. */
+export class SecretsSession implements SecretsProvider {
   readonly manifest: Manifest
   private readonly targets = new Map<string, BundleSpec[]>()
   private readonly allTargets = new Map<string, string[]>()
@@ -68,7 +59,6 @@ export class SecretsSession {
   private readonly dirty = new Set<string>()
   private hostPasswords: Promise<Bundle> | null = null
   private readonly newKeys = new Set<string>()
-  private readonly listings = new Map<string, Promise<Map<string, Probe>>>()
   private readonly passwordStore: SecretStore
   private readonly now: () => Date
 
@@ -92,24 +82,9 @@ export class SecretsSession {
     }
   }
 
-  /**
-   * listing returns what one `find` saw in a host's directory during this run (its entries,
-   * modes, owners, checksums), loading it once: the modules of a loop share one round trip.
-   */
-  listing(host: string, dir: string, load: () => Promise<Map<string, Probe>>): Promise<Map<string, Probe>> {
-    const key = `${host}\0${dir}`
-    let p = this.listings.get(key)
-    if (!p) {
-      p = load()
-      this.listings.set(key, p)
-      p.catch(() => this.listings.delete(key))
-    }
-    return p
-  }
-
-  /** forget drops a host directory's listing after a write into it. */
-  forget(host: string, dir: string): void {
-    this.listings.delete(`${host}\0${dir}`)
+  /** encryption is how the store's bundles are encrypted. */
+  get encryption(): Manifest['encryption'] {
+    return this.manifest.encryption
   }
 
   /** canAsk says whether credentials can be had without failing (a file, a key or a terminal). */

@@ -12,7 +12,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { AuditDocument } from '../../cli/audit/report.js'
+import type { AuditDocument } from '../../cli/output/audit-report.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -75,7 +75,7 @@ function floor(): Promise<void[]> {
   })))
 }
 
-/** REFERENCE_AUDIT is the idiomatic Ansible audit the SPEC's figures were measured with, when this checkout sits beside it. */
+/** REFERENCE_AUDIT is the idiomatic Ansible audit the README's figures were measured against, when this checkout sits beside it. */
 const REFERENCE_AUDIT = join(PROJECT, '..', 'shared', 'bench-reference', 'ansible', 'audit.yml')
 
 /** ANSIBLE_AUDIT is the same audit in Ansible otherwise: find (stat of every entry), checksums of the bundles, the mode checks. */

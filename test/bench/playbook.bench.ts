@@ -1,7 +1,7 @@
 /**
  * Benchmark (#3): a playbook of 10 tasks over N real sshd hosts (BENCH_HOSTS, default 50), run
  * by manage-secrets (the built CLI) and, when installed, by ansible-playbook with stock and
- * tuned settings (pipelining + ControlPersist, as in shared/bench-reference). Prints wall
+ * tuned settings (pipelining + ControlPersist). Prints wall
  * times and the SSH connections each host accepted; asserts only correctness.
  */
 import { execFile } from 'node:child_process'

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AuditDocument } from '../../cli/audit/report.js'
+import type { AuditDocument } from '../../cli/output/audit-report.js'
 import { runCli } from '../helpers/cli.js'
 
 const UID = process.getuid?.() ?? 0

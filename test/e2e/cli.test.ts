@@ -19,7 +19,7 @@ function noStack(stderr: string): void {
 }
 
 describe('manage-secrets CLI (#2)', () => {
-  it('lists every command of SPEC.md in --help, with examples and the exit codes', async () => {
+  it('lists every command in --help, with examples and the exit codes', async () => {
     const r = await runCli(['--help'])
     expect(r.code).toBe(0)
     for (const c of COMMANDS) expect(r.stdout).toContain(`manage-secrets ${c}`)

@@ -15,9 +15,9 @@ import * as openpgp from 'openpgp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundleValues, emptyBundle, renderEnv, setKey } from '../../cli/secrets/bundle.js'
 import { Fingerprinter, type Secret } from '../../cli/secrets/secret.js'
-import { parseDotenv } from '../../cli/vault/dotenv.js'
-import { generateIdentity } from '../../cli/vault/keys.js'
-import { sealForHost } from '../../cli/vault/vault.js'
+import { parseDotenv } from '../../cli/secrets/import/dotenv.js'
+import { generateIdentity } from '../../cli/secrets/keys.js'
+import { sealForHost } from '../../cli/secrets/crypto.js'
 import { expectOneLineError, PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 
 const fp = Fingerprinter.ephemeral()

@@ -10,7 +10,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AuditDocument } from '../../cli/audit/report.js'
+import type { AuditDocument } from '../../cli/output/audit-report.js'
 import { runCli, type CliResult } from '../helpers/cli.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'

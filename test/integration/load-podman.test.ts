@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundleValues, emptyBundle, renderEnv, setKey } from '../../cli/secrets/bundle.js'
 import { Fingerprinter, type Secret } from '../../cli/secrets/secret.js'
-import { sealForHost } from '../../cli/vault/vault.js'
+import { sealForHost } from '../../cli/secrets/crypto.js'
 import { PROJECT } from '../helpers/cli.js'
 import { CONTAINERS_CONF_TEXT, ensureNodeImage, removeContainers, runCommand, type CommandResult } from '../helpers/podman.js'
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { checkEntries, fixOf, policyFor, resolveId, type HostPolicy, type PathPolicy } from '../../../cli/audit/checks.js'
 import { atOrAbove, RULES, totalsOf, type Finding } from '../../../cli/audit/rules.js'
-import type { ScanEntry, ScanResult } from '../../../cli/audit/scan.js'
+import type { ScanEntry, ScanResult } from '../../../cli/audit/types.js'
 
 const ROOT: PathPolicy = { root: '/opt/c', uid: 0, gid: 0, owner: 'root', group: 'root', fileMode: 0o600, dirMode: 0o700 }
 

@@ -6,9 +6,9 @@
  */
 import { Chalk } from 'chalk'
 import { describe, expect, it } from 'vitest'
-import { AuditCollector, renderHuman, renderWarnings } from '../../../cli/audit/report.js'
+import { AuditCollector, renderHuman, renderWarnings } from '../../../cli/output/audit-report.js'
 import { finding } from '../../../cli/audit/rules.js'
-import { escapeControl, jsonText } from '../../../cli/output/escape.js'
+import { escapeControl, jsonText } from '../../../cli/util/escape.js'
 
 /** RAW matches any control character but the LF that ends a line (C0, DEL, C1). */
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/

@@ -4,7 +4,7 @@
  * and old backups — each on exactly its problem.
  */
 import { describe, expect, it } from 'vitest'
-import type { ScanEntry, ScanResult } from '../../../cli/audit/scan.js'
+import type { ScanEntry, ScanResult } from '../../../cli/audit/types.js'
 import { checkBackups, checkBundle, staleKeys, type BundleTarget } from '../../../cli/audit/state-checks.js'
 
 const DAY_MS = 86_400_000

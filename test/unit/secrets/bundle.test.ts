@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { VaultError } from '../../../cli/errors.js'
 import { bundleValues, emptyBundle, expirePrevious, formatEnvValue, parsePayload, renderEnv, serializePayload, setKey } from '../../../cli/secrets/bundle.js'
 import { Fingerprinter } from '../../../cli/secrets/secret.js'
-import { parseDotenv } from '../../../cli/vault/dotenv.js'
+import { parseDotenv } from '../../../cli/secrets/import/dotenv.js'
 
 const fp = Fingerprinter.ephemeral()
 const t0 = new Date('2025-01-01T00:00:00Z')

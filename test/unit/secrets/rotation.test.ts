@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { planDiff, type RotationPlan } from '../../../cli/commands/rotate-plan.js'
 import { parseManifest } from '../../../cli/secrets/manifest.js'
 import { keyVerdict, planBundles } from '../../../cli/secrets/rotation.js'
-import type { BundleMeta } from '../../../cli/vault/store.js'
+import type { BundleMeta } from '../../../cli/secrets/store.js'
 import { parseYaml } from '../../../cli/config/yaml.js'
 
 const NOW = new Date('2026-11-25T12:00:00Z')

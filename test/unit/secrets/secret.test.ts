@@ -1,6 +1,6 @@
 /**
  * secret.test.ts — a `Secret` never prints its value, whatever prints it, and its
- * fingerprint is keyed, not a bare hash (#4, SPEC invariant 1).
+ * fingerprint is keyed, not a bare hash (#4, ARCHITECTURE.md invariant 1).
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'

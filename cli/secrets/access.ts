@@ -14,11 +14,11 @@
  */
 import type { PrivateKey } from 'openpgp'
 import { ConfigError, VaultError } from '../errors.js'
-import type { Manifest } from '../secrets/manifest.js'
-import type { Secret } from '../secrets/secret.js'
+import type { Manifest } from './manifest.js'
+import type { Secret } from './secret.js'
 import { loadAdmins, loadHostKeys, readIdentityFile } from './keys.js'
 import type { SealPlan, SecretStore } from './store.js'
-import { sealKind, unseal, type Opener } from './vault.js'
+import { sealKind, unseal, type Opener } from './crypto.js'
 
 /** IDENTITY_ENV names the environment variable holding a private key file's path. */
 export const IDENTITY_ENV = 'MANAGE_SECRETS_IDENTITY'

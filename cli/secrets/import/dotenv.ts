@@ -13,9 +13,9 @@
  * - a key given twice is an error (the later one silently winning hides mistakes);
  * - values come back as `Secret`s.
  */
-import { ConfigError } from '../errors.js'
-import { KEY_NAME, KEY_NAME_RULE } from '../secrets/names.js'
-import type { Fingerprinter, Secret } from '../secrets/secret.js'
+import { ConfigError } from '../../errors.js'
+import { KEY_NAME, KEY_NAME_RULE } from '../names.js'
+import type { Fingerprinter, Secret } from '../secret.js'
 
 /** DotenvEntry is one parsed assignment and the line it starts on. */
 export interface DotenvEntry {

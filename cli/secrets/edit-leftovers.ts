@@ -1,6 +1,6 @@
 /**
  * edit-leftovers.ts — finds and removes the plaintext that an interrupted `vault edit` left
- * behind (#12). SIGKILL, a crash or a power cut skips every cleanup of edit-session.ts, and
+ * behind (#12). SIGKILL, a crash or a power cut skips every cleanup of commands/vault-edit-session.ts, and
  * the bundle's KEY=VALUE text stays in `$TMPDIR/manage-secrets-edit-<pid>-XXXXXX/`.
  *
  * Rules enforced here:
@@ -19,7 +19,7 @@ import { constants, type Stats } from 'node:fs'
 import { lstat, open, readdir, rmdir, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { showName } from '../secrets/names.js'
+import { showName } from './names.js'
 
 /** EDIT_DIR_PREFIX starts the name of every edit's temp directory (then `<pid>-`). */
 export const EDIT_DIR_PREFIX = 'manage-secrets-edit-'

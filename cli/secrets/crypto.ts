@@ -1,5 +1,5 @@
 /**
- * vault.ts — OpenPGP encryption of bundles (openpgp v6), in two modes (#4, SPEC "Secrets"):
+ * crypto.ts — OpenPGP encryption of bundles (openpgp v6), in two modes (#4, README "Secrets"):
  *
  * - password: a symmetric message (SKESK v6 + SEIPD v2, AES-256, AEAD) whose key comes from
  *   the vault password through Argon2id S2K;
@@ -20,7 +20,7 @@
  */
 import * as openpgp from 'openpgp'
 import { VaultError } from '../errors.js'
-import type { Fingerprinter, Secret } from '../secrets/secret.js'
+import type { Fingerprinter, Secret } from './secret.js'
 
 /** ARGON2_PARAMS is the S2K cost of password mode (see the header for the measurement). */
 export const ARGON2_PARAMS = { passes: 3, parallelism: 4, memoryExponent: 16 } as const

@@ -1,12 +1,12 @@
 /**
- * status.ts — the store's state without any password (#4): per bundle, from the manifest
+ * store-status.ts — the store's state without any password (#4): per bundle, from the manifest
  * and the plaintext sidecars only — present or missing, version, keys missing or extra,
  * keys due for rotation, encryption mode, and whether a sidecar still matches its
  * ciphertext.
  */
-import type { Manifest } from '../secrets/manifest.js'
+import type { Manifest } from './manifest.js'
 import type { SecretStore } from './store.js'
-import { plural } from '../output/plural.js'
+import { plural } from '../util/plural.js'
 
 const DAY_MS = 86_400_000
 

@@ -1,5 +1,5 @@
 /**
- * backup-files.ts — the names of the hosts' backups and the shell helpers the backup, restore,
+ * backup-names.ts — the names of the hosts' backups and the shell helpers the backup, restore,
  * audit and status scripts share (#6, #12).
  *
  * Rules enforced here:
@@ -15,6 +15,9 @@
  *   as the tool's last line (`tar: Error is not recoverable: exiting now`).
  */
 import { randomBytes } from 'node:crypto'
+
+/** BACKUP_NAME is the name of a secrets backup in a listing (either form; BACKUP_STAMP checks the stamp). */
+export const BACKUP_NAME = /^secrets-.*\.tar\.gz$/
 
 /** BACKUP_STAMP matches the stamp of a backup's name: the current form or the seed's. */
 export const BACKUP_STAMP = /^\d{8}T\d{6}(?:\.\d{3}Z-[0-9a-f]{4}|Z)$/

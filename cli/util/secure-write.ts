@@ -1,5 +1,5 @@
 /**
- * secure-write.ts — how secret material reaches the control node's disk (SPEC invariants 2,
+ * secure-write.ts — how secret material reaches the control node's disk (ARCHITECTURE.md invariants 2,
  * 3 and 4, #4).
  *
  * Rules enforced here:

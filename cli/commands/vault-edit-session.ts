@@ -1,5 +1,5 @@
 /**
- * edit-session.ts — `vault edit`'s plaintext moment (#4): a bundle's KEY=VALUE text in a
+ * vault-edit-session.ts — `vault edit`'s plaintext moment (#4): a bundle's KEY=VALUE text in a
  * 0600 file inside a fresh 0700 `mkdtemp` folder, opened with `$EDITOR`, read back, and
  * the folder removed.
  *
@@ -25,8 +25,8 @@ import { UsageError, UserError } from '../errors.js'
 import { shlexSplit } from '../inventory/ini-values.js'
 import { bundleNameIssue, showName } from '../secrets/names.js'
 import type { Fingerprinter, Secret } from '../secrets/secret.js'
-import { editDirPrefix } from './edit-leftovers.js'
-import { PRIVATE_FILE } from './secure-write.js'
+import { editDirPrefix } from '../secrets/edit-leftovers.js'
+import { PRIVATE_FILE } from '../util/secure-write.js'
 
 /** EditOptions are the process edges of an edit session. */
 export interface EditOptions {

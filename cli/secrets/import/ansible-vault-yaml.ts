@@ -12,9 +12,9 @@
  *   file holds plaintext secrets too).
  */
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type ScalarTag } from 'yaml'
-import { ConfigError } from '../errors.js'
-import { KEY_NAME } from '../secrets/manifest.js'
-import type { Fingerprinter, Secret } from '../secrets/secret.js'
+import { ConfigError } from '../../errors.js'
+import { KEY_NAME } from '../manifest.js'
+import type { Fingerprinter, Secret } from '../secret.js'
 import { decryptAnsibleVault } from './ansible-vault.js'
 
 /** VaultedText is the ciphertext of one `!vault` value, not yet decrypted. */

@@ -15,9 +15,9 @@
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { Exit } from '../errors.js'
-import { escapeControl as esc } from '../output/escape.js'
-import { atOrAbove, SEVERITIES, totalsOf, type Finding, type Severity, type Totals } from './rules.js'
-import { counted, plural } from '../output/plural.js'
+import { escapeControl as esc } from '../util/escape.js'
+import { atOrAbove, SEVERITIES, totalsOf, type Finding, type Severity, type Totals } from '../audit/rules.js'
+import { counted, plural } from '../util/plural.js'
 
 /** HostAudit is one host's part of the report. */
 export interface HostAudit {

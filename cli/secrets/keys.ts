@@ -13,7 +13,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import * as openpgp from 'openpgp'
 import { ConfigError, UsageError, VaultError } from '../errors.js'
-import { writeFileAtomic } from './secure-write.js'
+import { writeFileAtomic } from '../util/secure-write.js'
 import { readErrorWords } from '../errno.js'
 
 /** Recipient is one public key the store encrypts to, with its role and name. */

@@ -1,5 +1,5 @@
 /**
- * actions.ts — what `vault create|edit|encrypt|import|rekey` do to the store (#4), as
+ * store-actions.ts — what `vault create|edit|encrypt|import|rekey` do to the store (#4), as
  * functions that return reports (names, counts, fingerprints) and never print: the command
  * layer renders them.
  *
@@ -11,15 +11,14 @@
  * - reports carry key names and keyed fingerprints only, never values.
  */
 import { ConfigError, UsageError } from '../errors.js'
-import { bundleValues, formatEnvValue, setKey, type Bundle } from '../secrets/bundle.js'
-import { generateSecret } from '../secrets/generate.js'
-import { keyNameIssue, loaderKeyIssue, showName, valueIssue } from '../secrets/names.js'
-import type { Manifest } from '../secrets/manifest.js'
-import type { Fingerprinter, Secret } from '../secrets/secret.js'
+import { bundleValues, formatEnvValue, setKey, type Bundle } from './bundle.js'
+import { generateSecret } from './generate.js'
+import { keyNameIssue, loaderKeyIssue, showName, valueIssue } from './names.js'
+import type { Manifest } from './manifest.js'
+import type { Fingerprinter, Secret } from './secret.js'
 import { openerFor, planFor, verifyPassword, type AccessContext } from './access.js'
-import { parseDotenv } from './dotenv.js'
-import { editSecretText } from './edit-session.js'
-import type { ImportedFile } from './import-source.js'
+import { parseDotenv } from './import/dotenv.js'
+import type { ImportedFile } from './import/import-source.js'
 import { HOSTS_DIR } from './store.js'
 
 /** VaultContext is what every action works with. */
@@ -121,10 +120,13 @@ export function editableText(bundle: Bundle, fp: Fingerprinter): Secret {
   return fp.secret(text)
 }
 
-/** editBundle decrypts a bundle into $EDITOR and re-encrypts what was saved (only if it changed). */
-export async function editBundle(ctx: VaultContext, name: string): Promise<ChangeReport> {
+/** EditText lets a person change a bundle's KEY=VALUE text (the command layer opens $EDITOR). */
+export type EditText = (initial: Secret, fileName: string) => Promise<Secret>
+
+/** editBundle decrypts a bundle, has `edit` change its text and re-encrypts what was saved (only if it changed). */
+export async function editBundle(ctx: VaultContext, name: string, edit: EditText): Promise<ChangeReport> {
   const [r] = await run(ctx, [name], false, async (bundle, rep) => {
-    const edited = await editSecretText(editableText(bundle, ctx.fp), ctx.fp, { env: ctx.env, fileName: `${name}.env` })
+    const edited = await edit(editableText(bundle, ctx.fp), `${name}.env`)
     const values = parseDotenv(edited.reveal(), `${name} (edited)`, ctx.fp)
     applyValues(ctx.manifest, bundle, values, rep, true, new Date())
   })

@@ -18,8 +18,8 @@
  * - node:crypto only.
  */
 import { createCipheriv, createDecipheriv, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { VaultError } from '../errors.js'
-import type { Secret } from '../secrets/secret.js'
+import { VaultError } from '../../errors.js'
+import type { Secret } from '../secret.js'
 
 /** ANSIBLE_VAULT_HEADER starts every ansible-vault envelope. */
 export const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;'

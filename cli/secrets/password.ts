@@ -1,5 +1,5 @@
 /**
- * password.ts — where a vault password may come from (#4, SPEC "Secrets"): a file named by
+ * password.ts — where a vault password may come from (#4, README "Secrets"): a file named by
  * `--vault-password-file`, a file named by `$MANAGE_SECRETS_VAULT_PASSWORD_FILE`, or a
  * prompt at a terminal with echo off. Never argv, never the value in the environment.
  *
@@ -13,8 +13,8 @@
 import { readFile, stat } from 'node:fs/promises'
 import { ReadStream } from 'node:tty'
 import { Exit, UsageError, UserError, VaultError } from '../errors.js'
-import type { Fingerprinter, Secret } from '../secrets/secret.js'
-import { passwordHints } from './vault.js'
+import type { Fingerprinter, Secret } from './secret.js'
+import { passwordHints } from './crypto.js'
 
 /** PASSWORD_FILE_ENV names the environment variable holding a password file's path. */
 export const PASSWORD_FILE_ENV = 'MANAGE_SECRETS_VAULT_PASSWORD_FILE'

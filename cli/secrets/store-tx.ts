@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { lstat, readdir, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, normalize, relative } from 'node:path'
 import { z } from 'zod'
-import { syncDir, writeFileAtomic } from './secure-write.js'
+import { syncDir, writeFileAtomic } from '../util/secure-write.js'
 
 /** TX_MARKER is the commit record of a transaction in flight, in the store's root. */
 export const TX_MARKER = '.transaction.json'

@@ -5,7 +5,7 @@
  */
 import { Chalk } from 'chalk'
 import { describe, expect, it } from 'vitest'
-import { AuditCollector, auditExitCode, renderHuman } from '../../../cli/audit/report.js'
+import { AuditCollector, auditExitCode, renderHuman } from '../../../cli/output/audit-report.js'
 import { finding, type Severity } from '../../../cli/audit/rules.js'
 import { emptyStats } from '../../../cli/engine/events.js'
 

@@ -1,6 +1,6 @@
 /**
  * host-bundles.ts — reads the copies of bundles that `deploy` leaves on a host, for the
- * container-side loader `manage-secrets load` (#5, SPEC "Secrets"):
+ * container-side loader `manage-secrets load` (#5, README "Secrets"):
  *
  * - `<secrets-dir>/<bundle>.env` is either an ASCII-armoured OpenPGP message (sealed with the
  *   host's vault password or to the host's public key, see `sealForHost`) whose plaintext is
@@ -22,12 +22,12 @@ import { lstat, open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from 'openpgp'
 import { ConfigError, UsageError, VaultError } from '../errors.js'
-import { bundleNameIssue, isBundleName, showName } from '../secrets/names.js'
-import type { Fingerprinter, Secret } from '../secrets/secret.js'
-import { parseDotenv, type DotenvEntry } from './dotenv.js'
+import { bundleNameIssue, isBundleName, showName } from './names.js'
+import type { Fingerprinter, Secret } from './secret.js'
+import { parseDotenv, type DotenvEntry } from './import/dotenv.js'
 import { readIdentityFile } from './keys.js'
 import { readPasswordFile } from './password.js'
-import { unseal, type Opener } from './vault.js'
+import { unseal, type Opener } from './crypto.js'
 import { readErrorWords } from '../errno.js'
 
 /** HOST_BUNDLE_EXT is the file extension of a bundle's copy on a host. */

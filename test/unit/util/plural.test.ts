@@ -4,8 +4,8 @@
  */
 import { Chalk } from 'chalk'
 import { describe, expect, it } from 'vitest'
-import { counted, plural } from '../../../cli/output/plural.js'
-import { statusLine } from '../../../cli/vault/status.js'
+import { counted, plural } from '../../../cli/util/plural.js'
+import { statusLine } from '../../../cli/secrets/store-status.js'
 
 describe('plurals and zero counts (#16)', () => {
   it('1 key, 2 keys, 0 findings, 1 fix, 2 fixes', () => {
