@@ -99,18 +99,42 @@ function record(spec: CommandSpec): Recorded {
 }
 
 /** METAVAR names the value an option takes, where its own name does not say it. */
-const METAVAR: Record<string, string> = { inventory: 'PATH', hosts: 'PATTERN', 'fail-on': 'LEVEL', identity: 'FILE', output: 'FILE', admin: 'NAME', host: 'NAME', bundle: 'NAME', 'extra-vars': 'VARS', 'secrets-dir': 'DIR', 'allow-key': 'KEY', 'save-plan': 'FILE', plan: 'FILE', from: 'BACKUP', since: 'WHEN', schedule: 'FILE', bin: 'PATH', user: 'USER', format: 'FORMAT' }
+const METAVAR: Record<string, string> = {
+  inventory: 'PATH',
+  hosts: 'PATTERN',
+  'fail-on': 'LEVEL',
+  identity: 'FILE',
+  output: 'FILE',
+  admin: 'NAME',
+  host: 'NAME',
+  bundle: 'NAME',
+  'extra-vars': 'VARS',
+  'secrets-dir': 'DIR',
+  'allow-key': 'KEY',
+  'save-plan': 'FILE',
+  plan: 'FILE',
+  from: 'BACKUP',
+  since: 'WHEN',
+  schedule: 'FILE',
+  bin: 'PATH',
+  user: 'USER',
+  format: 'FORMAT',
+}
 
 /** optionRow: `-i, --inventory` and its description with type, default and choices. */
 function optionRow(name: string, o: Options): [string, string] {
   const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias]
   const short = aliases.filter((a) => a.length === 1).map((a) => `-${a}`)
   const long = [name, ...aliases.filter((a) => a.length > 1)].map((a) => `--${a}`)
-  const arg = o.type === 'string' || o.type === 'number' || o.type === 'array' || o.array ? ` ${o.type === 'number' ? 'N' : 'X'}` : ''
+  const arg =
+    o.type === 'string' || o.type === 'number' || o.type === 'array' || o.array
+      ? ` ${o.type === 'number' ? 'N' : 'X'}`
+      : ''
   const left = `${short.length ? short.join(', ') + ', ' : '    '}${long.join(', ')}${arg.replace('X', METAVAR[name] ?? name.split('-').pop()?.toUpperCase() ?? 'X')}`
   const notes: string[] = []
   if (o.choices) notes.push(`one of: ${(o.choices as unknown[]).join(', ')}`)
-  if (o.default !== undefined && o.default !== false && !(Array.isArray(o.default) && o.default.length === 0)) notes.push(`default: ${String(o.default)}`)
+  if (o.default !== undefined && o.default !== false && !(Array.isArray(o.default) && o.default.length === 0))
+    notes.push(`default: ${String(o.default)}`)
   if (o.array) notes.push('repeatable')
   if (o.demandOption) notes.push('required')
   return [left, `${o.describe ?? ''}${notes.length ? ` [${notes.join('; ')}]` : ''}`]
@@ -137,23 +161,59 @@ export function renderHelp(command: string | undefined, width: number): string {
   const section = (title: string, lines: string[]): void => {
     if (lines.length) out.push('', title, ...lines)
   }
-  const helpRows: [string, string][] = [optionRow('help', { alias: 'h', describe: 'show this help' }), optionRow('version', { describe: 'show the version number' })]
+  const helpRows: [string, string][] = [
+    optionRow('help', { alias: 'h', describe: 'show this help' }),
+    optionRow('version', { describe: 'show the version number' }),
+  ]
   if (!spec) {
     out.push(...wrap(`Usage: ${NAME} <command> [options]`, width), '', ...wrap(ABOUT, width))
-    const completion: [string, string] = [`${NAME} completion`, `print a bash or zsh completion script (${NAME} completion >> ~/.bashrc)`]
-    section('Commands:', table([...COMMANDS.map((s): [string, string] => [`${NAME} ${s.command}`, s.describe]), completion], width))
+    const completion: [string, string] = [
+      `${NAME} completion`,
+      `print a bash or zsh completion script (${NAME} completion >> ~/.bashrc)`,
+    ]
+    section(
+      'Commands:',
+      table([...COMMANDS.map((s): [string, string] => [`${NAME} ${s.command}`, s.describe]), completion], width),
+    )
     section('Global options:', table([...GLOBAL_OPTIONS.map(([n, o]) => optionRow(n, o)), ...helpRows], width))
-    section('Examples:', TOP_EXAMPLES.flatMap(([c, w]) => exampleLines(c, w, width)))
+    section(
+      'Examples:',
+      TOP_EXAMPLES.flatMap(([c, w]) => exampleLines(c, w, width)),
+    )
   } else {
     const rec = record(spec)
     out.push(...wrap(`Usage: ${NAME} ${spec.command} [options]`, width), '', ...wrap(spec.describe, width))
     if (spec.actions) section('Actions:', table(spec.actions, width))
     const positionals = rec.positionals.filter(([n]) => !(spec.actions && n === 'action'))
-    section('Arguments:', table(positionals.map(([n, o]) => [n, `${o.describe ?? ''}${o.choices ? ` [one of: ${(o.choices as unknown[]).join(', ')}]` : ''}`]), width))
-    section('Options:', table(rec.options.map(([n, o]) => optionRow(n, o)), width))
+    section(
+      'Arguments:',
+      table(
+        positionals.map(([n, o]) => [
+          n,
+          `${o.describe ?? ''}${o.choices ? ` [one of: ${(o.choices as unknown[]).join(', ')}]` : ''}`,
+        ]),
+        width,
+      ),
+    )
+    section(
+      'Options:',
+      table(
+        rec.options.map(([n, o]) => optionRow(n, o)),
+        width,
+      ),
+    )
     const globals = spec.globals ?? ALL_GLOBALS
-    section('Global options:', table([...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)).map(([n, o]) => optionRow(n, o)), ...helpRows], width))
-    section('Examples:', spec.examples.flatMap(([c, w]) => exampleLines(c, w, width)))
+    section(
+      'Global options:',
+      table(
+        [...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)).map(([n, o]) => optionRow(n, o)), ...helpRows],
+        width,
+      ),
+    )
+    section(
+      'Examples:',
+      spec.examples.flatMap(([c, w]) => exampleLines(c, w, width)),
+    )
   }
   out.push('', ...wrap(EPILOGUE, width))
   return out.map((l) => l.trimEnd()).join('\n') + '\n'
@@ -193,8 +253,15 @@ export function commandOf(argv: readonly string[]): string | undefined {
 export function optionNames(command: string | undefined): string[] {
   const spec = COMMANDS.find((s) => s.command.split(' ')[0] === command)
   const globals = spec?.globals ?? ALL_GLOBALS
-  const all: [string, Options][] = [...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)), ...(spec ? record(spec).options : []), ['help', { alias: 'h' }], ['version', {}]]
-  return all.flatMap(([n, o]) => [n, ...(o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias])]).map((n) => (n.length === 1 ? `-${n}` : `--${n}`))
+  const all: [string, Options][] = [
+    ...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)),
+    ...(spec ? record(spec).options : []),
+    ['help', { alias: 'h' }],
+    ['version', {}],
+  ]
+  return all
+    .flatMap(([n, o]) => [n, ...(o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias])])
+    .map((n) => (n.length === 1 ? `-${n}` : `--${n}`))
 }
 
 function distance(a: string, b: string): number {

@@ -20,7 +20,6 @@ import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
 import { lockTakeovers } from './util/secure-write.js'
 
-
 /** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
   const onSigint = (): void => {
@@ -46,7 +45,9 @@ export async function main(argv: string[]): Promise<void> {
     const cli = buildCli(argv, async (spec, args) => {
       verbose = args.verbose
       const mod = await spec.load()
-      const journal = journaled(spec, args) ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args)) : undefined
+      const journal = journaled(spec, args)
+        ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args))
+        : undefined
       const onTakeover = (msg: string): void => {
         process.stderr.write(`manage-secrets: warning: ${msg}\n`)
         journal?.warn(msg)
@@ -86,7 +87,8 @@ export function buildCli(argv: string[], runner: Runner): Argv {
     .usage('Usage: $0 <command> [options]')
     .usage('Secret bundles pushed over SSH with strict permissions, rotated, backed up, audited.')
     .check((args) => {
-      if (!Number.isInteger(args.forks) || (args.forks as number) < 1) throw new UsageError('--forks must be a positive integer')
+      if (!Number.isInteger(args.forks) || (args.forks as number) < 1)
+        throw new UsageError('--forks must be a positive integer')
       return true
     })
   for (const [name, o] of GLOBAL_OPTIONS) cli = cli.option(name, { ...o, global: true })
@@ -125,20 +127,29 @@ function usageError(msg: string, argv: readonly string[] = []): UsageError {
   if (unknown) {
     const names = (unknown[1] ?? '').split(', ')
     // as typed: `--hots`, `--hots=x`, `-Z`, a negated `--no-…`; else it is a stray positional
-    const typed = names.map((n) => argv.map((a) => a.split('=')[0] as string).find((a) => a === `--${n}` || a === `-${n}` || a === `--no-${n}`) ?? n)
+    const typed = names.map(
+      (n) =>
+        argv.map((a) => a.split('=')[0] as string).find((a) => a === `--${n}` || a === `-${n}` || a === `--no-${n}`) ??
+        n,
+    )
     const options = typed.filter((t) => t.startsWith('-'))
     const command = commandOf(argv)
     const help = `see: manage-secrets ${command ? `${command} ` : ''}--help`
-    if (options.length === 0) return new UsageError(`unexpected argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`, [help])
+    if (options.length === 0)
+      return new UsageError(`unexpected argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`, [help])
     const known = optionNames(command)
     const hints = options.flatMap((o) => {
       const near = closestOption(o.replace(/^--no-/, '--'), known)
       return near ? [`did you mean ${near}? (not ${o})`] : []
     })
-    return new UsageError(`unknown option${options.length > 1 ? 's' : ''}${command ? ` for ${command}` : ''}: ${options.join(', ')}`, [...hints, help])
+    return new UsageError(
+      `unknown option${options.length > 1 ? 's' : ''}${command ? ` for ${command}` : ''}: ${options.join(', ')}`,
+      [...hints, help],
+    )
   }
   const suggestion = /^Did you mean (.+)\?$/.exec(msg.trim())
-  if (suggestion) return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
+  if (suggestion)
+    return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
   const command = commandOf(argv)
   const seeHelp = `see: manage-secrets ${command ? `${command} ` : ''}--help`
   const missing = /^Missing required arguments?: (.+)$/.exec(msg.trim())
@@ -156,7 +167,10 @@ function usageError(msg: string, argv: readonly string[] = []): UsageError {
   if (choice) {
     const name = choice[1] ?? ''
     const option = process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ? `--${name}` : name
-    return new UsageError(`invalid value for ${option}: ${choice[2]} (allowed: ${(choice[3] ?? '').replaceAll('"', '')})`, ['see: manage-secrets --help'])
+    return new UsageError(
+      `invalid value for ${option}: ${choice[2]} (allowed: ${(choice[3] ?? '').replaceAll('"', '')})`,
+      ['see: manage-secrets --help'],
+    )
   }
   const text = msg.split('\n')[0]?.trim() ?? msg
   return new UsageError(text.charAt(0).toLowerCase() + text.slice(1), ['see: manage-secrets --help'])
@@ -178,7 +192,12 @@ async function finishJournal(journal: RunRecorder | undefined, exit: number, err
  * monitor writes `--metrics-file` and runs `--alert-command` for a cron job: metrics after
  * every run, the hook when it failed or found something at or above `--fail-on`.
  */
-async function monitor(journal: RunRecorder | undefined, args: Record<string, unknown>, exit: number, err?: unknown): Promise<void> {
+async function monitor(
+  journal: RunRecorder | undefined,
+  args: Record<string, unknown>,
+  exit: number,
+  err?: unknown,
+): Promise<void> {
   const metricsFile = args.metricsFile as string | undefined
   const alertCommand = args.alertCommand as string | undefined
   if (!journal || (!metricsFile && !alertCommand)) return
@@ -186,14 +205,22 @@ async function monitor(journal: RunRecorder | undefined, args: Record<string, un
   const { runAlert, shouldAlert } = await import('./monitor/alert.js')
   const summary = journal.summary(exit, (args.jobName as string | undefined) ?? journal.command, err)
   if (metricsFile) {
-    const r = await writeMetrics(metricsFile, summary).catch((e: unknown) => ({ warnings: [e instanceof Error ? e.message : String(e)] }))
+    const r = await writeMetrics(metricsFile, summary).catch((e: unknown) => ({
+      warnings: [e instanceof Error ? e.message : String(e)],
+    }))
     for (const w of r.warnings) process.stderr.write(`[WARNING]: metrics: ${w}\n`)
   }
   // status's --fail-on names states (drift, overdue), not severities: it alerts when it fails
-  const failOn = typeof args.failOn === 'string' && ['critical', 'high', 'medium', 'low'].includes(args.failOn) ? (args.failOn as Severity) : 'high'
+  const failOn =
+    typeof args.failOn === 'string' && ['critical', 'high', 'medium', 'low'].includes(args.failOn)
+      ? (args.failOn as Severity)
+      : 'high'
   if (alertCommand && shouldAlert(summary, failOn)) {
     const r = await runAlert(alertCommand, summary)
-    if (!r.ok) process.stderr.write(`[WARNING]: the alert command failed (${r.timedOut ? 'timed out' : r.signal ?? `exit ${r.code}`}): ${r.output.split('\n').pop() ?? ''}\n`)
+    if (!r.ok)
+      process.stderr.write(
+        `[WARNING]: the alert command failed (${r.timedOut ? 'timed out' : (r.signal ?? `exit ${r.code}`)}): ${r.output.split('\n').pop() ?? ''}\n`,
+      )
   }
 }
 

@@ -24,12 +24,21 @@ const kdfSeal = await time(() => seal(fp.secret('x'), { kind: 'password', passwo
 const kdfOpen = await time(() => unseal(tiny, { passwords: [password] }, fp, 'tiny'))
 
 const bundle = emptyBundle('bench')
-for (let i = 0; i < 500; i++) setKey(bundle, `KEY_${i}`, fp.secret(generateValue({ generator: 'password', length: 32 })), new Date(), 1)
+for (let i = 0; i < 500; i++)
+  setKey(bundle, `KEY_${i}`, fp.secret(generateValue({ generator: 'password', length: 32 })), new Date(), 1)
 const armored = await seal(fp.secret(serializePayload(bundle)), { kind: 'password', password })
 const cycle = await time(async () => {
-  const opened = parsePayload((await unseal(armored, { passwords: [password] }, fp, 'bench.asc')).reveal(), fp, 'bench.asc')
+  const opened = parsePayload(
+    (await unseal(armored, { passwords: [password] }, fp, 'bench.asc')).reveal(),
+    fp,
+    'bench.asc',
+  )
   setKey(opened, 'KEY_0', fp.secret(generateValue({ generator: 'password', length: 32 })), new Date(), 1)
   await seal(fp.secret(serializePayload(opened)), { kind: 'password', password })
 })
-console.log(`vault: S2K ${KDF_LABEL}: encrypt ${kdfSeal.toFixed(0)} ms, decrypt ${kdfOpen.toFixed(0)} ms (1-byte message)`)
-console.log(`vault: 500-key bundle (${(armored.length / 1024).toFixed(0)} KiB armoured, ${bundleValues(bundle).size} values): decrypt + change + re-encrypt ${cycle.toFixed(0)} ms`)
+console.log(
+  `vault: S2K ${KDF_LABEL}: encrypt ${kdfSeal.toFixed(0)} ms, decrypt ${kdfOpen.toFixed(0)} ms (1-byte message)`,
+)
+console.log(
+  `vault: 500-key bundle (${(armored.length / 1024).toFixed(0)} KiB armoured, ${bundleValues(bundle).size} values): decrypt + change + re-encrypt ${cycle.toFixed(0)} ms`,
+)

@@ -20,7 +20,9 @@ function timeRuns(label, args, runs = 21) {
     spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' })
     bare.push(Number(process.hrtime.bigint() - t0) / 1e6)
   }
-  console.log(`${label.padEnd(28)} median ${median(times).toFixed(0)} ms  (bare node: ${median(bare).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms)`)
+  console.log(
+    `${label.padEnd(28)} median ${median(times).toFixed(0)} ms  (bare node: ${median(bare).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms)`,
+  )
 }
 
 timeRuns('startup: --help', ['--help'])

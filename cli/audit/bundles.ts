@@ -40,7 +40,12 @@ function factsOf(s: SecretsProvider, name: string, nowMs: number): Promise<Store
 }
 
 /** bundleTargets lists the bundles `host` should hold in `secretsDir`, with their records and store facts. */
-export async function bundleTargets(s: SecretsProvider, host: string, secretsDir: string, nowMs: number): Promise<{ targets: BundleTarget[]; modes: Map<string, number> }> {
+export async function bundleTargets(
+  s: SecretsProvider,
+  host: string,
+  secretsDir: string,
+  nowMs: number,
+): Promise<{ targets: BundleTarget[]; modes: Map<string, number> }> {
   const records = await s.deployed(host)
   const targets: BundleTarget[] = []
   const modes = new Map<string, number>()

@@ -95,20 +95,30 @@ export function modeFindings(host: string, e: ScanEntry, allowed: number, creden
   const actual = `mode ${formatMode(e.mode)}`
   if (credential) return [finding(host, e.path, 'credential-file-perms', actual, `${formatMode(allowed)} or stricter`)]
   const out: Finding[] = []
-  for (const [bit, rule] of BITS) if (extra & bit) out.push(finding(host, e.path, rule, actual, expectedMode(allowed), isDir))
+  for (const [bit, rule] of BITS)
+    if (extra & bit) out.push(finding(host, e.path, rule, actual, expectedMode(allowed), isDir))
   if (extra & ~NAMED) out.push(finding(host, e.path, 'mode-too-loose', actual, expectedMode(allowed), isDir))
   return out
 }
 
 /** ownerFindings lists what is wrong with an entry's owner and group. */
-export function ownerFindings(host: string, e: ScanEntry, pol: PathPolicy, scan: Pick<ScanResult, 'uids' | 'gids'>): Finding[] {
+export function ownerFindings(
+  host: string,
+  e: ScanEntry,
+  pol: PathPolicy,
+  scan: Pick<ScanResult, 'uids' | 'gids'>,
+): Finding[] {
   const out: Finding[] = []
   const isDir = e.type === 'dir'
   const want = (name: string, id: number): string => `${name} (${id})`
-  if (scan.uids.size > 0 && !scan.uids.has(e.uid)) out.push(finding(host, e.path, 'unowned-uid', `uid ${e.uid} (no such user)`, want(pol.owner, pol.uid), isDir))
-  else if (e.uid !== pol.uid) out.push(finding(host, e.path, 'owner-mismatch', `uid ${e.uid}`, want(pol.owner, pol.uid), isDir))
-  if (scan.gids.size > 0 && !scan.gids.has(e.gid)) out.push(finding(host, e.path, 'unowned-gid', `gid ${e.gid} (no such group)`, want(pol.group, pol.gid), isDir))
-  else if (e.gid !== pol.gid) out.push(finding(host, e.path, 'group-mismatch', `gid ${e.gid}`, want(pol.group, pol.gid), isDir))
+  if (scan.uids.size > 0 && !scan.uids.has(e.uid))
+    out.push(finding(host, e.path, 'unowned-uid', `uid ${e.uid} (no such user)`, want(pol.owner, pol.uid), isDir))
+  else if (e.uid !== pol.uid)
+    out.push(finding(host, e.path, 'owner-mismatch', `uid ${e.uid}`, want(pol.owner, pol.uid), isDir))
+  if (scan.gids.size > 0 && !scan.gids.has(e.gid))
+    out.push(finding(host, e.path, 'unowned-gid', `gid ${e.gid} (no such group)`, want(pol.group, pol.gid), isDir))
+  else if (e.gid !== pol.gid)
+    out.push(finding(host, e.path, 'group-mismatch', `gid ${e.gid}`, want(pol.group, pol.gid), isDir))
   return out
 }
 
@@ -143,12 +153,32 @@ export function checkEntries(scan: ScanResult, policy: HostPolicy): { findings: 
     const pol = policyFor(e.path, roots)
     if (!pol) continue
     if (e.type === 'symlink') {
-      findings.push(finding(policy.host, e.path, 'symlink', `symlink -> ${e.target ?? '?'}`, 'no symlink (a regular file or directory)'))
+      findings.push(
+        finding(
+          policy.host,
+          e.path,
+          'symlink',
+          `symlink -> ${e.target ?? '?'}`,
+          'no symlink (a regular file or directory)',
+        ),
+      )
       continue
     }
-    if (linkedElsewhere(e)) findings.push(finding(policy.host, e.path, 'hardlink', `${e.nlink} links`, '1 link (a file of its own; --fix leaves it alone)'))
+    if (linkedElsewhere(e))
+      findings.push(
+        finding(
+          policy.host,
+          e.path,
+          'hardlink',
+          `${e.nlink} links`,
+          '1 link (a file of its own; --fix leaves it alone)',
+        ),
+      )
     const allowed = allowedMode(e, pol, policy)
-    const found = [...modeFindings(policy.host, e, allowed, policy.credentialFiles.has(e.path)), ...ownerFindings(policy.host, e, pol, scan)]
+    const found = [
+      ...modeFindings(policy.host, e, allowed, policy.credentialFiles.has(e.path)),
+      ...ownerFindings(policy.host, e, pol, scan),
+    ]
     if (found.length === 0) continue
     findings.push(...found)
     const fix = fixOf(e, allowed, pol)

@@ -53,12 +53,17 @@ const shown = (p: string): string => `"${escapeControl(p.length > 200 ? `${p.sli
 /** confineScan returns why the reply must be refused (the first path it could not have printed), or undefined. */
 export function confineScan(scan: ScanResult, t: ConfineTarget): string | undefined {
   for (const p of scan.entries.keys()) {
-    if (!trustedPath(p, t.roots)) return `path ${shown(p)} is not a normalised path inside the audited roots (is the host's sh or find what it should be?)`
+    if (!trustedPath(p, t.roots))
+      return `path ${shown(p)} is not a normalised path inside the audited roots (is the host's sh or find what it should be?)`
   }
   const asked = new Set(t.bundles)
-  for (const p of scan.bundleFiles.keys()) if (!asked.has(p)) return `bundle record ${shown(p)} is not one of the bundle files asked about`
+  for (const p of scan.bundleFiles.keys())
+    if (!asked.has(p)) return `bundle record ${shown(p)} is not one of the bundle files asked about`
   const b = scan.newestBackup?.path
-  if (b !== undefined && !(t.backupDir && isNormalAbsolute(b) && posix.dirname(b) === t.backupDir && BACKUP_NAME.test(posix.basename(b)))) {
+  if (
+    b !== undefined &&
+    !(t.backupDir && isNormalAbsolute(b) && posix.dirname(b) === t.backupDir && BACKUP_NAME.test(posix.basename(b)))
+  ) {
     return `backup record ${shown(b)} is not a secrets-*.tar.gz directly in the backup dir`
   }
   return undefined

@@ -29,7 +29,8 @@ export interface FixBatch {
 }
 
 /** linkGuard is the find expression of one op: print (not act on) a symlink or a hard-linked non-directory, else run `cmd "$0"`. */
-const linkGuard = (cmd: string): string => `exec find -P "$@" -maxdepth 0 \\( -type l -o ! -type d -links +1 \\) -printf '%p\\0' -o -exec ${cmd} "$0" {} +`
+const linkGuard = (cmd: string): string =>
+  `exec find -P "$@" -maxdepth 0 \\( -type l -o ! -type d -links +1 \\) -printf '%p\\0' -o -exec ${cmd} "$0" {} +`
 
 /** CHMOD_NOFOLLOW is the script that chmods its arguments ($0 is the mode) but links, which it prints. */
 export const CHMOD_NOFOLLOW = linkGuard('chmod')
@@ -64,10 +65,17 @@ export const NOT_FIXED = 'not fixed: a symlink or a hard-linked file at fix time
  * applyFixes runs the batches; returns the paths left alone (a link at fix time) or whose batch
  * failed, with why. `maxOutputBytes` bounds each command's reply, as the scan's.
  */
-export async function applyFixes(conn: Connection, batches: readonly FixBatch[], maxOutputBytes?: number): Promise<Map<string, string>> {
+export async function applyFixes(
+  conn: Connection,
+  batches: readonly FixBatch[],
+  maxOutputBytes?: number,
+): Promise<Map<string, string>> {
   const failed = new Map<string, string>()
   for (const b of batches) {
-    const r = await conn.exec(fixArgv(b), { stdin: b.paths.join('\0') + '\0', ...(maxOutputBytes ? { maxOutputBytes } : {}) })
+    const r = await conn.exec(fixArgv(b), {
+      stdin: b.paths.join('\0') + '\0',
+      ...(maxOutputBytes ? { maxOutputBytes } : {}),
+    })
     const asked = new Set(b.paths)
     for (const p of r.stdout.split('\0')) if (asked.has(p)) failed.set(p, `${b.op} ${b.value} ${NOT_FIXED}`)
     if (r.ok) continue

@@ -60,26 +60,79 @@ export const RULES: Readonly<Record<RuleId, Rule>> = {
   'world-writable': { title: 'others can write', severity: 'critical', ref: WW, fixable: true },
   'world-readable': { title: 'others can read', severity: 'critical', dirSeverity: 'high', fixable: true },
   'group-writable': { title: 'the group can write', severity: 'high', fixable: true },
-  'group-readable': { title: 'the group can read where the policy is owner-only', severity: 'high', dirSeverity: 'medium', fixable: true },
-  'mode-too-loose': { title: 'mode looser than the policy (execute, sticky or owner bits)', severity: 'medium', fixable: true },
-  setuid: { title: 'setuid bit set', severity: 'high', ref: 'ComplianceAsCode file_permissions_unauthorized_suid (CIS RHEL 8 6.1.14)', fixable: true },
-  setgid: { title: 'setgid bit set', severity: 'high', ref: 'ComplianceAsCode file_permissions_unauthorized_sgid (CIS RHEL 8 6.1.15)', fixable: true },
+  'group-readable': {
+    title: 'the group can read where the policy is owner-only',
+    severity: 'high',
+    dirSeverity: 'medium',
+    fixable: true,
+  },
+  'mode-too-loose': {
+    title: 'mode looser than the policy (execute, sticky or owner bits)',
+    severity: 'medium',
+    fixable: true,
+  },
+  setuid: {
+    title: 'setuid bit set',
+    severity: 'high',
+    ref: 'ComplianceAsCode file_permissions_unauthorized_suid (CIS RHEL 8 6.1.14)',
+    fixable: true,
+  },
+  setgid: {
+    title: 'setgid bit set',
+    severity: 'high',
+    ref: 'ComplianceAsCode file_permissions_unauthorized_sgid (CIS RHEL 8 6.1.15)',
+    fixable: true,
+  },
   'owner-mismatch': { title: 'owned by another user than the policy', severity: 'high', fixable: true },
   'group-mismatch': { title: 'group other than the policy', severity: 'high', fixable: true },
-  'unowned-uid': { title: 'owner uid is no user of the host', severity: 'high', ref: 'ComplianceAsCode no_files_unowned_by_user (CIS Ubuntu 22.04 6.1.10)', fixable: true },
-  'unowned-gid': { title: 'group gid is no group of the host', severity: 'high', ref: 'ComplianceAsCode file_permissions_ungroupowned (CIS Ubuntu 22.04 6.1.11)', fixable: true },
+  'unowned-uid': {
+    title: 'owner uid is no user of the host',
+    severity: 'high',
+    ref: 'ComplianceAsCode no_files_unowned_by_user (CIS Ubuntu 22.04 6.1.10)',
+    fixable: true,
+  },
+  'unowned-gid': {
+    title: 'group gid is no group of the host',
+    severity: 'high',
+    ref: 'ComplianceAsCode file_permissions_ungroupowned (CIS Ubuntu 22.04 6.1.11)',
+    fixable: true,
+  },
   symlink: { title: 'symlink in an audited tree (reported, never followed)', severity: 'high', fixable: false },
-  hardlink: { title: 'file with more than one hard link: the same file is also elsewhere (never fixed)', severity: 'high', fixable: false },
-  'credential-file-perms': { title: 'vault password or host key readable or writable beyond its owner', severity: 'critical', fixable: true },
-  'plaintext-bundle': { title: 'plaintext bundle where the manifest says encrypted', severity: 'critical', fixable: false },
+  hardlink: {
+    title: 'file with more than one hard link: the same file is also elsewhere (never fixed)',
+    severity: 'high',
+    fixable: false,
+  },
+  'credential-file-perms': {
+    title: 'vault password or host key readable or writable beyond its owner',
+    severity: 'critical',
+    fixable: true,
+  },
+  'plaintext-bundle': {
+    title: 'plaintext bundle where the manifest says encrypted',
+    severity: 'critical',
+    fixable: false,
+  },
   'bundle-missing': { title: 'bundle the manifest sends to this host is absent', severity: 'high', fixable: false },
-  'bundle-drift': { title: 'bundle on the host differs from what the last deploy wrote', severity: 'high', fixable: false },
-  'bundle-outdated': { title: 'host holds an older content of the bundle than the store', severity: 'medium', fixable: false },
+  'bundle-drift': {
+    title: 'bundle on the host differs from what the last deploy wrote',
+    severity: 'high',
+    fixable: false,
+  },
+  'bundle-outdated': {
+    title: 'host holds an older content of the bundle than the store',
+    severity: 'medium',
+    fixable: false,
+  },
   'bundle-stale': { title: 'keys older than their rotation policy', severity: 'medium', fixable: false },
   'backup-missing': { title: 'no secrets backup on the host', severity: 'medium', fixable: false },
   'backup-old': { title: 'newest secrets backup older than the policy', severity: 'low', fixable: false },
   'backup-corrupt': { title: 'newest secrets backup is not a readable gzip archive', severity: 'high', fixable: false },
-  'backup-altered': { title: 'newest secrets backup differs from the checksum the journal recorded when it was made', severity: 'high', fixable: false },
+  'backup-altered': {
+    title: 'newest secrets backup differs from the checksum the journal recorded when it was made',
+    severity: 'high',
+    fixable: false,
+  },
 }
 
 /** Finding is one problem on one host (README "Audit"). */
@@ -96,7 +149,14 @@ export interface Finding {
 }
 
 /** finding builds a finding of `check`, taking severity and ref from the table. */
-export function finding(host: string, path: string, check: RuleId, actual: string, expected: string, isDir = false): Finding {
+export function finding(
+  host: string,
+  path: string,
+  check: RuleId,
+  actual: string,
+  expected: string,
+  isDir = false,
+): Finding {
   const rule = RULES[check]
   const severity = isDir && rule.dirSeverity ? rule.dirSeverity : rule.severity
   return { host, path, check, severity, actual, expected, ...(rule.ref ? { ref: rule.ref } : {}) }

@@ -68,8 +68,25 @@ printf -- '--end-find %d\\0' "$?"
 const TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' }
 
 /** scanArgv is the one command of a scan. */
-export function scanArgv(secretsDir: string, secretsRoot: string, bundles: readonly string[], roots: readonly string[], backupDir = ''): string[] {
-  return ['sh', '-c', SCAN_SCRIPT, 'sh', secretsDir, secretsRoot, backupDir, String(bundles.length), ...bundles, ...roots]
+export function scanArgv(
+  secretsDir: string,
+  secretsRoot: string,
+  bundles: readonly string[],
+  roots: readonly string[],
+  backupDir = '',
+): string[] {
+  return [
+    'sh',
+    '-c',
+    SCAN_SCRIPT,
+    'sh',
+    secretsDir,
+    secretsRoot,
+    backupDir,
+    String(bundles.length),
+    ...bundles,
+    ...roots,
+  ]
 }
 
 /** MAX_REPLY_BYTES is the default bound of a scan reply: 64 MiB, about 600,000 entries. */
@@ -86,8 +103,14 @@ export function sizeText(n: number): string {
  */
 export async function runScan(conn: Connection, t: ScanTarget): Promise<{ scan: ScanResult; warnings: string[] }> {
   const max = t.maxReplyBytes ?? MAX_REPLY_BYTES
-  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots, t.backupDir ?? ''), { maxOutputBytes: max })
-  if (r.truncated) throw new HostError(conn.host, `audit scan reply larger than ${sizeText(max)}: raise audit_max_reply_bytes, or audit fewer paths per host`)
+  const r = await conn.exec(scanArgv(t.secretsDir, t.secretsRoot, t.bundles, t.roots, t.backupDir ?? ''), {
+    maxOutputBytes: max,
+  })
+  if (r.truncated)
+    throw new HostError(
+      conn.host,
+      `audit scan reply larger than ${sizeText(max)}: raise audit_max_reply_bytes, or audit fewer paths per host`,
+    )
   let scan: ScanResult
   try {
     scan = parseScan(r.stdout)
@@ -97,7 +120,10 @@ export async function runScan(conn: Connection, t: ScanTarget): Promise<{ scan: 
   }
   const refused = confineScan(scan, t)
   if (refused) throw new HostError(conn.host, `audit scan reply refused: ${refused}`)
-  const warnings = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/No such file or directory/.test(l)).map((l) => `${conn.host}: ${l.trim()}`)
+  const warnings = r.stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/No such file or directory/.test(l))
+    .map((l) => `${conn.host}: ${l.trim()}`)
   return { scan, warnings }
 }
 
@@ -124,9 +150,19 @@ export function parseEntry(head: string, target: string): ScanEntry {
   const [y, m, u, g, n, s, t] = [next(), next(), next(), next(), next(), next(), next()]
   const path = head.slice(at)
   const mode = parseInt(m, 8)
-  if (y.length !== 1 || Number.isNaN(mode) || !/^\d+$/.test(n) || path === '') throw new Error(`malformed scan record: ${JSON.stringify(head.slice(0, 80))}`)
+  if (y.length !== 1 || Number.isNaN(mode) || !/^\d+$/.test(n) || path === '')
+    throw new Error(`malformed scan record: ${JSON.stringify(head.slice(0, 80))}`)
   const type = TYPES[y] ?? 'other'
-  const entry: ScanEntry = { path, type, mode: mode & 0o7777, uid: Number(u), gid: Number(g), nlink: Number(n), size: Number(s), mtime: Number(t) }
+  const entry: ScanEntry = {
+    path,
+    type,
+    mode: mode & 0o7777,
+    uid: Number(u),
+    gid: Number(g),
+    nlink: Number(n),
+    size: Number(s),
+    mtime: Number(t),
+  }
   if (type === 'symlink') entry.target = target
   return entry
 }
@@ -137,8 +173,12 @@ function parseBundle(rec: string): [string, BundleFile] {
   const b = rec.indexOf(' ', a + 1)
   const kind = rec.slice(0, a)
   const sha = rec.slice(a + 1, b)
-  if (a < 0 || b < 0 || !['pgp', 'plain', 'unreadable'].includes(kind)) throw new Error(`malformed bundle record: ${JSON.stringify(rec.slice(0, 80))}`)
-  return [rec.slice(b + 1), { kind: kind as BundleFile['kind'], ...(/^[0-9a-f]{64}$/.test(sha) ? { sha256: sha } : {}) }]
+  if (a < 0 || b < 0 || !['pgp', 'plain', 'unreadable'].includes(kind))
+    throw new Error(`malformed bundle record: ${JSON.stringify(rec.slice(0, 80))}`)
+  return [
+    rec.slice(b + 1),
+    { kind: kind as BundleFile['kind'], ...(/^[0-9a-f]{64}$/.test(sha) ? { sha256: sha } : {}) },
+  ]
 }
 
 /** parseScan reads the scan's NUL-separated output; it throws when the output is cut short. */
@@ -166,5 +206,14 @@ export function parseScan(stdout: string): ScanResult {
   }
   if (i !== f.length - 1 || !f[i]?.startsWith('--end-find ')) throw new Error('the scan output was cut short (find)')
   const findStatus = Number((f[i] as string).slice('--end-find '.length))
-  return { users, groups, uids: new Set(users.values()), gids: new Set(groups.values()), entries, bundleFiles, findStatus, ...(newestBackup ? { newestBackup } : {}) }
+  return {
+    users,
+    groups,
+    uids: new Set(users.values()),
+    gids: new Set(groups.values()),
+    entries,
+    bundleFiles,
+    findStatus,
+    ...(newestBackup ? { newestBackup } : {}),
+  }
 }

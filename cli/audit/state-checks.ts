@@ -42,13 +42,18 @@ export interface StaleKey {
 }
 
 /** staleKeys lists the keys whose `rotated_at` is older than their `rotate_days` (0: never). */
-export function staleKeys(keys: Record<string, { rotated_at: string }>, rotateDays: (key: string) => number | undefined, nowMs: number): StaleKey[] {
+export function staleKeys(
+  keys: Record<string, { rotated_at: string }>,
+  rotateDays: (key: string) => number | undefined,
+  nowMs: number,
+): StaleKey[] {
   const out: StaleKey[] = []
   for (const [key, meta] of Object.entries(keys)) {
     const days = rotateDays(key)
     if (days === undefined || days <= 0) continue
     const at = Date.parse(meta.rotated_at)
-    if (Number.isFinite(at) && at + days * DAY * 1000 <= nowMs) out.push({ key, rotatedAt: meta.rotated_at, rotateDays: days })
+    if (Number.isFinite(at) && at + days * DAY * 1000 <= nowMs)
+      out.push({ key, rotatedAt: meta.rotated_at, rotateDays: days })
   }
   return out.sort((a, b) => a.key.localeCompare(b.key))
 }
@@ -66,14 +71,40 @@ export function checkBundle(host: string, b: BundleTarget, scan: ScanResult, now
   const out: Finding[] = []
   const file = scan.bundleFiles.get(b.path)
   if (b.format === 'encrypted' && file?.kind === 'plain') {
-    out.push(finding(host, b.path, 'plaintext-bundle', 'plaintext (no OpenPGP armour)', 'an OpenPGP message (-----BEGIN PGP MESSAGE-----)'))
+    out.push(
+      finding(
+        host,
+        b.path,
+        'plaintext-bundle',
+        'plaintext (no OpenPGP armour)',
+        'an OpenPGP message (-----BEGIN PGP MESSAGE-----)',
+      ),
+    )
   } else if (b.format === 'encrypted' && b.deployedSha256 && file?.sha256 && file.sha256 !== b.deployedSha256) {
-    out.push(finding(host, b.path, 'bundle-drift', `sha256 ${file.sha256.slice(0, 16)}…`, `sha256 ${b.deployedSha256.slice(0, 16)}… (last deploy)`))
+    out.push(
+      finding(
+        host,
+        b.path,
+        'bundle-drift',
+        `sha256 ${file.sha256.slice(0, 16)}…`,
+        `sha256 ${b.deployedSha256.slice(0, 16)}… (last deploy)`,
+      ),
+    )
   } else if (b.deployedContent && b.currentContent && b.deployedContent !== b.currentContent) {
-    out.push(finding(host, b.path, 'bundle-outdated', `content ${b.deployedContent}`, `content ${b.currentContent} (the store's; run manage-secrets deploy)`))
+    out.push(
+      finding(
+        host,
+        b.path,
+        'bundle-outdated',
+        `content ${b.deployedContent}`,
+        `content ${b.currentContent} (the store's; run manage-secrets deploy)`,
+      ),
+    )
   }
   if (b.staleKeys.length > 0) {
-    const worst = b.staleKeys.map((k) => `${k.key} rotated ${ageDays(Date.parse(k.rotatedAt), nowMs)} days ago`).join(', ')
+    const worst = b.staleKeys
+      .map((k) => `${k.key} rotated ${ageDays(Date.parse(k.rotatedAt), nowMs)} days ago`)
+      .join(', ')
     const days = [...new Set(b.staleKeys.map((k) => k.rotateDays))].sort((x, y) => x - y).join('/')
     out.push(finding(host, b.path, 'bundle-stale', worst, `rotated within ${days} days (manage-secrets rotate)`))
   }
@@ -81,7 +112,13 @@ export function checkBundle(host: string, b: BundleTarget, scan: ScanResult, now
 }
 
 /** checkBackups judges the newest `secrets-*.tar.gz` directly in `dir`. */
-export function checkBackups(host: string, dir: string, scan: ScanResult, maxAgeDays: number, nowMs: number): Finding[] {
+export function checkBackups(
+  host: string,
+  dir: string,
+  scan: ScanResult,
+  maxAgeDays: number,
+  nowMs: number,
+): Finding[] {
   let newest: { path: string; mtime: number } | undefined
   for (const e of scan.entries.values()) {
     if (e.type !== 'file' || posix.dirname(e.path) !== dir || !BACKUP_NAME.test(posix.basename(e.path))) continue
@@ -90,7 +127,8 @@ export function checkBackups(host: string, dir: string, scan: ScanResult, maxAge
   const expected = `a secrets-*.tar.gz at most ${maxAgeDays} days old`
   if (!newest) return [finding(host, dir, 'backup-missing', 'no secrets-*.tar.gz', expected)]
   const age = ageDays(newest.mtime * 1000, nowMs)
-  if (newest.mtime * 1000 + maxAgeDays * DAY * 1000 < nowMs) return [finding(host, newest.path, 'backup-old', `newest is ${age} days old`, expected)]
+  if (newest.mtime * 1000 + maxAgeDays * DAY * 1000 < nowMs)
+    return [finding(host, newest.path, 'backup-old', `newest is ${age} days old`, expected)]
   return []
 }
 
@@ -109,10 +147,23 @@ export function backupVerdict(b: NewestBackup | undefined, recorded: Readonly<Re
  * checkBackupRecord cross-checks the host's newest backup: gzip must read it, and its sha256
  * must be the one the journal recorded when `backup` (or `rotate`) made and verified it.
  */
-export function checkBackupRecord(host: string, scan: ScanResult, recorded: Readonly<Record<string, string>>): Finding[] {
+export function checkBackupRecord(
+  host: string,
+  scan: ScanResult,
+  recorded: Readonly<Record<string, string>>,
+): Finding[] {
   const b = scan.newestBackup
   const verdict = backupVerdict(b, recorded)
   if (!b || verdict === 'ok' || verdict === 'unrecorded') return []
-  if (verdict === 'corrupt') return [finding(host, b.path, 'backup-corrupt', 'gzip -t fails', 'an archive that gzip reads')]
-  return [finding(host, b.path, 'backup-altered', `sha256 ${b.sha256.slice(0, 16)}…`, `sha256 ${(recorded[b.path] as string).slice(0, 16)}… (recorded when it was made)`)]
+  if (verdict === 'corrupt')
+    return [finding(host, b.path, 'backup-corrupt', 'gzip -t fails', 'an archive that gzip reads')]
+  return [
+    finding(
+      host,
+      b.path,
+      'backup-altered',
+      `sha256 ${b.sha256.slice(0, 16)}…`,
+      `sha256 ${(recorded[b.path] as string).slice(0, 16)}… (recorded when it was made)`,
+    ),
+  ]
 }

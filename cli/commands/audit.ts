@@ -13,7 +13,13 @@
  *   bad input.
  */
 import { join } from 'node:path'
-import { AuditCollector, auditExitCode, renderHuman, renderWarnings, type AuditDocument } from '../output/audit-report.js'
+import {
+  AuditCollector,
+  auditExitCode,
+  renderHuman,
+  renderWarnings,
+  type AuditDocument,
+} from '../output/audit-report.js'
 import type { Severity } from '../audit/rules.js'
 import { runPlaybook } from '../engine/run.js'
 import { backupRecordsOf, readJournal } from '../journal/journal.js'
@@ -38,7 +44,11 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   const progress = withProgress(collector, 'audit', args.json)
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
     const withStore = await secretsIfAny(args, io, opts)
-    const extraVars = { audit_backup_records: backupRecordsOf(await readJournal(opts.stateDir as string)), ...opts.extraVars, audit_fix: args.fix }
+    const extraVars = {
+      audit_backup_records: backupRecordsOf(await readJournal(opts.stateDir as string)),
+      ...opts.extraVars,
+      audit_fix: args.fix,
+    }
     return runPlaybook(pb, { ...withStore, extraVars, reporter: progress })
   }).finally(() => progress.clear())
   const doc = collector.document({ check: args.check, failOn: args.failOn })
@@ -48,14 +58,17 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   return auditExitCode(doc, runExit)
 }
 
-
 /** journalAudit gives the journal each host's findings by severity (counts only; `status` shows the last). */
 function journalAudit(doc: AuditDocument, io: CommandIo): void {
   for (const [host, a] of Object.entries(doc.hosts)) {
     const counts: Partial<Record<Severity, number>> = {}
     for (const f of a.findings) if (!f.fixed) counts[f.severity] = (counts[f.severity] ?? 0) + 1
     const n = Object.values(counts).reduce((x, y) => x + y, 0)
-    io.journal?.host(host, { result: a.status !== 'ok' ? a.status : n > 0 ? 'findings' : 'ok', findings: counts, ...(a.msg ? { reason: a.msg.slice(0, 1000) } : {}) })
+    io.journal?.host(host, {
+      result: a.status !== 'ok' ? a.status : n > 0 ? 'findings' : 'ok',
+      findings: counts,
+      ...(a.msg ? { reason: a.msg.slice(0, 1000) } : {}),
+    })
     io.journal?.addFindings(counts)
   }
 }

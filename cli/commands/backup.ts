@@ -14,18 +14,30 @@ import type { CommandIo } from './types.js'
 /** run runs playbooks/backup.yml. */
 export async function run(args: PlaybookArgs & { fetch: boolean }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'backup.yml'))
-  return runWithInventory(args, io, (opts) => (args.check ? backup(opts) : withRunLock(opts.stateDir as string, 'backup', () => backup(opts))))
+  return runWithInventory(args, io, (opts) =>
+    args.check ? backup(opts) : withRunLock(opts.stateDir as string, 'backup', () => backup(opts)),
+  )
   async function backup(opts: RunOptions): Promise<RunSummary> {
     const withStore = await secretsIfAny(args, io, opts)
-    const extraVars = { ...opts.extraVars, backup_fetch: args.fetch, backup_fetch_dir: join(stateDirOf(opts.inventory.dir, io.env), 'backups') }
+    const extraVars = {
+      ...opts.extraVars,
+      backup_fetch: args.fetch,
+      backup_fetch_dir: join(stateDirOf(opts.inventory.dir, io.env), 'backups'),
+    }
     const capture = new CaptureReporter(opts.reporter)
     const summary = await runPlaybook(pb, { ...withStore, reporter: capture, extraVars })
     capture.finish()
     // the journal keeps each archive's checksum as the host reported it: audit checks the host's copy against it
     for (const [host, results] of capture.take()) {
-      const made = results.find((r) => typeof r.result.backup === 'string' && typeof r.result.sha256 === 'string')?.result
+      const made = results.find(
+        (r) => typeof r.result.backup === 'string' && typeof r.result.sha256 === 'string',
+      )?.result
       const o = outcomeOf(results)
-      io.journal?.host(host, { result: o.status, ...(o.msg ? { reason: o.msg.slice(0, 1000) } : {}), ...(made && !args.check ? { backup: made.backup as string, backup_sha256: made.sha256 as string } : {}) })
+      io.journal?.host(host, {
+        result: o.status,
+        ...(o.msg ? { reason: o.msg.slice(0, 1000) } : {}),
+        ...(made && !args.check ? { backup: made.backup as string, backup_sha256: made.sha256 as string } : {}),
+      })
     }
     return summary
   }

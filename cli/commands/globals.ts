@@ -5,7 +5,17 @@
 import type { Options } from 'yargs'
 
 /** GlobalName is the name of one global option. */
-export type GlobalName = 'inventory' | 'hosts' | 'forks' | 'json' | 'color' | 'verbose' | 'check' | 'diff' | 'vault-password-file' | 'accept-new-host-keys'
+export type GlobalName =
+  | 'inventory'
+  | 'hosts'
+  | 'forks'
+  | 'json'
+  | 'color'
+  | 'verbose'
+  | 'check'
+  | 'diff'
+  | 'vault-password-file'
+  | 'accept-new-host-keys'
 
 /** GLOBAL_OPTIONS are the options every command accepts, in the order help lists them. */
 export const GLOBAL_OPTIONS: [GlobalName, Options][] = [
@@ -18,7 +28,14 @@ export const GLOBAL_OPTIONS: [GlobalName, Options][] = [
   ['check', { alias: 'C', type: 'boolean', default: false, describe: 'dry run: change nothing anywhere' }],
   ['diff', { alias: 'D', type: 'boolean', default: false, describe: 'show changes (secret values redacted)' }],
   ['vault-password-file', { type: 'string', describe: 'file holding the vault password (mode 0600)' }],
-  ['accept-new-host-keys', { type: 'boolean', default: false, describe: 'add unknown SSH host keys to known_hosts (changed keys are still refused)' }],
+  [
+    'accept-new-host-keys',
+    {
+      type: 'boolean',
+      default: false,
+      describe: 'add unknown SSH host keys to known_hosts (changed keys are still refused)',
+    },
+  ],
 ]
 
 /** ALL_GLOBALS: a command that works on hosts over SSH uses every global option. */

@@ -27,7 +27,5 @@ const SENSITIVE = /(^|_)(password|passwd|pass|secret|token|api_?key|private_key|
 
 /** redactVars hides inventory values whose names say they are sensitive (never printed). */
 function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(vars).map(([k, v]) => [k, SENSITIVE.test(k) ? '<redacted>' : v]),
-  )
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, SENSITIVE.test(k) ? '<redacted>' : v]))
 }

@@ -31,7 +31,10 @@ export function sinceOf(text: string, now: Date = new Date()): Date {
   const rel = /^(\d+)([mhdw])$/.exec(text)
   if (rel) return new Date(now.getTime() - Number(rel[1]) * (UNITS[rel[2] as string] as number))
   const at = Date.parse(text)
-  if (Number.isNaN(at)) throw new UsageError(`--since ${text}: give an ISO date (2026-11-20, 2026-11-20T06:00Z) or a duration back from now (7d, 12h, 30m)`)
+  if (Number.isNaN(at))
+    throw new UsageError(
+      `--since ${text}: give an ISO date (2026-11-20, 2026-11-20T06:00Z) or a duration back from now (7d, 12h, 30m)`,
+    )
   return new Date(at)
 }
 
@@ -44,17 +47,25 @@ export async function run(args: JournalArgs, io: CommandIo): Promise<number> {
     if (args.json) io.stdout(JSON.stringify({ journal: `${stateDir}/${JOURNAL_FILE}`, ...r }, null, 2) + '\n')
     else if (r.ok) io.stdout(`journal ${stateDir}/${JOURNAL_FILE}: ${r.lines} lines, the hash chain holds\n`)
     else {
-      io.stdout(`journal ${stateDir}/${JOURNAL_FILE}: ${r.lines} lines, ${io.colors.red(`${r.problems.length} problem(s)`)}\n`)
-      for (const p of r.problems) io.stdout(`  ${p.line === 0 ? 'head file' : `line ${p.line}`}: ${p.kind}: ${p.detail}\n`)
+      io.stdout(
+        `journal ${stateDir}/${JOURNAL_FILE}: ${r.lines} lines, ${io.colors.red(`${r.problems.length} problem(s)`)}\n`,
+      )
+      for (const p of r.problems)
+        io.stdout(`  ${p.line === 0 ? 'head file' : `line ${p.line}`}: ${p.kind}: ${p.detail}\n`)
     }
     return r.ok ? Exit.Ok : Exit.Vault
   }
   if (args.action === 'show') {
     const entries = await readJournal(stateDir, {
       ...(args.since ? { since: sinceOf(args.since) } : {}),
-      onInvalid: (line, detail) => io.stderr(`[WARNING]: journal line ${line} skipped: ${detail} (run: manage-secrets journal verify)\n`),
+      onInvalid: (line, detail) =>
+        io.stderr(`[WARNING]: journal line ${line} skipped: ${detail} (run: manage-secrets journal verify)\n`),
     })
-    io.stdout(args.json ? JSON.stringify({ journal: `${stateDir}/${JOURNAL_FILE}`, entries }, null, 2) + '\n' : renderJournal(entries, io.colors))
+    io.stdout(
+      args.json
+        ? JSON.stringify({ journal: `${stateDir}/${JOURNAL_FILE}`, entries }, null, 2) + '\n'
+        : renderJournal(entries, io.colors),
+    )
     return Exit.Ok
   }
   throw new UsageError(`unknown journal action '${args.action}'`, ['actions: verify show'])

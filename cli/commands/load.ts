@@ -66,15 +66,21 @@ export async function run(args: LoadArgs, io: CommandIo): Promise<number> {
     if (err instanceof UserError) throw err
     // an unexpected error's message may quote a value (Node's do): only its name or code is shown
     const what = (err as NodeJS.ErrnoException | undefined)?.code ?? (err instanceof Error ? err.name : typeof err)
-    throw new UserError(`load failed: unexpected ${what} (details withheld: they could hold a secret value)`, Exit.Internal)
+    throw new UserError(
+      `load failed: unexpected ${what} (details withheld: they could hold a secret value)`,
+      Exit.Internal,
+    )
   }
 }
 
 async function loadAndRun(args: LoadArgs, io: CommandIo): Promise<number> {
   const cmd = commandLine(args)
-  if (cmd.length > 0 && args.format !== undefined) throw new UsageError('give either a command to run or --format, not both')
+  if (cmd.length > 0 && args.format !== undefined)
+    throw new UsageError('give either a command to run or --format, not both')
   if (cmd.length === 0 && args.format === undefined) {
-    throw new UsageError('load needs a command to run (after --) or --format env|json', ['manage-secrets load --secrets-dir /app/secrets --password-file /app/vault-password -- node server.js'])
+    throw new UsageError('load needs a command to run (after --) or --format env|json', [
+      'manage-secrets load --secrets-dir /app/secrets --password-file /app/vault-password -- node server.js',
+    ])
   }
   const values = await loadValues(args, io)
   if (args.format === 'json') {
@@ -89,7 +95,8 @@ async function loadAndRun(args: LoadArgs, io: CommandIo): Promise<number> {
   for (const [k, v] of values) {
     const value = v.value.reveal()
     const had = io.env[k]
-    if (isLoaderKey(k) && had !== undefined && had !== value) warn(io, `bundle ${v.file} replaces ${k} of the environment (allowed by --allow-key ${k})`)
+    if (isLoaderKey(k) && had !== undefined && had !== value)
+      warn(io, `bundle ${v.file} replaces ${k} of the environment (allowed by --allow-key ${k})`)
     env[k] = value
   }
   return execWith(cmd, env, io)
@@ -119,8 +126,13 @@ async function loadValues(args: LoadArgs, io: CommandIo): Promise<Map<string, Lo
   const passwordFile = passwordFileOf({ file: args.passwordFile ?? args.vaultPasswordFile, env: io.env })
   const identityFile = args.identity ?? nonEmpty(io.env[IDENTITY_ENV])
   const inCwd = (f: string | undefined): string | undefined => (f === undefined ? undefined : resolve(io.cwd, f))
-  const opener = await openHostCredentials({ passwordFile: inCwd(passwordFile), identityFile: inCwd(identityFile) }, fp, missing)
-  if (missing.length > 0 && !args.allowMissing) throw new VaultError(missing.join('; '), ['with --allow-missing the command runs without them'])
+  const opener = await openHostCredentials(
+    { passwordFile: inCwd(passwordFile), identityFile: inCwd(identityFile) },
+    fp,
+    missing,
+  )
+  if (missing.length > 0 && !args.allowMissing)
+    throw new VaultError(missing.join('; '), ['with --allow-missing the command runs without them'])
   for (const m of missing) warn(io, `${m}; running without it`)
   const merged = new Map<string, LoadedValue>()
   for (const file of located.files) {
@@ -129,10 +141,16 @@ async function loadValues(args: LoadArgs, io: CommandIo): Promise<Map<string, Lo
     for (const { key, value } of entries) {
       checkEntry(file.path, key, value, allowed)
       const seen = merged.get(key)
-      if (seen) throw new ConfigError(`key ${key} is set in two bundles: ${seen.file} and ${file.path}`, ['a host must get each key from one bundle only'])
+      if (seen)
+        throw new ConfigError(`key ${key} is set in two bundles: ${seen.file} and ${file.path}`, [
+          'a host must get each key from one bundle only',
+        ])
       merged.set(key, { value, file: file.path })
     }
-    if (args.verbose >= 1) io.stderr(`manage-secrets: loaded ${file.name} from ${file.path}: ${entries.map((e) => e.key).join(', ') || 'no keys'}\n`)
+    if (args.verbose >= 1)
+      io.stderr(
+        `manage-secrets: loaded ${file.name} from ${file.path}: ${entries.map((e) => e.key).join(', ') || 'no keys'}\n`,
+      )
   }
   return merged
 }
@@ -157,11 +175,19 @@ function checkEntry(path: string, key: string, value: Secret, allowed: ReadonlyS
   const issue = valueIssue(value.reveal())
   if (issue) throw new VaultError(`bundle ${path}: key ${key}: ${issue} (corrupted or tampered)`)
   if (isLoaderKey(key) && !allowed.has(key)) {
-    throw new VaultError(`bundle ${path}: key ${key} changes how a process loads code; refusing it (if it is meant: load --allow-key ${key})`)
+    throw new VaultError(
+      `bundle ${path}: key ${key} changes how a process loads code; refusing it (if it is meant: load --allow-key ${key})`,
+    )
   }
 }
 
-async function readOne(file: HostBundleFile, opener: Opener | undefined, fp: Fingerprinter, allowMissing: boolean, io: CommandIo): ReturnType<typeof readHostBundle> {
+async function readOne(
+  file: HostBundleFile,
+  opener: Opener | undefined,
+  fp: Fingerprinter,
+  allowMissing: boolean,
+  io: CommandIo,
+): ReturnType<typeof readHostBundle> {
   const entries = await readHostBundle(file, opener, fp)
   if (entries !== undefined) return entries
   const why = `bundle ${file.path} is encrypted and no vault password or private key could be read`
@@ -205,7 +231,9 @@ async function execWith(cmd: string[], env: NodeJS.ProcessEnv, io: CommandIo): P
     return await new Promise<number>((done) => {
       started.once('error', (err: NodeJS.ErrnoException) => {
         const notFound = err.code === 'ENOENT'
-        io.stderr(`manage-secrets: error: cannot run '${file}': ${notFound ? 'command not found' : (err.code ?? 'error')}\n`)
+        io.stderr(
+          `manage-secrets: error: cannot run '${file}': ${notFound ? 'command not found' : (err.code ?? 'error')}\n`,
+        )
         done(notFound ? 127 : 126)
       })
       started.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)))

@@ -33,7 +33,10 @@ function refuseAmbiguous(from: string, results: Map<string, Captured[]>): void {
     const names = rs.find((x) => x.task === TASK)?.result.ambiguous
     return Array.isArray(names) ? [`${host}: ${names.join(', ')}`] : []
   })
-  if (hosts.length > 0) throw new UsageError(`--from ${from} names several backups (${hosts.join('; ')})`, ['give more of the timestamp, or all of it'])
+  if (hosts.length > 0)
+    throw new UsageError(`--from ${from} names several backups (${hosts.join('; ')})`, [
+      'give more of the timestamp, or all of it',
+    ])
 }
 
 /** run runs playbooks/restore.yml with `restore_from`. */
@@ -41,7 +44,9 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
   if (!args.hosts) throw new UsageError('restore needs --hosts (use --hosts all to restore every host)')
   const prefix = args.from !== 'latest' && !PATH.test(args.from) && !BACKUP_STAMP.test(args.from)
   if (prefix && !STAMP_PREFIX.test(args.from)) {
-    throw new UsageError(`--from ${args.from}: give a backup's UTC timestamp (20261201T150203.123Z-3f9a, or 20261125T030000Z for older ones) or a unique prefix of it from the day on (20261201T15), latest, or an absolute path to a .tar.gz on the host`)
+    throw new UsageError(
+      `--from ${args.from}: give a backup's UTC timestamp (20261201T150203.123Z-3f9a, or 20261125T030000Z for older ones) or a unique prefix of it from the day on (20261201T15), latest, or an absolute path to a .tar.gz on the host`,
+    )
   }
   const pb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
   return runWithInventory(args, io, async (opts) => {
@@ -61,10 +66,21 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
       for (const [host, results] of taken) {
         const r = results.find((x) => x.task === TASK)?.result
         if (!r || typeof r.archive !== 'string') continue
-        restored[host] = { archive: r.archive, files: (r.restored as string[]) ?? [], bundles: (r.bundles as string[]) ?? [] }
-        io.journal?.host(host, { result: outcomeOf(results).status, backup: r.archive, ...(restored[host].bundles.length > 0 ? { bundles: restored[host].bundles } : {}) })
+        restored[host] = {
+          archive: r.archive,
+          files: (r.restored as string[]) ?? [],
+          bundles: (r.bundles as string[]) ?? [],
+        }
+        io.journal?.host(host, {
+          result: outcomeOf(results).status,
+          backup: r.archive,
+          ...(restored[host].bundles.length > 0 ? { bundles: restored[host].bundles } : {}),
+        })
         if (!args.check && Array.isArray(r.bundles) && r.bundles.length > 0) {
-          capture.emit({ kind: 'warning', msg: `${host}: restored ${r.bundles.join(', ')}; where they differ from the store, the next deploy or rotate pushes the store's values again` })
+          capture.emit({
+            kind: 'warning',
+            msg: `${host}: restored ${r.bundles.join(', ')}; where they differ from the store, the next deploy or rotate pushes the store's values again`,
+          })
         }
       }
       capture.finish()

@@ -30,11 +30,25 @@ export const planSchema = z.object({
       reason: z.string(),
       hosts: z.array(z.string()),
       stale: z.array(z.string()),
-      keys: z.array(z.object({ key: z.string(), verdict, reason: z.string(), generator: z.enum(['password', 'alnum', 'hex', 'base64', 'uuid', 'external']) })),
+      keys: z.array(
+        z.object({
+          key: z.string(),
+          verdict,
+          reason: z.string(),
+          generator: z.enum(['password', 'alnum', 'hex', 'base64', 'uuid', 'external']),
+        }),
+      ),
       store: z.object({ version: z.number(), sha256: z.string() }).nullable(),
     }),
   ),
-  host_items: z.array(z.object({ host: z.string(), verdict, reason: z.string(), items: z.array(z.object({ what: z.string(), verdict, reason: z.string() })) })),
+  host_items: z.array(
+    z.object({
+      host: z.string(),
+      verdict,
+      reason: z.string(),
+      items: z.array(z.object({ what: z.string(), verdict, reason: z.string() })),
+    }),
+  ),
 })
 
 /** RotationPlan is what `rotate --check` shows and `--save-plan` keeps: names and reasons only. */
@@ -49,7 +63,10 @@ function verdictOf(status: Captured['status']): Verdict {
 /** hostItem turns a host's check-mode results into its plan entry. */
 export function hostItem(host: string, results: readonly Captured[]): HostItem {
   const items = results.map((r) => ({
-    what: r.item !== undefined ? `${r.handler ? 'handler ' : ''}${r.task}: ${r.item}` : `${r.handler ? 'handler ' : ''}${r.task}`,
+    what:
+      r.item !== undefined
+        ? `${r.handler ? 'handler ' : ''}${r.task}: ${r.item}`
+        : `${r.handler ? 'handler ' : ''}${r.task}`,
     verdict: verdictOf(r.status),
     reason: r.msg ?? (r.status === 'ok' ? 'nothing to do' : r.status),
   }))
@@ -68,7 +85,10 @@ export function planDiff(saved: RotationPlan, now: RotationPlan): string[] {
   const flat = (p: RotationPlan): Map<string, string> => {
     const m = new Map<string, string>([['hosts', [...p.hosts].sort().join(',')]])
     for (const b of p.bundles) {
-      m.set(`bundle ${b.bundle}`, `${b.verdict}, store ${b.store ? `version ${b.store.version} (${b.store.sha256.slice(0, 12)})` : 'none'}`)
+      m.set(
+        `bundle ${b.bundle}`,
+        `${b.verdict}, store ${b.store ? `version ${b.store.version} (${b.store.sha256.slice(0, 12)})` : 'none'}`,
+      )
       for (const k of b.keys) m.set(`key ${b.bundle}/${k.key}`, k.verdict)
     }
     for (const h of p.host_items) for (const i of h.items) m.set(`host ${h.host}: ${i.what}`, i.verdict)

@@ -64,7 +64,10 @@ interface HostOutcome {
 
 /** run runs `manage-secrets rotate`. */
 export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
-  if (args.savePlan && !args.check) throw new UsageError('--save-plan goes with --check (a dry run writes the plan, a later `rotate --plan F` applies it)')
+  if (args.savePlan && !args.check)
+    throw new UsageError(
+      '--save-plan goes with --check (a dry run writes the plan, a later `rotate --plan F` applies it)',
+    )
   const pb = await loadPlaybook(join(PLAYBOOKS, 'rotate.yml'))
   const restorePb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
   return runWithInventory(args, io, async (all) => {
@@ -87,7 +90,12 @@ export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
 function planOnly(inner: Reporter): Reporter {
   return {
     emit(e: EngineEvent): void {
-      if (e.kind === 'warning' || e.kind === 'handler-owed' || (e.kind === 'host-result' && (e.status === 'failed' || e.status === 'unreachable'))) inner.emit(e)
+      if (
+        e.kind === 'warning' ||
+        e.kind === 'handler-owed' ||
+        (e.kind === 'host-result' && (e.status === 'failed' || e.status === 'unreachable'))
+      )
+        inner.emit(e)
     },
   }
 }
@@ -114,14 +122,28 @@ class Rotation {
 
   private play(name: string): Playbook {
     const play = this.pb.plays.find((p) => p.name === name)
-    if (!play) throw new ConfigError(`${this.pb.file}: no play named '${name}' (rotate runs 'back up before rotating' and 'push rotated secrets')`)
+    if (!play)
+      throw new ConfigError(
+        `${this.pb.file}: no play named '${name}' (rotate runs 'back up before rotating' and 'push rotated secrets')`,
+      )
     return { ...this.pb, plays: [play] }
   }
 
   /** step runs one playbook on `hosts` and returns each host's results. */
-  private async step(pb: Playbook, hosts: string[], check: boolean, extraVars: Record<string, unknown> = {}): Promise<Map<string, Captured[]>> {
+  private async step(
+    pb: Playbook,
+    hosts: string[],
+    check: boolean,
+    extraVars: Record<string, unknown> = {},
+  ): Promise<Map<string, Captured[]>> {
     if (hosts.length === 0) return new Map()
-    await runPlaybook(pb, { ...this.opts, check, limit: hosts.join(':'), reporter: this.capture, extraVars: { ...this.opts.extraVars, ...extraVars } })
+    await runPlaybook(pb, {
+      ...this.opts,
+      check,
+      limit: hosts.join(':'),
+      reporter: this.capture,
+      extraVars: { ...this.opts.extraVars, ...extraVars },
+    })
     return this.capture.take()
   }
 
@@ -129,9 +151,14 @@ class Rotation {
     const inv = this.opts.inventory
     // a plan file is read before anything else: a missing or foreign one touches no host
     const saved = this.args.plan !== undefined ? await this.readPlan(this.args.plan) : undefined
-    const hosts = new HostSelector(inv.inventory).selectOrFail('all', this.args.hosts).filter((h) => this.session.bundlesFor(h).length > 0)
+    const hosts = new HostSelector(inv.inventory)
+      .selectOrFail('all', this.args.hosts)
+      .filter((h) => this.session.bundlesFor(h).length > 0)
     const interrupted = await this.readMarker()
-    if (interrupted) this.io.stderr(`manage-secrets: the rotation started ${interrupted.started_at} (pid ${interrupted.pid}) did not finish: this run converges the hosts on the store\n`)
+    if (interrupted)
+      this.io.stderr(
+        `manage-secrets: the rotation started ${interrupted.started_at} (pid ${interrupted.pid}) did not finish: this run converges the hosts on the store\n`,
+      )
     const { bundles, refused } = await planBundles({
       manifest: this.session.manifest,
       store: { readMeta: (n) => this.session.meta(n), metaInSync: (n) => this.session.metaInSync(n) },
@@ -151,7 +178,11 @@ class Rotation {
     const rotating = bundles.filter((b) => b.verdict === 'change')
     // the host side of the plan: the push play in check mode, told which bundles rotate
     const probe = this.args.check || this.args.plan !== undefined
-    const checked = probe ? await this.step(this.play('push rotated secrets'), hosts, true, { rotating_bundles: rotating.map((b) => b.bundle) }) : new Map<string, Captured[]>()
+    const checked = probe
+      ? await this.step(this.play('push rotated secrets'), hosts, true, {
+          rotating_bundles: rotating.map((b) => b.bundle),
+        })
+      : new Map<string, Captured[]>()
     const plan: RotationPlan = {
       format: 1,
       created_at: this.now.toISOString(),
@@ -163,19 +194,32 @@ class Rotation {
     }
     if (saved) this.matchPlan(saved, plan)
     if (this.args.check) {
-      if (this.args.savePlan) await writeFileAtomic(this.args.savePlan, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
+      if (this.args.savePlan)
+        await writeFileAtomic(this.args.savePlan, JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 })
       this.capture.finish()
       if (!this.args.json) this.io.stdout(renderPlan(plan, this.io))
-      return { exitCode: exitCodeOf(this.capture.total), stats: this.capture.total, json: { rotation: { plan, ...(interrupted ? { interrupted } : {}) } } }
+      return {
+        exitCode: exitCodeOf(this.capture.total),
+        stats: this.capture.total,
+        json: { rotation: { plan, ...(interrupted ? { interrupted } : {}) } },
+      }
     }
     return this.apply(plan, rotating, interrupted)
   }
 
-  private async apply(plan: RotationPlan, rotating: BundleItem[], interrupted: Marker | undefined): Promise<CommandSummary> {
+  private async apply(
+    plan: RotationPlan,
+    rotating: BundleItem[],
+    interrupted: Marker | undefined,
+  ): Promise<CommandSummary> {
     const outcome = new Map<string, HostOutcome>()
     // 0. the credentials of every bundle that rotates and of every host it serves, before any host
     const rotHosts = [...new Set(rotating.flatMap((b) => b.hosts))]
-    await proveCredentials(this.session, rotating.map((b) => b.bundle), rotHosts)
+    await proveCredentials(
+      this.session,
+      rotating.map((b) => b.bundle),
+      rotHosts,
+    )
     // 1. a verified backup of every host a rotated bundle serves
     const backedUp = await this.step(this.play('back up before rotating'), rotHosts, false)
     const backups = new Map<string, string>()
@@ -186,28 +230,50 @@ class Rotation {
       if (o.status === 'ok' && made) {
         backups.set(h, made.backup as string)
         this.backupShas.set(h, made.sha256 as string) // by host: every host's backup has the same name
-      }
-      else if (o.status === 'unreachable') outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} before its backup: not rotated, it keeps its previous bundles; the next rotate or deploy converges it` })
-      else outcome.set(h, { result: 'not rotated', reason: `backup before rotating failed: ${o.msg ?? 'no backup made'}; it keeps its previous bundles` })
+      } else if (o.status === 'unreachable')
+        outcome.set(h, {
+          result: 'unreachable',
+          reason: `${o.msg ?? 'unreachable'} before its backup: not rotated, it keeps its previous bundles; the next rotate or deploy converges it`,
+        })
+      else
+        outcome.set(h, {
+          result: 'not rotated',
+          reason: `backup before rotating failed: ${o.msg ?? 'no backup made'}; it keeps its previous bundles`,
+        })
     }
     // 2. new values into the store, for the bundles at least one backed-up host takes
     const toRotate = rotating.filter((b) => b.hosts.some((h) => backups.has(h)))
     const snaps: StoreSnapshot[] = []
     for (const b of toRotate) snaps.push(await this.session.storeSnapshot(b.bundle))
     const rotatedKeys = new Map<string, string[]>()
-    const marker: Marker = { started_at: this.now.toISOString(), pid: process.pid, bundles: toRotate.map((b) => b.bundle), hosts: plan.hosts }
+    const marker: Marker = {
+      started_at: this.now.toISOString(),
+      pid: process.pid,
+      bundles: toRotate.map((b) => b.bundle),
+      hosts: plan.hosts,
+    }
     if (toRotate.length > 0) {
       await writeFileAtomic(join(this.stateDir, MARKER), JSON.stringify(marker, null, 2) + '\n')
-      interruptNotes.add('a rotation was under way: the store and every host hold either the old or the new bundles; run `manage-secrets rotate` again to converge')
+      interruptNotes.add(
+        'a rotation was under way: the store and every host hold either the old or the new bundles; run `manage-secrets rotate` again to converge',
+      )
       const ctx = this.session.vaultContext(this.io.env, this.io.cwd)
       const change = async (bundle: Bundle): Promise<boolean> => {
         const item = toRotate.find((b) => b.bundle === bundle.name) as BundleItem
-        const done = await rotateBundle(bundle, item, this.session.manifest, ctx.fp, { env: this.io.env, cwd: this.io.cwd, now: this.now })
+        const done = await rotateBundle(bundle, item, this.session.manifest, ctx.fp, {
+          env: this.io.env,
+          cwd: this.io.cwd,
+          now: this.now,
+        })
         rotatedKeys.set(bundle.name, done)
         return done.length > 0
       }
       await ctx.store
-        .update(toRotate.map((b) => b.bundle), { opener: (n) => openerFor(ctx.store, ctx.creds, n), plan: (n) => planFor(ctx, n) }, change)
+        .update(
+          toRotate.map((b) => b.bundle),
+          { opener: (n) => openerFor(ctx.store, ctx.creds, n), plan: (n) => planFor(ctx, n) },
+          change,
+        )
         .catch(async (err: unknown) => {
           // nothing was written (the store writes all or nothing): no rotation is under way
           await rm(join(this.stateDir, MARKER), { force: true })
@@ -235,9 +301,17 @@ class Rotation {
       const changed = res.filter((r) => r.task === 'push bundles' && r.status === 'changed').map((r) => String(r.item))
       const rotatedHere = toRotate.filter((b) => b.hosts.includes(h)).map((b) => b.bundle)
       const backup = backups.get(h)
-      if (o.status === 'ok') outcome.set(h, { result: rotatedHere.length > 0 ? 'rotated' : changed.length > 0 ? 'updated' : 'unchanged', bundles: changed, ...(backup ? { backup } : {}) })
+      if (o.status === 'ok')
+        outcome.set(h, {
+          result: rotatedHere.length > 0 ? 'rotated' : changed.length > 0 ? 'updated' : 'unchanged',
+          bundles: changed,
+          ...(backup ? { backup } : {}),
+        })
       else if (o.status === 'unreachable') {
-        outcome.set(h, { result: 'unreachable', reason: `${o.msg ?? 'unreachable'} — it holds the old or the new bundles; the next rotate or deploy converges it` })
+        outcome.set(h, {
+          result: 'unreachable',
+          reason: `${o.msg ?? 'unreachable'} — it holds the old or the new bundles; the next rotate or deploy converges it`,
+        })
       } else {
         outcome.set(h, { result: 'failed', reason: o.msg ?? 'failed', bundles: changed, ...(backup ? { backup } : {}) })
         if (backup) rollback[h] = backup
@@ -248,14 +322,20 @@ class Rotation {
       const res = restored.get(h) ?? []
       const o = outcomeOf(res)
       const prev = outcome.get(h) as HostOutcome
-      const put = res.find((r) => r.task === 'restore the secrets tree' && (r.status === 'ok' || r.status === 'changed'))
+      const put = res.find(
+        (r) => r.task === 'restore the secrets tree' && (r.status === 'ok' || r.status === 'changed'),
+      )
       if (!put) {
-        outcome.set(h, { ...prev, reason: `${prev.reason ?? ''}; rollback from ${backup} failed too: ${o.msg ?? 'failed'}` })
+        outcome.set(h, {
+          ...prev,
+          reason: `${prev.reason ?? ''}; rollback from ${backup} failed too: ${o.msg ?? 'failed'}`,
+        })
         continue
       }
       const after = o.status === 'ok' ? 'and restarted its consumers' : `but after it: ${o.msg ?? 'failed'}`
       outcome.set(h, { ...prev, result: 'rolled back', reason: `${prev.reason ?? ''}; restored ${backup} ${after}` })
-      const bundlesBack = (res.find((r) => Array.isArray(r.result.bundles))?.result.bundles as string[] | undefined) ?? []
+      const bundlesBack =
+        (res.find((r) => Array.isArray(r.result.bundles))?.result.bundles as string[] | undefined) ?? []
       const snap = before.get(h) ?? {}
       for (const b of bundlesBack) if (snap[b]) await this.session.record(h, b, snap[b] as DeployRecord)
     }
@@ -263,16 +343,26 @@ class Rotation {
     const took = (b: BundleItem): string[] => b.hosts.filter((h) => outcome.get(h)?.result === 'rotated')
     // a host that took the new file and could not be rolled back holds the new values: the
     // store keeps them too, or that host would hold values the store no longer has
-    const stuck = (b: BundleItem): string[] => b.hosts.filter((h) => outcome.get(h)?.result === 'failed' && (outcome.get(h)?.bundles ?? []).includes(b.bundle))
-    const noTaker = toRotate.filter((b) => took(b).length === 0 && stuck(b).length === 0 && (rotatedKeys.get(b.bundle) ?? []).length > 0)
-    const putBack = noTaker.length > 0 ? await this.session.putBack(snaps.filter((s) => noTaker.some((b) => b.bundle === s.name)), Object.fromEntries(written)) : []
+    const stuck = (b: BundleItem): string[] =>
+      b.hosts.filter((h) => outcome.get(h)?.result === 'failed' && (outcome.get(h)?.bundles ?? []).includes(b.bundle))
+    const noTaker = toRotate.filter(
+      (b) => took(b).length === 0 && stuck(b).length === 0 && (rotatedKeys.get(b.bundle) ?? []).length > 0,
+    )
+    const putBack =
+      noTaker.length > 0
+        ? await this.session.putBack(
+            snaps.filter((s) => noTaker.some((b) => b.bundle === s.name)),
+            Object.fromEntries(written),
+          )
+        : []
     if (putBack.length > 0) this.session.invalidate(putBack)
     // a host that got a put-back bundle and then dropped keeps a record of content the store no
     // longer has, whose id a later rotation would reuse (same version): forget it, so the next
     // run pushes the store's copy there instead of calling it in sync
     for (const name of putBack) {
       for (const h of toRotate.find((b) => b.bundle === name)?.hosts ?? []) {
-        if ((await this.session.deployed(h))[name]?.content === newContent.get(name)) await this.session.unrecord(h, name)
+        if ((await this.session.deployed(h))[name]?.content === newContent.get(name))
+          await this.session.unrecord(h, name)
       }
     }
     await rm(join(this.stateDir, MARKER), { force: true })
@@ -289,15 +379,33 @@ class Rotation {
       hosts_took: took(b),
       stale: putBack.includes(b.bundle) ? [] : [...b.stale, ...b.hosts.filter((h) => !took(b).includes(h))],
     }))
-    const notDue = plan.bundles.filter((b) => b.verdict !== 'change').map((b) => ({ bundle: b.bundle, verdict: b.verdict, reason: b.reason }))
+    const notDue = plan.bundles
+      .filter((b) => b.verdict !== 'change')
+      .map((b) => ({ bundle: b.bundle, verdict: b.verdict, reason: b.reason }))
     const hostsDoc = Object.fromEntries([...outcome].sort(([a], [b]) => a.localeCompare(b)))
     if (!this.args.json) this.io.stdout(renderOutcome(bundlesDoc, notDue, hostsDoc, this.io, interrupted))
-    const failed = [...outcome.values()].some((o) => o.result === 'failed' || o.result === 'rolled back' || o.result === 'not rotated')
+    const failed = [...outcome.values()].some(
+      (o) => o.result === 'failed' || o.result === 'rolled back' || o.result === 'not rotated',
+    )
     const unreachable = [...outcome.values()].some((o) => o.result === 'unreachable')
     const exitCode = Math.max(exitCodeOf(this.capture.total), unreachable ? 5 : failed ? 4 : 0)
     this.journal(outcome, bundlesDoc)
-    if (this.io.journal) this.io.journal.bundlesDue = rotating.filter((b) => !bundlesDoc.some((d) => d.bundle === b.bundle && d.rotated.length > 0)).length
-    return { exitCode, stats: this.capture.total, json: { rotation: { bundles: bundlesDoc, not_rotated: notDue, hosts: hostsDoc, ...(interrupted ? { interrupted } : {}) } } }
+    if (this.io.journal)
+      this.io.journal.bundlesDue = rotating.filter(
+        (b) => !bundlesDoc.some((d) => d.bundle === b.bundle && d.rotated.length > 0),
+      ).length
+    return {
+      exitCode,
+      stats: this.capture.total,
+      json: {
+        rotation: {
+          bundles: bundlesDoc,
+          not_rotated: notDue,
+          hosts: hostsDoc,
+          ...(interrupted ? { interrupted } : {}),
+        },
+      },
+    }
   }
 
   /** journal tells the journal what rotated where (names only). */
@@ -306,13 +414,26 @@ class Rotation {
     if (!j) return
     for (const b of bundles) if (b.rotated.length > 0) j.touch([b.bundle], b.rotated)
     for (const [h, o] of outcome) {
-      const result = o.result === 'unreachable' ? 'unreachable' : ['rotated', 'updated', 'unchanged'].includes(o.result) ? 'ok' : 'failed'
-      const rotatedHere = bundles.filter((b) => b.rotated.length > 0 && this.session.bundlesFor(h).some((s) => s.name === b.bundle))
+      const result =
+        o.result === 'unreachable'
+          ? 'unreachable'
+          : ['rotated', 'updated', 'unchanged'].includes(o.result)
+            ? 'ok'
+            : 'failed'
+      const rotatedHere = bundles.filter(
+        (b) => b.rotated.length > 0 && this.session.bundlesFor(h).some((s) => s.name === b.bundle),
+      )
       j.host(h, {
         result,
         reason: `${o.result}${o.reason ? `: ${o.reason}` : ''}`.slice(0, 1000),
-        ...(o.result === 'rotated' ? { bundles: rotatedHere.map((b) => b.bundle), keys: rotatedHere.flatMap((b) => b.rotated) } : o.bundles?.length ? { bundles: o.bundles } : {}),
-        ...(o.backup ? { backup: o.backup, ...(this.backupShas.get(h) ? { backup_sha256: this.backupShas.get(h) } : {}) } : {}),
+        ...(o.result === 'rotated'
+          ? { bundles: rotatedHere.map((b) => b.bundle), keys: rotatedHere.flatMap((b) => b.rotated) }
+          : o.bundles?.length
+            ? { bundles: o.bundles }
+            : {}),
+        ...(o.backup
+          ? { backup: o.backup, ...(this.backupShas.get(h) ? { backup_sha256: this.backupShas.get(h) } : {}) }
+          : {}),
       })
     }
   }
@@ -328,26 +449,33 @@ class Rotation {
   /** readPlan reads a plan saved by `rotate --check --save-plan`; anything else is a usage error. */
   private async readPlan(file: string): Promise<RotationPlan> {
     const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(`--plan ${file}: cannot read it (${err.code === 'ENOENT' ? 'no such file' : (err.code ?? 'error')})`, ['make one: manage-secrets rotate --check --save-plan FILE'])
+      throw new UsageError(
+        `--plan ${file}: cannot read it (${err.code === 'ENOENT' ? 'no such file' : (err.code ?? 'error')})`,
+        ['make one: manage-secrets rotate --check --save-plan FILE'],
+      )
     })
     try {
       const parsed = planSchema.safeParse(JSON.parse(text))
       if (!parsed.success) throw new Error(parsed.error.issues[0]?.path.join('.') ?? '')
       return parsed.data
     } catch (err) {
-      throw new ConfigError(`--plan ${file}: not a rotation plan written by rotate --check --save-plan (${(err as Error).message || 'unreadable'})`)
+      throw new ConfigError(
+        `--plan ${file}: not a rotation plan written by rotate --check --save-plan (${(err as Error).message || 'unreadable'})`,
+      )
     }
   }
 
   /** matchPlan refuses when the fleet moved since the saved plan, naming what moved. */
   private matchPlan(saved: RotationPlan, now: RotationPlan): void {
     const file = this.args.plan as string
-    if (saved.force !== now.force) throw new UsageError(`${file} was made ${saved.force ? 'with' : 'without'} --force: give the same options`)
+    if (saved.force !== now.force)
+      throw new UsageError(`${file} was made ${saved.force ? 'with' : 'without'} --force: give the same options`)
     const moved = planDiff(saved, now)
     if (moved.length > 0) {
-      throw new UsageError(`the fleet moved since ${file} was saved (${saved.created_at}): ${moved.slice(0, 8).join('; ')}${moved.length > 8 ? `; and ${moved.length - 8} more` : ''}`, [
-        'make a new plan: manage-secrets rotate --check --save-plan FILE',
-      ])
+      throw new UsageError(
+        `the fleet moved since ${file} was saved (${saved.created_at}): ${moved.slice(0, 8).join('; ')}${moved.length > 8 ? `; and ${moved.length - 8} more` : ''}`,
+        ['make a new plan: manage-secrets rotate --check --save-plan FILE'],
+      )
     }
   }
 }
@@ -375,9 +503,11 @@ function renderOutcome(
     out += b.stale.length > 0 ? c.yellow(`; stale: ${b.stale.join(', ')}`) : ''
     out += '\n'
   }
-  for (const b of notDue) out += `  ${b.bundle.padEnd(20)} ${b.verdict === 'unknown' ? c.magenta(b.reason) : b.reason}\n`
+  for (const b of notDue)
+    out += `  ${b.bundle.padEnd(20)} ${b.verdict === 'unknown' ? c.magenta(b.reason) : b.reason}\n`
   for (const [h, o] of Object.entries(hosts)) {
-    const paint = o.result === 'rotated' || o.result === 'updated' ? c.yellow : o.result === 'unchanged' ? c.green : c.red
+    const paint =
+      o.result === 'rotated' || o.result === 'updated' ? c.yellow : o.result === 'unchanged' ? c.green : c.red
     out += `  ${h.padEnd(20)} ${paint(o.result)}${o.reason ? `: ${o.reason}` : ''}\n`
   }
   return out

@@ -23,7 +23,13 @@ export const HELD_LOCK_ENV = 'MANAGE_SECRETS_HELD_RUN_LOCK'
  * holds it. A child of the scheduler runs under its parent's lock: its environment carries
  * the exact content of the lock file (a 0600 file in a 0700 dir), and nothing else passes.
  */
-export async function withRunLock<T>(stateDir: string, command: string, fn: () => Promise<T>, env: NodeJS.ProcessEnv = process.env, token?: string): Promise<T> {
+export async function withRunLock<T>(
+  stateDir: string,
+  command: string,
+  fn: () => Promise<T>,
+  env: NodeJS.ProcessEnv = process.env,
+  token?: string,
+): Promise<T> {
   await ensurePrivateDir(stateDir).catch((err: unknown) => {
     throw lockWriteError(join(stateDir, RUN_LOCK), err)
   })

@@ -36,17 +36,32 @@ export interface CommandSummary {
 }
 
 /** runWithInventory builds the run options, calls `fn`, prints the JSON document if asked. */
-export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (opts: RunOptions) => Promise<RunSummary | CommandSummary>): Promise<number> {
+export async function runWithInventory(
+  args: PlaybookArgs,
+  io: CommandIo,
+  fn: (opts: RunOptions) => Promise<RunSummary | CommandSummary>,
+): Promise<number> {
   const inventory = await openInventory(args, io)
   const json = args.json ? new JsonReporter() : null
   const reporter = json ?? new HumanReporter(io.stdout, io.colors, args.verbose)
-  const split = (s?: string): string[] | undefined => (s ? s.split(',').map((t) => t.trim()).filter(Boolean) : undefined)
+  const split = (s?: string): string[] | undefined =>
+    s
+      ? s
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : undefined
   const stateDir = stateDirOf(inventory.dir, io.env)
   // the state dir (journal, lock, records) must be usable before any host is touched
   await ensurePrivateDir(stateDir).catch((err: unknown) => {
     if (err instanceof UserError) throw err
-    const why = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'exists and is not a directory' : (errnoWords(err) ?? 'cannot create it')
-    throw new UsageError(`state dir ${stateDir}: ${why}`, ['set MANAGE_SECRETS_STATE_DIR to a directory this user can write'])
+    const why =
+      (err as NodeJS.ErrnoException).code === 'EEXIST'
+        ? 'exists and is not a directory'
+        : (errnoWords(err) ?? 'cannot create it')
+    throw new UsageError(`state dir ${stateDir}: ${why}`, [
+      'set MANAGE_SECRETS_STATE_DIR to a directory this user can write',
+    ])
   })
   io.journal?.at(stateDir)
   const summary = await fn({
@@ -65,7 +80,10 @@ export async function runWithInventory(args: PlaybookArgs, io: CommandIo, fn: (o
     hostVars: (host) => secretVars(undefined, host),
   })
   if (summary.stats) io.journal?.fromRecap(summary.stats)
-  if (json) io.stdout(JSON.stringify(json.document({ check: args.check, ...('json' in summary ? summary.json : {}) }), null, 2) + '\n')
+  if (json)
+    io.stdout(
+      JSON.stringify(json.document({ check: args.check, ...('json' in summary ? summary.json : {}) }), null, 2) + '\n',
+    )
   return summary.exitCode
 }
 

@@ -54,7 +54,13 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
   const schedule = await loadSchedule(scheduleFile(args, io))
   switch (args.action) {
     case 'print-crontab':
-      io.stdout(printCrontab(schedule, { ...DEFAULT_CRONTAB_OPTIONS, ...(args.bin ? { bin: args.bin } : {}), ...(args.logFile ? { logFile: args.logFile } : {}) }))
+      io.stdout(
+        printCrontab(schedule, {
+          ...DEFAULT_CRONTAB_OPTIONS,
+          ...(args.bin ? { bin: args.bin } : {}),
+          ...(args.logFile ? { logFile: args.logFile } : {}),
+        }),
+      )
       return 0
     case 'print-systemd':
       io.stdout(printSystemd(schedule, { bin: args.bin ?? DEFAULT_BIN, ...(args.user ? { user: args.user } : {}) }))
@@ -66,7 +72,10 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
         command: jobArgv(j).join(' '),
         enabled: j.enabled,
         timezone: j.timezone,
-        next: j.enabled && !hasSeconds(j.cron) ? nextRuns(j.cron, j.timezone, now, args.count).map((d) => d.toISOString()) : [],
+        next:
+          j.enabled && !hasSeconds(j.cron)
+            ? nextRuns(j.cron, j.timezone, now, args.count).map((d) => d.toISOString())
+            : [],
         ...(hasSeconds(j.cron) ? { note: 'seconds field: every few seconds under schedule run' } : {}),
       }))
       if (args.json) io.stdout(JSON.stringify({ jobs: rows }, null, 2) + '\n')
@@ -76,7 +85,9 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
     case 'run':
       return daemon(args, io, schedule)
     default:
-      throw new UsageError(`unknown schedule action '${args.action}'`, ['actions: run print-crontab print-systemd next'])
+      throw new UsageError(`unknown schedule action '${args.action}'`, [
+        'actions: run print-crontab print-systemd next',
+      ])
   }
 }
 
@@ -84,17 +95,40 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
 const minute = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
 
 /** nextTable: `schedule next` for people, a header and one row per job (#16). */
-export function nextTable(rows: { job: string; command: string; enabled: boolean; timezone: string; next: string[]; note?: string }[]): string {
-  const cells = rows.map((r) => [r.job, r.command, r.timezone, r.enabled ? r.next.map(minute).join(', ') || (r.note ?? '') : 'disabled'])
+export function nextTable(
+  rows: { job: string; command: string; enabled: boolean; timezone: string; next: string[]; note?: string }[],
+): string {
+  const cells = rows.map((r) => [
+    r.job,
+    r.command,
+    r.timezone,
+    r.enabled ? r.next.map(minute).join(', ') || (r.note ?? '') : 'disabled',
+  ])
   const head = ['JOB', 'COMMAND', 'TIMEZONE', 'NEXT RUNS (UTC)']
   const widths = head.slice(0, 3).map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)))
-  return [head, ...cells].map((c) => c.map((v, i) => (i < 3 ? v.padEnd(widths[i] ?? 0) : v)).join('  ').trimEnd() + '\n').join('')
+  return [head, ...cells]
+    .map(
+      (c) =>
+        c
+          .map((v, i) => (i < 3 ? v.padEnd(widths[i] ?? 0) : v))
+          .join('  ')
+          .trimEnd() + '\n',
+    )
+    .join('')
 }
 
-async function daemon(args: ScheduleArgs, io: CommandIo, schedule: Awaited<ReturnType<typeof loadSchedule>>): Promise<number> {
+async function daemon(
+  args: ScheduleArgs,
+  io: CommandIo,
+  schedule: Awaited<ReturnType<typeof loadSchedule>>,
+): Promise<number> {
   // main.ts exits at once on Ctrl-C; the daemon stops cleanly instead, waiting for its job
   process.removeAllListeners('SIGINT')
-  const scheduler = new Scheduler({ schedule, log: (line) => io.stdout(`${line}\n`), runJob: (job, signal) => runJob(job, signal, args, io) })
+  const scheduler = new Scheduler({
+    schedule,
+    log: (line) => io.stdout(`${line}\n`),
+    runJob: (job, signal) => runJob(job, signal, args, io),
+  })
   scheduler.start()
   await installSignalHandlers(scheduler)
   return 0
@@ -120,7 +154,11 @@ function child(job: Job, inventory: string, token: string, signal: AbortSignal, 
   const argv = jobArgv(job)
   if (!job.inventory) argv.splice(1, 0, '--inventory', inventory)
   return new Promise((done, fail) => {
-    const proc = spawn(process.execPath, [BIN, ...argv], { detached: true, stdio: ['ignore', 'inherit', 'inherit'], env: { ...io.env, [HELD_LOCK_ENV]: token } })
+    const proc = spawn(process.execPath, [BIN, ...argv], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...io.env, [HELD_LOCK_ENV]: token },
+    })
     const onAbort = (): void => {
       if (proc.pid) process.kill(-proc.pid, 'SIGTERM')
     }

@@ -45,13 +45,23 @@ export const PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 /** runSecretsPlaybook runs `playbooks/<name>.yml` with the secrets session. */
 export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: SecretsArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, `${name}.yml`))
-  return runWithInventory(args, io, (opts) => (args.check ? run(opts) : withRunLock(opts.stateDir as string, name, () => run(opts))))
+  return runWithInventory(args, io, (opts) =>
+    args.check ? run(opts) : withRunLock(opts.stateDir as string, name, () => run(opts)),
+  )
   async function run(opts: RunOptions): Promise<RunSummary> {
     const session = await openSession(args, io, opts)
-    const hosts = new HostSelector(opts.inventory.inventory).select('all', args.hosts).filter((h) => session.bundlesFor(h).length > 0)
-    if (name === 'setup' && session.manifest.encryption === 'password' && !args.check) await session.ensureHostPasswords(hosts)
+    const hosts = new HostSelector(opts.inventory.inventory)
+      .select('all', args.hosts)
+      .filter((h) => session.bundlesFor(h).length > 0)
+    if (name === 'setup' && session.manifest.encryption === 'password' && !args.check)
+      await session.ensureHostPasswords(hosts)
     // every bundle this run must write is opened before any host is touched
-    if (!args.check) await proveCredentials(session, await pendingBundles(session, hosts), name === 'setup' && session.manifest.encryption === 'recipients' ? [] : hosts)
+    if (!args.check)
+      await proveCredentials(
+        session,
+        await pendingBundles(session, hosts),
+        name === 'setup' && session.manifest.encryption === 'recipients' ? [] : hosts,
+      )
     // setup may run before `vault create` (recipient mode needs the host keys first): a bundle
     // not in the store yet is skipped with a warning; deploy fails on it
     const extraVars = name === 'setup' ? { secrets_missing_bundle: 'skip', ...opts.extraVars } : opts.extraVars
@@ -98,7 +108,8 @@ async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io
   const fresh = new Set(session.hostsWithNewKeys)
   const names: string[] = []
   for (const spec of Object.values(session.manifest.bundles)) {
-    if (session.selectHosts(spec.hosts).some((h) => fresh.has(h)) && (await session.hasBundle(spec.name))) names.push(spec.name)
+    if (session.selectHosts(spec.hosts).some((h) => fresh.has(h)) && (await session.hasBundle(spec.name)))
+      names.push(spec.name)
   }
   io.stderr(`recorded the public key of ${[...fresh].sort().join(', ')} in the store\n`)
   if (names.length === 0) return
@@ -111,7 +122,9 @@ async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io
  * manifest, else `opts` as they are: audit, status and backup still work on trees without one.
  */
 export async function secretsIfAny(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<RunOptions> {
-  return existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE)) ? withSecrets(opts, await openSession(args, io, opts)) : opts
+  return existsSync(join(opts.inventory.dir, STORE_DIR, MANIFEST_FILE))
+    ? withSecrets(opts, await openSession(args, io, opts))
+    : opts
 }
 
 /** openSession opens the inventory's secrets store for a run (fails with exit 2 when it has no manifest). */
@@ -119,7 +132,9 @@ export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOpt
   const fp = loadFingerprinter(io.env)
   const store = SecretStore.forInventory(opts.inventory.dir, fp)
   if (!statSync(join(store.dir, MANIFEST_FILE), { throwIfNoEntry: false })) {
-    throw new ConfigError(`no secrets manifest at ${join(store.dir, MANIFEST_FILE)}`, ['declare the bundles there (see inventory/production/.secrets/manifest.yml), then: manage-secrets vault create'])
+    throw new ConfigError(`no secrets manifest at ${join(store.dir, MANIFEST_FILE)}`, [
+      'declare the bundles there (see inventory/production/.secrets/manifest.yml), then: manage-secrets vault create',
+    ])
   }
   const manifest = await loadManifest(store.dir)
   // the plaintext of an edit a kill interrupted does not wait for the next vault command
@@ -139,6 +154,9 @@ export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOpt
     creds: { password, identities: identitiesFrom(args.identity, io.env) },
     selectHosts: async (pattern) => selector.select(pattern),
     ...(args.bundle ? { only: args.bundle } : {}),
-    canAsk: passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined || tty !== undefined || (args.identity ?? io.env.MANAGE_SECRETS_IDENTITY ?? '') !== '',
+    canAsk:
+      passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined ||
+      tty !== undefined ||
+      (args.identity ?? io.env.MANAGE_SECRETS_IDENTITY ?? '') !== '',
   })
 }

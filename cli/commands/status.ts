@@ -37,7 +37,12 @@ export function hostIn(h: HostStatus, state: FailOn): boolean {
   if (!h.reachable || h.error) return false
   if (state === 'drift') return h.bundles.some((b) => b.state === 'drifted' || b.state === 'missing')
   if (state === 'overdue') return h.bundles.some((b) => b.overdue === true)
-  return h.backup === null || h.backup.age_days > STALE_BACKUP_DAYS || h.backup.verified === 'altered' || h.backup.verified === 'corrupt'
+  return (
+    h.backup === null ||
+    h.backup.age_days > STALE_BACKUP_DAYS ||
+    h.backup.verified === 'altered' ||
+    h.backup.verified === 'corrupt'
+  )
 }
 
 /** HostStatus is one host's part of `status --json`. */
@@ -55,13 +60,16 @@ export interface HostStatus {
 class StatusCollector implements Reporter {
   readonly hosts = new Map<string, HostStatus>()
   emit(e: EngineEvent): void {
-    if (e.kind === 'play-start') for (const h of e.hosts) this.hosts.set(h, { reachable: true, bundles: [], backup: null, last_audit: null, last_rotation: null })
+    if (e.kind === 'play-start')
+      for (const h of e.hosts)
+        this.hosts.set(h, { reachable: true, bundles: [], backup: null, last_audit: null, last_rotation: null })
     if (e.kind !== 'host-result') return
     const h = this.hosts.get(e.host)
     if (!h) return
     if (e.status === 'unreachable') Object.assign(h, { reachable: false, error: e.msg })
     else if (e.status === 'failed') h.error = e.msg ?? 'status could not be read'
-    else if (e.result.status === true) Object.assign(h, { rtt_ms: e.result.rtt_ms, bundles: e.result.bundles, backup: e.result.backup })
+    else if (e.result.status === true)
+      Object.assign(h, { rtt_ms: e.result.rtt_ms, bundles: e.result.bundles, backup: e.result.backup })
   }
 }
 
@@ -78,12 +86,24 @@ export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: Comman
     return runPlaybook(pb, { ...withStore, extraVars, reporter: progress })
   }).finally(() => progress.clear())
   lastRuns(entries, collector.hosts)
-  for (const [host, h] of collector.hosts) io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })
-  if (io.journal) io.journal.bundlesDue = new Set([...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name))).size
+  for (const [host, h] of collector.hosts)
+    io.journal?.host(host, { result: !h.reachable ? 'unreachable' : h.error ? 'failed' : 'ok' })
+  if (io.journal)
+    io.journal.bundlesDue = new Set(
+      [...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name)),
+    ).size
   const hosts = Object.fromEntries(collector.hosts)
-  io.stdout(args.json ? JSON.stringify({ hosts }, null, 2) + '\n' : renderStatus(hosts, io.colors) + summaryLine(hosts, io.colors) + '\n')
+  io.stdout(
+    args.json
+      ? JSON.stringify({ hosts }, null, 2) + '\n'
+      : renderStatus(hosts, io.colors) + summaryLine(hosts, io.colors) + '\n',
+  )
   if (runExit !== Exit.Ok) return runExit
-  const failing = (args.failOn ?? []).flatMap((state) => Object.entries(hosts).filter(([, h]) => hostIn(h, state)).map(([name]) => `${name} (${state})`))
+  const failing = (args.failOn ?? []).flatMap((state) =>
+    Object.entries(hosts)
+      .filter(([, h]) => hostIn(h, state))
+      .map(([name]) => `${name} (${state})`),
+  )
   if (failing.length > 0) {
     io.stderr(`manage-secrets: status: --fail-on: ${failing.join(', ')}\n`)
     return Exit.HostFailed
@@ -101,7 +121,8 @@ function lastRuns(entries: readonly JournalRecord[], hosts: Map<string, HostStat
       const findings = Object.values(e.findings ?? {}).reduce((a, b) => a + b, 0)
       h.last_audit = { at: e.time, status: e.result === 'ok' ? 'clean' : e.result, findings }
     }
-    if (e.command === 'rotate' && e.reason?.startsWith('rotated')) h.last_rotation = { at: e.time, result: e.reason.split(':')[0] ?? 'rotated' }
+    if (e.command === 'rotate' && e.reason?.startsWith('rotated'))
+      h.last_rotation = { at: e.time, result: e.reason.split(':')[0] ?? 'rotated' }
   }
 }
 
@@ -142,15 +163,30 @@ export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance
     const paint = { 'in-sync': c.green, drifted: c.red, missing: c.red, unknown: c.yellow }
     h.bundles.forEach((b, i) => {
       const label = i === 0 ? 'bundles     ' : '            '
-      const age = b.last_rotation ? `  v${b.version ?? '?'}, rotated ${day(b.last_rotation)} (${ago(b.last_rotation)})` : ''
+      const age = b.last_rotation
+        ? `  v${b.version ?? '?'}, rotated ${day(b.last_rotation)} (${ago(b.last_rotation)})`
+        : ''
       const due = b.next_due ? `, next due ${day(b.next_due)}${b.overdue ? c.red(' OVERDUE') : ''}` : ''
-      out.push(`  ${label}${b.name.padEnd(width)}  ${paint[b.state](b.state.padEnd(7))}${b.why ? `  ${b.why}` : age + due}`)
+      out.push(
+        `  ${label}${b.name.padEnd(width)}  ${paint[b.state](b.state.padEnd(7))}${b.why ? `  ${b.why}` : age + due}`,
+      )
     })
     if (h.bundles.length === 0) out.push('  bundles     none targeted at this host')
-    out.push(`  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at)}): ${h.last_audit.status}, ${plural(h.last_audit.findings, 'finding')}` : 'none recorded'}`)
-    out.push(`  last rotate ${h.last_rotation ? `${day(h.last_rotation.at)} (${ago(h.last_rotation.at)})` : 'none recorded'}`)
-    const check = { ok: c.green('checksum as recorded'), unrecorded: c.yellow('not in the journal'), altered: c.red('ALTERED since it was made'), corrupt: c.red('CORRUPT (gzip -t fails)') }[h.backup?.verified ?? 'unrecorded']
-    out.push(`  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at)})  ${h.backup.path}  ${check ?? h.backup.verified}` : c.yellow('none')}`)
+    out.push(
+      `  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at)}): ${h.last_audit.status}, ${plural(h.last_audit.findings, 'finding')}` : 'none recorded'}`,
+    )
+    out.push(
+      `  last rotate ${h.last_rotation ? `${day(h.last_rotation.at)} (${ago(h.last_rotation.at)})` : 'none recorded'}`,
+    )
+    const check = {
+      ok: c.green('checksum as recorded'),
+      unrecorded: c.yellow('not in the journal'),
+      altered: c.red('ALTERED since it was made'),
+      corrupt: c.red('CORRUPT (gzip -t fails)'),
+    }[h.backup?.verified ?? 'unrecorded']
+    out.push(
+      `  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at)})  ${h.backup.path}  ${check ?? h.backup.verified}` : c.yellow('none')}`,
+    )
     out.push('')
   }
   return out.join('\n')

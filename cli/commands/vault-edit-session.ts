@@ -94,19 +94,27 @@ export async function editSecretText(initial: Secret, fp: Fingerprinter, opts: E
  * name only, else throws a UsageError saying what is allowed (so it is never a path).
  */
 export function editFileName(name: string): string {
-  if (!name.endsWith('.env')) throw new UsageError(`vault edit: invalid edit file name ${showName(name)}: it must be <bundle>.env`)
+  if (!name.endsWith('.env'))
+    throw new UsageError(`vault edit: invalid edit file name ${showName(name)}: it must be <bundle>.env`)
   const stem = name.slice(0, -'.env'.length)
   const issue = bundleNameIssue(stem) ?? (basename(name) === name ? undefined : 'it must be a base name')
   if (issue) throw new UsageError(`vault edit: invalid bundle name ${showName(stem)}: ${issue}`)
   return name
 }
 
-function runEditor(argv: string[], file: string, env: NodeJS.ProcessEnv, holder: { child?: ChildProcess }): Promise<void> {
+function runEditor(
+  argv: string[],
+  file: string,
+  env: NodeJS.ProcessEnv,
+  holder: { child?: ChildProcess },
+): Promise<void> {
   const [cmd = 'vi', ...rest] = argv
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...rest, file], { stdio: 'inherit', env })
     holder.child = child
-    child.on('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot run editor '${cmd}': ${err.code ?? 'error'}`, ['set $EDITOR'])))
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new UsageError(`cannot run editor '${cmd}': ${err.code ?? 'error'}`, ['set $EDITOR'])),
+    )
     child.on('close', (code, signal) => {
       if (code === 0) resolve()
       else reject(new UserError(`editor '${cmd}' failed (${signal ?? `exit ${code}`}): nothing saved`))

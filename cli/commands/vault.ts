@@ -21,7 +21,16 @@ import { loadManifest, MANIFEST_FILE, type Manifest } from '../secrets/manifest.
 import { bundleNameIssue, isBundleName, showName } from '../secrets/names.js'
 import { checkIntegrity, checkTargets } from '../secrets/preflight.js'
 import { loadFingerprinter, type Secret } from '../secrets/secret.js'
-import { createBundles, editBundle, importInto, readBundle, readValues, rekeyBundles, type ChangeReport, type VaultContext } from '../secrets/store-actions.js'
+import {
+  createBundles,
+  editBundle,
+  importInto,
+  readBundle,
+  readValues,
+  rekeyBundles,
+  type ChangeReport,
+  type VaultContext,
+} from '../secrets/store-actions.js'
 import { identitiesFrom, once } from '../secrets/access.js'
 import { readImportSource, bundleNameOf, type ImportedFile } from '../secrets/import/import-source.js'
 import { generateIdentity, writePrivateKey } from '../secrets/keys.js'
@@ -57,7 +66,11 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
   const files = args.files ?? []
   switch (args.action) {
     case 'create':
-      return printChanges(await createBundles(ctx, files.length > 0 ? files : Object.keys(ctx.manifest.bundles)), args, io)
+      return printChanges(
+        await createBundles(ctx, files.length > 0 ? files : Object.keys(ctx.manifest.bundles)),
+        args,
+        io,
+      )
     case 'view':
       return view(ctx, files, args, io)
     case 'edit':
@@ -69,14 +82,23 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'decrypt':
       return decrypt(ctx, one(files, 'decrypt'), args, io)
     case 'rekey': {
-      const done = await rekeyBundles(ctx, files.map((f) => bundleArg(f, 'vault rekey')))
+      const done = await rekeyBundles(
+        ctx,
+        files.map((f) => bundleArg(f, 'vault rekey')),
+      )
       io.journal?.touch(done.filter(isBundleName))
-      io.stdout(args.json ? JSON.stringify({ rekeyed: done }, null, 2) + '\n' : done.map((n) => `${n}: rekeyed\n`).join(''))
+      io.stdout(
+        args.json ? JSON.stringify({ rekeyed: done }, null, 2) + '\n' : done.map((n) => `${n}: rekeyed\n`).join(''),
+      )
       return 0
     }
     case 'status': {
       const rows = await storeStatus(ctx.store, ctx.manifest)
-      io.stdout(args.json ? JSON.stringify({ store: ctx.store.dir, bundles: rows }, null, 2) + '\n' : rows.map((r) => statusLine(r) + '\n').join(''))
+      io.stdout(
+        args.json
+          ? JSON.stringify({ store: ctx.store.dir, bundles: rows }, null, 2) + '\n'
+          : rows.map((r) => statusLine(r) + '\n').join(''),
+      )
       // what deploy and rotate would refuse, vault status reports with their exit codes
       await checkIntegrity(ctx.store)
       const hosts = new Map<string, string[]>()
@@ -87,7 +109,9 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'keygen':
       return keygen(ctx, args, io)
     default:
-      throw new UsageError(`unknown vault action '${args.action}'`, ['actions: create view edit encrypt decrypt rekey import status keygen'])
+      throw new UsageError(`unknown vault action '${args.action}'`, [
+        'actions: create view edit encrypt decrypt rekey import status keygen',
+      ])
   }
 }
 
@@ -112,10 +136,18 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
   const manifest = await manifestOrDefault(store.dir)
   const tty = terminalOf()
   const anyStore = (await store.list()).length > 0
-  const password = once(() => getPassword({ file: args.vaultPasswordFile, env: io.env, tty }, fp, 'Vault password', !anyStore && args.action !== 'view'))
-  const newPassword = args.action === 'rekey' && manifest.encryption === 'password'
-    ? once(() => getPassword({ file: args.newVaultPasswordFile, env: {}, tty }, fp, 'New vault password', true))
-    : undefined
+  const password = once(() =>
+    getPassword(
+      { file: args.vaultPasswordFile, env: io.env, tty },
+      fp,
+      'Vault password',
+      !anyStore && args.action !== 'view',
+    ),
+  )
+  const newPassword =
+    args.action === 'rekey' && manifest.encryption === 'password'
+      ? once(() => getPassword({ file: args.newVaultPasswordFile, env: {}, tty }, fp, 'New vault password', true))
+      : undefined
   const selectHosts = once(async () => new HostSelector((await loadInventory(invPath)).inventory))
   store.onRecover = (line) => io.stderr(`manage-secrets: warning: ${line}\n`)
   return {
@@ -152,7 +184,8 @@ function printChanges(reports: ChangeReport[], args: VaultArgs, io: CommandIo): 
       .filter(([, keys]) => keys.length > 0)
       .map(([what, keys]) => `${what} ${keys.join(', ')}`)
     io.stdout(`${r.bundle}: ${r.written ? parts.join('; ') || 'written' : 'unchanged'}\n`)
-    for (const k of r.pending) io.stderr(`  ${r.bundle}/${k}: external key without a hook, set it with: manage-secrets vault edit ${r.bundle}\n`)
+    for (const k of r.pending)
+      io.stderr(`  ${r.bundle}/${k}: external key without a hook, set it with: manage-secrets vault edit ${r.bundle}\n`)
   }
   return 0
 }
@@ -168,7 +201,9 @@ async function view(ctx: VaultContext, names: string[], args: VaultArgs, io: Com
     if (names.length > 1) io.stdout(`# ${name}\n`)
     io.stdout(
       [...values]
-        .map(([k, v]) => (reveal ? `${k}=${formatEnvValue(v.reveal())}\n` : `${k}\t${v.toString()}\t${v.byteLength} bytes\n`))
+        .map(([k, v]) =>
+          reveal ? `${k}=${formatEnvValue(v.reveal())}\n` : `${k}\t${v.toString()}\t${v.byteLength} bytes\n`,
+        )
         .join(''),
     )
   }
@@ -178,12 +213,18 @@ async function view(ctx: VaultContext, names: string[], args: VaultArgs, io: Com
 }
 
 function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false)
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
 }
 
 async function isFile(name: string, ctx: VaultContext): Promise<boolean> {
   if (isBundleName(name) && (await ctx.store.exists(name))) return false
-  return stat(resolve(ctx.cwd, name)).then((s) => s.isFile(), () => false)
+  return stat(resolve(ctx.cwd, name)).then(
+    (s) => s.isFile(),
+    () => false,
+  )
 }
 
 async function fileValues(ctx: VaultContext, file: string, args: VaultArgs): Promise<Map<string, Secret>> {
@@ -206,13 +247,18 @@ async function importFiles(ctx: VaultContext, files: string[], args: VaultArgs, 
   const sources: ImportedFile[] = []
   for (const f of files) {
     const src = await readImportSource(resolve(ctx.cwd, f), ctx.fp, sourcePassword(ctx, args))
-    if (args.action === 'encrypt' && src.kind !== 'env' && src.kind !== 'yaml') throw new UsageError(`${f} is already encrypted: use vault import`)
+    if (args.action === 'encrypt' && src.kind !== 'env' && src.kind !== 'yaml')
+      throw new UsageError(`${f} is already encrypted: use vault import`)
     const name = args.bundle ?? bundleNameOf(f)
     targets.set(name, [...(targets.get(name) ?? []), src])
     sources.push(src)
   }
   const reports = await importInto(ctx, targets)
-  const leftovers = sources.map((s) => ({ file: relative(ctx.cwd, s.file) || s.file, kind: s.kind, plaintext: s.plaintext }))
+  const leftovers = sources.map((s) => ({
+    file: relative(ctx.cwd, s.file) || s.file,
+    kind: s.kind,
+    plaintext: s.plaintext,
+  }))
   if (args.json) {
     io.stdout(JSON.stringify({ bundles: reports, sources: leftovers }, null, 2) + '\n')
     return 0
@@ -221,7 +267,10 @@ async function importFiles(ctx: VaultContext, files: string[], args: VaultArgs, 
   const clear = leftovers.filter((l) => l.plaintext)
   const encrypted = leftovers.filter((l) => !l.plaintext)
   if (clear.length > 0) io.stdout(`plaintext files remain, delete them: ${clear.map((l) => l.file).join(' ')}\n`)
-  if (encrypted.length > 0) io.stdout(`imported from encrypted files (delete when Ansible no longer needs them): ${encrypted.map((l) => l.file).join(' ')}\n`)
+  if (encrypted.length > 0)
+    io.stdout(
+      `imported from encrypted files (delete when Ansible no longer needs them): ${encrypted.map((l) => l.file).join(' ')}\n`,
+    )
   return 0
 }
 
@@ -237,7 +286,8 @@ async function decrypt(ctx: VaultContext, name: string, args: VaultArgs, io: Com
   try {
     await writeFileAtomic(out, text.reveal(), { overwrite: args.force })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${args.output} exists; pass --force to replace it`)
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new UsageError(`${args.output} exists; pass --force to replace it`)
     throw new UsageError(`${args.output}: cannot write: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
   io.stderr(`wrote ${args.output} (0600, plaintext): delete it when done\n`)
@@ -247,11 +297,14 @@ async function decrypt(ctx: VaultContext, name: string, args: VaultArgs, io: Com
 async function keygen(ctx: VaultContext, args: VaultArgs, io: CommandIo): Promise<number> {
   const role = args.admin !== undefined ? 'admin' : args.host !== undefined ? 'host' : undefined
   const name = args.admin ?? args.host
-  if (!role || !name || (args.admin !== undefined && args.host !== undefined)) throw new UsageError('vault keygen needs one of --admin NAME or --host NAME')
+  if (!role || !name || (args.admin !== undefined && args.host !== undefined))
+    throw new UsageError('vault keygen needs one of --admin NAME or --host NAME')
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new UsageError(`invalid ${role} name '${name}'`)
-  if (args.output === undefined) throw new UsageError('vault keygen needs --output FILE for the private key (outside the repository)')
+  if (args.output === undefined)
+    throw new UsageError('vault keygen needs --output FILE for the private key (outside the repository)')
   const out = resolve(ctx.cwd, args.output)
-  if (!relative(dirname(ctx.store.dir), out).startsWith('..')) throw new ConfigError(`${args.output} is inside the inventory: private keys stay out of the repository`)
+  if (!relative(dirname(ctx.store.dir), out).startsWith('..'))
+    throw new ConfigError(`${args.output} is inside the inventory: private keys stay out of the repository`)
   const pubDir = join(ctx.store.dir, 'recipients', role === 'admin' ? 'admins' : 'hosts')
   const pub = join(pubDir, `${name}.asc`)
   if (await exists(out)) throw new UsageError(`${args.output} already exists; not overwriting a key`)
@@ -261,7 +314,12 @@ async function keygen(ctx: VaultContext, args: VaultArgs, io: CommandIo): Promis
   await writePrivateKey(out, pair.privateKey)
   await writeFileAtomic(pub, pair.publicKey, { mode: 0o644 })
   const result = { role, name, fingerprint: pair.fingerprint, privateKey: out, publicKey: pub }
-  io.stdout(args.json ? JSON.stringify(result, null, 2) + '\n' : `${role} ${name}: ${pair.fingerprint}\n  private key: ${out} (0600, keep it out of git)\n  public key:  ${result.publicKey}\n`)
-  if (ctx.manifest.encryption === 'recipients') io.stderr('run manage-secrets vault rekey to encrypt the bundles to the new key\n')
+  io.stdout(
+    args.json
+      ? JSON.stringify(result, null, 2) + '\n'
+      : `${role} ${name}: ${pair.fingerprint}\n  private key: ${out} (0600, keep it out of git)\n  public key:  ${result.publicKey}\n`,
+  )
+  if (ctx.manifest.encryption === 'recipients')
+    io.stderr('run manage-secrets vault rekey to encrypt the bundles to the new key\n')
   return 0
 }

@@ -31,13 +31,23 @@ export type SourcePath = readonly PropertyKey[]
  */
 const PYYAML_EXP = /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+)[eE][-+][0-9]+$/
 function pyyamlFloats(tags: Tags): Tags {
-  return tags.map((t) => (typeof t === 'object' && !('collection' in t && t.collection) && t.format === 'EXP' && t.tag.endsWith(':float') ? ({ ...t, test: PYYAML_EXP } as ScalarTag) : t))
+  return tags.map((t) =>
+    typeof t === 'object' && !('collection' in t && t.collection) && t.format === 'EXP' && t.tag.endsWith(':float')
+      ? ({ ...t, test: PYYAML_EXP } as ScalarTag)
+      : t,
+  )
 }
 
 /** parseYaml parses YAML text; syntax errors become one `ConfigError` with file:line:col. */
 export function parseYaml(file: string, text: string): YamlSource {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1', customTags: pyyamlFloats })
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    version: '1.1',
+    customTags: pyyamlFloats,
+  })
   const errors = doc.errors.map((e) => {
     const offset = e.code === 'DUPLICATE_KEY' ? (duplicateKeyOffset(doc) ?? e.pos[0]) : e.pos[0]
     const pos = lines.linePos(offset)

@@ -21,7 +21,18 @@ export interface HostStats {
 /** EngineEvent is every kind of event the engine emits. */
 export type EngineEvent =
   | { kind: 'play-start'; play: string; hosts: string[]; check: boolean }
-  | { kind: 'host-result'; host: string; task: string; handler: boolean; status: HostStatus; msg?: string; item?: string; ignored?: boolean; diff?: FileDiff[]; result: Record<string, unknown> }
+  | {
+      kind: 'host-result'
+      host: string
+      task: string
+      handler: boolean
+      status: HostStatus
+      msg?: string
+      item?: string
+      ignored?: boolean
+      diff?: FileDiff[]
+      result: Record<string, unknown>
+    }
   | { kind: 'handler-owed'; host: string; handler: string }
   | { kind: 'warning'; msg: string }
   | { kind: 'recap'; stats: Record<string, HostStats> }

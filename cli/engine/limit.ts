@@ -3,7 +3,11 @@
  */
 
 /** mapLimit calls `fn` on every item, at most `limit` at a time, and keeps the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length)
   let next = 0
   const worker = async (): Promise<void> => {
@@ -24,7 +28,12 @@ export function batches<T>(hosts: readonly T[], serial: readonly (number | strin
   let k = 0
   while (i < hosts.length) {
     const s = serial[Math.min(k++, serial.length - 1)] as number | string
-    const size = typeof s === 'number' ? s : s.endsWith('%') ? Math.max(1, Math.floor((hosts.length * Number(s.slice(0, -1))) / 100)) : Number(s)
+    const size =
+      typeof s === 'number'
+        ? s
+        : s.endsWith('%')
+          ? Math.max(1, Math.floor((hosts.length * Number(s.slice(0, -1))) / 100))
+          : Number(s)
     out.push(hosts.slice(i, i + size))
     i += size
   }

@@ -35,7 +35,11 @@ function scrub(value: unknown, secrets: readonly string[]): unknown {
   if (typeof value === 'string') return secrets.reduce((s, v) => s.split(v).join('<redacted>'), value)
   if (Array.isArray(value)) return value.map((v) => scrub(v, secrets))
   if (value && typeof value === 'object' && value.constructor === Object) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, scrub(v, secrets)]))
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, scrub(v, secrets)]),
+    )
   }
   return value
 }

@@ -77,19 +77,34 @@ interface PlayRun {
 export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSummary> {
   const pool = opts.pool ?? new ConnectionPool()
   const owed = new OwedHandlers(opts.stateDir ?? null)
-  const shared = { services: opts.services ?? new Services(), cache: opts.cache ?? new RunCache(), clock: opts.clock ?? systemClock }
+  const shared = {
+    services: opts.services ?? new Services(),
+    cache: opts.cache ?? new RunCache(),
+    clock: opts.clock ?? systemClock,
+  }
   const stats: Record<string, HostStats> = {}
   try {
     for (const play of pb.plays) {
       const hosts = new HostSelector(opts.inventory.inventory).selectOrFail(play.hosts, opts.limit)
       for (const h of hosts) stats[h] ??= emptyStats()
       opts.reporter.emit({ kind: 'play-start', play: play.name, hosts, check: opts.check })
-      const run: PlayRun = { play, pb, opts, pool, ...shared, owed, stats, abort: { now: false }, owedBefore: await owed.owed(basename(pb.file), play.name) }
+      const run: PlayRun = {
+        play,
+        pb,
+        opts,
+        pool,
+        ...shared,
+        owed,
+        stats,
+        abort: { now: false },
+        owedBefore: await owed.owed(basename(pb.file), play.name),
+      }
       for (const batch of batches(hosts, play.serial)) {
         if (run.abort.now) break
         await mapLimit(batch, opts.forks, (host) => runHost(run, host))
         const failed = batch.filter((h) => stats[h]?.failed || stats[h]?.unreachable).length
-        if (play.maxFailPercentage !== undefined && (failed * 100) / batch.length > play.maxFailPercentage) run.abort.now = true
+        if (play.maxFailPercentage !== undefined && (failed * 100) / batch.length > play.maxFailPercentage)
+          run.abort.now = true
       }
     }
   } finally {
@@ -117,7 +132,15 @@ async function runHost(run: PlayRun, host: string): Promise<void> {
   const magic = magicVars(run, host)
   let facts: Partial<Facts> = {}
   let conn: Promise<Connection> | null = null
-  const layers = (): Record<string, unknown>[] => [play.defaults, hostVars, magic, facts, play.vars, registered, opts.extraVars ?? {}]
+  const layers = (): Record<string, unknown>[] => [
+    play.defaults,
+    hostVars,
+    magic,
+    facts,
+    play.vars,
+    registered,
+    opts.extraVars ?? {},
+  ]
   const connect = (): Promise<Connection> => {
     conn ??= run.pool.get(connectionSpec(host, renderConn(lazyScope(...layers()), hostVars), opts.connection))
     return conn
@@ -138,11 +161,15 @@ async function runHost(run: PlayRun, host: string): Promise<void> {
   let unreachable = false
   let failed = false
   try {
-    if (mentionsFacts([hostVars, play.vars, play.tasks.map((t) => [t.args, t.when])])) facts = await gatherFacts(await connect())
+    if (mentionsFacts([hostVars, play.vars, play.tasks.map((t) => [t.args, t.when])]))
+      facts = await gatherFacts(await connect())
     for (const task of play.tasks) {
       if (run.abort.now || failed) break
       if (!tagSelected(task.tags, opts.tags ?? ['all'], opts.skipTags ?? [])) continue
-      const { outcomes, registered: value } = await runTask({ host, check: opts.check, diff: opts.diff, layers: layers(), context }, task)
+      const { outcomes, registered: value } = await runTask(
+        { host, check: opts.check, diff: opts.diff, layers: layers(), context },
+        task,
+      )
       for (const o of outcomes) report(run, host, task, false, o)
       if (task.register) registered[task.register] = value
       if (outcomes.some((o) => o.result.changed)) for (const n of task.notify) notified.add(n)
@@ -156,28 +183,51 @@ async function runHost(run: PlayRun, host: string): Promise<void> {
     if (!(err instanceof UnreachableError)) throw err
     unreachable = true
     run.stats[host] = { ...(run.stats[host] ?? emptyStats()), unreachable: 1 }
-    opts.reporter.emit({ kind: 'host-result', host, task: 'connect', handler: false, status: 'unreachable', msg: err.message, result: { unreachable: true, msg: err.message } })
+    opts.reporter.emit({
+      kind: 'host-result',
+      host,
+      task: 'connect',
+      handler: false,
+      status: 'unreachable',
+      msg: err.message,
+      result: { unreachable: true, msg: err.message },
+    })
     await run.pool.drop(host)
     for (const h of notified) opts.reporter.emit({ kind: 'handler-owed', host, handler: h })
   }
   await run.owed.settle(basename(run.pb.file), play.name, host, unreachable ? notified : [])
 }
 
-async function runHandlers(run: PlayRun, host: string, notified: Set<string>, layers: () => Record<string, unknown>[], context: (s: Scope, t: Task) => Promise<ModuleContext>): Promise<void> {
+async function runHandlers(
+  run: PlayRun,
+  host: string,
+  notified: Set<string>,
+  layers: () => Record<string, unknown>[],
+  context: (s: Scope, t: Task) => Promise<ModuleContext>,
+): Promise<void> {
   // every handler named by a notification runs (several may listen to one topic); a topic
   // stays owed only if a handler of it failed
   const due = run.play.handlers.filter((h) => [h.name, ...h.listen].some((n) => notified.has(n)))
   const failed = new Set<string>()
   for (const handler of due) {
     const names = [handler.name, ...handler.listen].filter((n) => notified.has(n))
-    const { outcomes } = await runTask({ host, check: run.opts.check, diff: run.opts.diff, layers: layers(), context }, handler)
+    const { outcomes } = await runTask(
+      { host, check: run.opts.check, diff: run.opts.diff, layers: layers(), context },
+      handler,
+    )
     for (const o of outcomes) report(run, host, handler, true, o)
     if (outcomes.some((o) => o.status === 'failed' && !o.ignored)) for (const n of names) failed.add(n)
   }
   for (const handler of due) for (const n of [handler.name, ...handler.listen]) if (!failed.has(n)) notified.delete(n)
 }
 
-function report(run: PlayRun, host: string, task: Task, handler: boolean, o: Awaited<ReturnType<typeof runTask>>['outcomes'][number]): void {
+function report(
+  run: PlayRun,
+  host: string,
+  task: Task,
+  handler: boolean,
+  o: Awaited<ReturnType<typeof runTask>>['outcomes'][number],
+): void {
   const s = (run.stats[host] ??= emptyStats())
   if (o.status === 'failed') {
     if (o.ignored) s.ignored++
@@ -188,9 +238,26 @@ function report(run: PlayRun, host: string, task: Task, handler: boolean, o: Awa
   } else if (o.status === 'unknown') s.unknown++
   else if (o.status === 'skipped') s.skipped++
   else if (o.status === 'ok') s.ok++
-  const msg = typeof o.result.msg === 'string' ? o.result.msg : typeof o.result.unknown === 'string' ? o.result.unknown : undefined
-  run.opts.reporter.emit({ kind: 'host-result', host, task: task.name, handler, status: o.status, msg, item: o.item, ignored: o.ignored, diff: o.result.diff, result: o.result })
-  if (Array.isArray(o.result.warnings)) for (const w of o.result.warnings) run.opts.reporter.emit({ kind: 'warning', msg: String(w) })
+  const msg =
+    typeof o.result.msg === 'string'
+      ? o.result.msg
+      : typeof o.result.unknown === 'string'
+        ? o.result.unknown
+        : undefined
+  run.opts.reporter.emit({
+    kind: 'host-result',
+    host,
+    task: task.name,
+    handler,
+    status: o.status,
+    msg,
+    item: o.item,
+    ignored: o.ignored,
+    diff: o.result.diff,
+    result: o.result,
+  })
+  if (Array.isArray(o.result.warnings))
+    for (const w of o.result.warnings) run.opts.reporter.emit({ kind: 'warning', msg: String(w) })
 }
 
 function magicVars(run: PlayRun, host: string): Record<string, unknown> {
@@ -204,7 +271,11 @@ function magicVars(run: PlayRun, host: string): Record<string, unknown> {
     inventory_file: source,
     playbook_dir: run.pb.dir,
     groups,
-    group_names: inv.hostGroups(host).map((g) => g.name).filter((g) => g !== 'all' && g !== 'ungrouped').sort(),
+    group_names: inv
+      .hostGroups(host)
+      .map((g) => g.name)
+      .filter((g) => g !== 'all' && g !== 'ungrouped')
+      .sort(),
     ansible_check_mode: run.opts.check,
     ansible_diff_mode: run.opts.diff,
     ansible_play_name: run.play.name,
@@ -221,5 +292,10 @@ function renderConn(scope: Scope, vars: Record<string, unknown>): Record<string,
 async function gatherFacts(conn: Connection): Promise<Facts> {
   const r = await conn.exec(['sh', '-c', 'id -un; id -u; id -g; hostname'])
   const [user = '', uid = '', gid = '', hostname = ''] = r.stdout.trim().split('\n')
-  return { ansible_user_id: user, ansible_user_uid: Number(uid), ansible_user_gid: Number(gid), ansible_hostname: hostname }
+  return {
+    ansible_user_id: user,
+    ansible_user_uid: Number(uid),
+    ansible_user_gid: Number(gid),
+    ansible_hostname: hostname,
+  }
 }

@@ -34,13 +34,17 @@ export interface TaskOutcome {
 }
 
 /** runTask runs `task` on one host and returns its outcomes and the registered value. */
-export async function runTask(run: TaskRun, task: Task): Promise<{ outcomes: TaskOutcome[]; registered: Record<string, unknown> }> {
+export async function runTask(
+  run: TaskRun,
+  task: Task,
+): Promise<{ outcomes: TaskOutcome[]; registered: Record<string, unknown> }> {
   const base = lazyScope(...run.layers, task.vars)
   let items: unknown[] | null = null
   if (task.loop !== undefined) {
     const rendered = guard(task, () => render(task.loop, base))
     if ('error' in rendered) return single(task, rendered.error)
-    if (!Array.isArray(rendered.value)) return single(task, failure(task, `loop must be a list, got ${typeof rendered.value}`))
+    if (!Array.isArray(rendered.value))
+      return single(task, failure(task, `loop must be a list, got ${typeof rendered.value}`))
     items = rendered.value
   }
   if (items === null) {
@@ -88,13 +92,21 @@ async function runOnce(run: TaskRun, task: Task, scope: Scope): Promise<TaskOutc
   const post = guard(task, () => conditions(task, scope, result))
   if ('error' in post) return post.error
   const shown = redactResult(post.value, task.noLog, secrets)
-  return { status: statusOf(shown, checkOnly), ignored: !!shown.failed && task.ignoreErrors, result: shown, raw: post.value }
+  return {
+    status: statusOf(shown, checkOnly),
+    ignored: !!shown.failed && task.ignoreErrors,
+    result: shown,
+    raw: post.value,
+  }
 }
 
 function conditions(task: Task, scope: Scope, result: ModuleResult): ModuleResult {
   if (!task.changedWhen && !task.failedWhen) return result
   const with_ = lazyScope({ __r: result }, task.register ? { [task.register]: result } : {})
-  const s: Scope = { has: (n) => with_.has(n) || scope.has(n), get: (n) => (with_.has(n) ? with_.get(n) : scope.get(n)) }
+  const s: Scope = {
+    has: (n) => with_.has(n) || scope.has(n),
+    get: (n) => (with_.has(n) ? with_.get(n) : scope.get(n)),
+  }
   const out = { ...result }
   if (task.changedWhen) out.changed = task.changedWhen.every((c) => evalCondition(c, s))
   if (task.failedWhen) out.failed = task.failedWhen.every((c) => evalCondition(c, s))
@@ -123,8 +135,10 @@ function guard<T>(task: Task, fn: () => T): { value: T } | { error: TaskOutcome 
   try {
     return { value: fn() }
   } catch (err) {
-    if (err instanceof UndefinedError) return { error: failure(task, `${err.message} in task '${task.name}' (${task.where})`) }
-    if (err instanceof TemplateError) return { error: failure(task, `template error in task '${task.name}' (${task.where}): ${err.message}`) }
+    if (err instanceof UndefinedError)
+      return { error: failure(task, `${err.message} in task '${task.name}' (${task.where})`) }
+    if (err instanceof TemplateError)
+      return { error: failure(task, `template error in task '${task.name}' (${task.where}): ${err.message}`) }
     throw err
   }
 }

@@ -37,10 +37,9 @@ function parseGroup(src: YamlSource, inv: Inventory, name: string, body: unknown
   if (body === null) return name
   for (const key of Object.keys(body)) {
     if (!(SECTIONS as readonly string[]).includes(key)) {
-      throw new ConfigError(
-        `${locateKey(src, [...path, key])}: unexpected key '${key}' in group '${name}'`,
-        ['a group may only have: hosts, children, vars'],
-      )
+      throw new ConfigError(`${locateKey(src, [...path, key])}: unexpected key '${key}' in group '${name}'`, [
+        'a group may only have: hosts, children, vars',
+      ])
     }
   }
   const section = (key: (typeof SECTIONS)[number]): Record<string, unknown> | null => {
@@ -58,7 +57,8 @@ function parseGroup(src: YamlSource, inv: Inventory, name: string, body: unknown
     try {
       inv.addChild(name, child)
     } catch (err) {
-      if (err instanceof CycleError) throw new ConfigError(`${locateKey(src, [...path, 'children', child])}: ${err.message}`)
+      if (err instanceof CycleError)
+        throw new ConfigError(`${locateKey(src, [...path, 'children', child])}: ${err.message}`)
       throw err
     }
   }
@@ -76,12 +76,21 @@ function rejectNonStringKeys(src: YamlSource, path: SourcePath): void {
   for (const item of map.items) {
     if (isScalar(item.key) && typeof item.key.value !== 'string' && item.key.value !== null) {
       const key = String(item.key.value)
-      throw new ConfigError(`${locateKey(src, [...path, key])}: host pattern ${key} must be a string`, ['enclose integers and floats in quotation marks'])
+      throw new ConfigError(`${locateKey(src, [...path, key])}: host pattern ${key} must be a string`, [
+        'enclose integers and floats in quotation marks',
+      ])
     }
   }
 }
 
-function addHosts(src: YamlSource, inv: Inventory, group: string, pattern: string, vars: unknown, path: SourcePath): void {
+function addHosts(
+  src: YamlSource,
+  inv: Inventory,
+  group: string,
+  pattern: string,
+  vars: unknown,
+  path: SourcePath,
+): void {
   if (vars !== null && !isMapping(vars)) {
     throw new ConfigError(`${locate(src, path)}: variables of host '${pattern}' must be a mapping`)
   }

@@ -90,7 +90,10 @@ class LiteralParser {
 
   private number(): number {
     const rest = this.s.slice(this.i)
-    const m = /^[+-]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?|\d[\d_]*\.)/.exec(rest)
+    const m =
+      /^[+-]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?|\d[\d_]*\.)/.exec(
+        rest,
+      )
     if (!m) throw new Error('not a literal')
     const raw = (m[0] as string).replace(/_/g, '')
     this.i += (m[0] as string).length

@@ -14,7 +14,21 @@ import { isMapping, parseYamlInventory } from './ansible-yaml.js'
 import { Inventory, type Vars } from './inventory.js'
 import { connectionVarIssue } from './vars.js'
 
-const IGNORED_EXTS = ['.pyc', '.pyo', '.swp', '.bak', '~', '.rpm', '.md', '.txt', '.rst', '.orig', '.ini', '.cfg', '.retry']
+const IGNORED_EXTS = [
+  '.pyc',
+  '.pyo',
+  '.swp',
+  '.bak',
+  '~',
+  '.rpm',
+  '.md',
+  '.txt',
+  '.rst',
+  '.orig',
+  '.ini',
+  '.cfg',
+  '.retry',
+]
 const YAML_EXTS = ['.yml', '.yaml', '.json']
 const VARS_EXTS = ['', '.yml', '.yaml', '.json']
 
@@ -29,7 +43,10 @@ export interface LoadedInventory {
 /** loadInventory reads an inventory file or directory with its group_vars and host_vars. */
 export async function loadInventory(source: string): Promise<LoadedInventory> {
   const info = await stat(source).catch(() => null)
-  if (!info) throw new ConfigError(`inventory '${source}' does not exist`, ['pass one with -i PATH or set MANAGE_SECRETS_INVENTORY'])
+  if (!info)
+    throw new ConfigError(`inventory '${source}' does not exist`, [
+      'pass one with -i PATH or set MANAGE_SECRETS_INVENTORY',
+    ])
   const inventory = new Inventory()
   const base = info.isDirectory() ? source : dirname(source)
   if (info.isDirectory()) await parseDirectory(source, inventory, true)
@@ -53,7 +70,8 @@ async function parseDirectory(dir: string, inv: Inventory, top: boolean): Promis
       parsed++
     }
   }
-  if (top && parsed === 0 && inv.hosts.size === 0) throw new ConfigError(`inventory directory '${dir}' holds no inventory file`)
+  if (top && parsed === 0 && inv.hosts.size === 0)
+    throw new ConfigError(`inventory directory '${dir}' holds no inventory file`)
 }
 
 /** parseInventoryText parses one inventory file's text (YAML by extension or content, else INI). */

@@ -92,7 +92,11 @@ const HostEntrySchema = z.strictObject({
 })
 
 const EntrySchema = z.discriminatedUnion('kind', [RunEntrySchema, HostEntrySchema])
-const LineSchema = z.looseObject({ seq: z.number().int().min(1), prev: z.string().regex(HEX64), hash: z.string().regex(HEX64) })
+const LineSchema = z.looseObject({
+  seq: z.number().int().min(1),
+  prev: z.string().regex(HEX64),
+  hash: z.string().regex(HEX64),
+})
 const HeadSchema = z.strictObject({ seq: z.number().int().min(0), hash: z.string().regex(HEX64) })
 
 /** RunResult is one of `RESULTS`. */
@@ -242,7 +246,8 @@ async function lastLine(fh: FileHandle): Promise<{ text: string | null; newline:
     buf = Buffer.concat([chunk, buf])
     const body = buf[buf.length - 1] === 0x0a ? buf.subarray(0, -1) : buf
     const nl = body.lastIndexOf(0x0a)
-    if (nl >= 0 || pos === 0) return { text: body.subarray(nl + 1).toString('utf8'), newline: buf[buf.length - 1] === 0x0a }
+    if (nl >= 0 || pos === 0)
+      return { text: body.subarray(nl + 1).toString('utf8'), newline: buf[buf.length - 1] === 0x0a }
   }
   return { text: null, newline: true }
 }
@@ -259,9 +264,11 @@ async function openPrivate(path: string, flags: number): Promise<FileHandle> {
   })
   if (info && !info.isFile()) throw notAFile(path, info.isSymbolicLink())
   // O_NOFOLLOW: a link swapped in after the lstat is refused too; O_NONBLOCK: a FIFO cannot hang us
-  const fh = await open(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, PRIVATE_FILE).catch((err: NodeJS.ErrnoException) => {
-    throw err.code === 'ELOOP' ? notAFile(path, true) : err
-  })
+  const fh = await open(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, PRIVATE_FILE).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw err.code === 'ELOOP' ? notAFile(path, true) : err
+    },
+  )
   if (!(await fh.stat()).isFile()) {
     await fh.close()
     throw notAFile(path, false)
@@ -318,12 +325,16 @@ export function parseRow(text: string, line: number): Row {
   }
   const chain = LineSchema.safeParse(raw)
   const tail = HASH_TAIL.exec(text)
-  if (!chain.success || !tail) return { line, state: 'malformed', digest, detail: 'not a journal line (no seq, prev and final hash)' }
+  if (!chain.success || !tail)
+    return { line, state: 'malformed', digest, detail: 'not a journal line (no seq, prev and final hash)' }
   const { seq, prev } = chain.data
-  if (sha256(`${text.slice(0, tail.index)}}`) !== tail[1]) return { line, state: 'edited', digest, prev, detail: `seq ${seq}: its content no longer matches its hash` }
+  if (sha256(`${text.slice(0, tail.index)}}`) !== tail[1])
+    return { line, state: 'edited', digest, prev, detail: `seq ${seq}: its content no longer matches its hash` }
   const { seq: _s, prev: _p, hash: _h, ...rest } = chain.data
   const entry = EntrySchema.safeParse(rest)
-  const issue = entry.success ? undefined : entry.error.issues.map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`).join('; ')
+  const issue = entry.success
+    ? undefined
+    : entry.error.issues.map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`).join('; ')
   return { line, state: 'chained', digest, seq, prev, entry: entry.success ? entry.data : null, issue }
 }
 
@@ -336,10 +347,17 @@ export interface Head {
 export type Row =
   | { line: number; state: 'malformed'; digest: string; detail: string }
   | { line: number; state: 'edited'; digest: string; detail: string; prev: string }
-  | { line: number; state: 'chained'; digest: string; seq: number; prev: string; entry: Entry | null; issue: string | undefined }
+  | {
+      line: number
+      state: 'chained'
+      digest: string
+      seq: number
+      prev: string
+      entry: Entry | null
+      issue: string | undefined
+    }
 export type Chained = Extract<Row, { state: 'chained' }>
 export type Link = Pick<Chained, 'line' | 'seq' | 'prev' | 'digest'>
-
 
 /** readJournal returns the valid entries, oldest first; lines that do not validate are skipped. */
 export async function readJournal(stateDir: string, opts: ReadOptions = {}): Promise<JournalRecord[]> {
@@ -348,7 +366,8 @@ export async function readJournal(stateDir: string, opts: ReadOptions = {}): Pro
   const out: JournalRecord[] = []
   splitLines(text ?? '').forEach((t, i) => {
     const row = parseRow(t, i + 1)
-    if (row.state !== 'chained' || !row.entry) return opts.onInvalid?.(i + 1, row.state === 'chained' ? (row.issue ?? 'invalid') : row.detail)
+    if (row.state !== 'chained' || !row.entry)
+      return opts.onInvalid?.(i + 1, row.state === 'chained' ? (row.issue ?? 'invalid') : row.detail)
     if (Date.parse(row.entry.time) >= since) out.push({ ...row.entry, seq: row.seq })
   })
   return out
@@ -365,7 +384,11 @@ export function backupRecordsOf(entries: readonly JournalRecord[]): Record<strin
 }
 
 /** lastOf returns the newest run entry of `command` that `predicate` accepts, or null. */
-export async function lastOf(stateDir: string, command: string, predicate: (e: RunEntry) => boolean = () => true): Promise<(RunEntry & { seq: number }) | null> {
+export async function lastOf(
+  stateDir: string,
+  command: string,
+  predicate: (e: RunEntry) => boolean = () => true,
+): Promise<(RunEntry & { seq: number }) | null> {
   const entries = await readJournal(stateDir)
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i] as JournalRecord
@@ -379,12 +402,21 @@ const PLAIN = new Chalk({ level: 0 })
 /** renderJournal prints one line per entry, host entries indented under their run. */
 export function renderJournal(entries: readonly Entry[], c: ChalkInstance = PLAIN): string {
   const paint: Record<RunResult, (s: string) => string> = {
-    ok: c.green, findings: c.yellow, skipped: c.yellow, failed: c.red, unreachable: c.red, interrupted: c.red, error: c.red,
+    ok: c.green,
+    findings: c.yellow,
+    skipped: c.yellow,
+    failed: c.red,
+    unreachable: c.red,
+    interrupted: c.red,
+    error: c.red,
   }
   const clean = (text: string): string => text.replace(/[\x00-\x1f\x7f]/g, ' ') // no terminal escapes from host text
-  const names = (label: string, list?: readonly string[]): string => (list && list.length > 0 ? `  ${label} ${list.join(', ')}` : '')
+  const names = (label: string, list?: readonly string[]): string =>
+    list && list.length > 0 ? `  ${label} ${list.join(', ')}` : ''
   const counts = (f?: Partial<Record<string, number>>): string => {
-    const parts = Object.entries(f ?? {}).filter(([, n]) => (n ?? 0) > 0).map(([s, n]) => `${n} ${s}`)
+    const parts = Object.entries(f ?? {})
+      .filter(([, n]) => (n ?? 0) > 0)
+      .map(([s, n]) => `${n} ${s}`)
     return parts.length > 0 ? `  findings ${parts.join(', ')}` : ''
   }
   const lines = entries.map((e) => {

@@ -21,7 +21,24 @@ import { appendJournal, hostEntry, newRunId, runEntry, type HostFields, type Run
 type OptionValue = boolean | number | string | string[]
 
 /** JOURNALED lists the options a journal line keeps (their values are names, paths or flags). */
-const JOURNALED = ['hosts', 'bundle', 'check', 'diff', 'force', 'fix', 'failOn', 'from', 'fetch', 'plan', 'savePlan', 'tags', 'skipTags', 'action', 'forks', 'schedule']
+const JOURNALED = [
+  'hosts',
+  'bundle',
+  'check',
+  'diff',
+  'force',
+  'fix',
+  'failOn',
+  'from',
+  'fetch',
+  'plan',
+  'savePlan',
+  'tags',
+  'skipTags',
+  'action',
+  'forks',
+  'schedule',
+]
 
 /** journalOptions picks the options worth journaling from parsed arguments. */
 export function journalOptions(args: Record<string, unknown>): Record<string, OptionValue> {
@@ -50,7 +67,11 @@ export function journalOptions(args: Record<string, unknown>): Record<string, Op
 /** resultOf maps an exit code (and the error, if any) to a journal result. */
 export function resultOf(exit: number, err?: unknown): RunResult {
   if (err instanceof LockedError) return 'skipped'
-  return ({ 0: 'ok', 4: 'failed', 5: 'unreachable', 6: 'findings', 130: 'interrupted' } as Record<number, RunResult>)[exit] ?? 'error'
+  return (
+    ({ 0: 'ok', 4: 'failed', 5: 'unreachable', 6: 'findings', 130: 'interrupted' } as Record<number, RunResult>)[
+      exit
+    ] ?? 'error'
+  )
 }
 
 /** hostResult is a host's journal result from its recap line. */
@@ -108,13 +129,20 @@ export class RunRecorder {
   /** addFindings counts findings by severity for the run line. */
   addFindings(counts: Partial<Record<Severity, number>>): void {
     this.findings ??= {}
-    for (const [sev, n] of Object.entries(counts) as [Severity, number][]) this.findings[sev] = (this.findings[sev] ?? 0) + n
+    for (const [sev, n] of Object.entries(counts) as [Severity, number][])
+      this.findings[sev] = (this.findings[sev] ?? 0) + n
   }
 
   /** summary is this run for metrics and alert hooks: names and counts only. */
   summary(exit: number, job: string, err?: unknown): JobSummary {
     const hosts = [...this.hosts]
-    const findings = hosts.flatMap(([host, f]) => Object.entries(f.findings ?? {}).map(([severity, count]) => ({ host, severity: severity as Severity, count: count ?? 0 })))
+    const findings = hosts.flatMap(([host, f]) =>
+      Object.entries(f.findings ?? {}).map(([severity, count]) => ({
+        host,
+        severity: severity as Severity,
+        count: count ?? 0,
+      })),
+    )
     return {
       job,
       command: this.command,
@@ -122,9 +150,15 @@ export class RunRecorder {
       duration_ms: Date.now() - this.started.getTime(),
       exit,
       ok: exit === 0,
-      hosts: { total: hosts.length, unreachable: hosts.filter(([, f]) => f.result === 'unreachable').map(([h]) => h), failed: hosts.filter(([, f]) => f.result === 'failed').map(([h]) => h) },
+      hosts: {
+        total: hosts.length,
+        unreachable: hosts.filter(([, f]) => f.result === 'unreachable').map(([h]) => h),
+        failed: hosts.filter(([, f]) => f.result === 'failed').map(([h]) => h),
+      },
       // every audited host is listed (a clean one with zeros), so its series exist in Prometheus
-      ...(this.command === 'audit' ? { findings: [...findings, ...hosts.map(([host]) => ({ host, severity: 'low' as Severity, count: 0 }))] } : {}),
+      ...(this.command === 'audit'
+        ? { findings: [...findings, ...hosts.map(([host]) => ({ host, severity: 'low' as Severity, count: 0 }))] }
+        : {}),
       ...(this.bundlesDue !== undefined ? { bundles_due: this.bundlesDue } : {}),
       ...(err instanceof UserError ? { message: err.message.slice(0, 500) } : err ? { message: 'internal error' } : {}),
     }
@@ -152,7 +186,9 @@ export class RunRecorder {
       },
       now,
     )
-    const hosts = [...this.hosts].sort(([a], [b]) => a.localeCompare(b)).map(([host, f]) => hostEntry(this.id, { command: this.command, host, ...f }, now))
+    const hosts = [...this.hosts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([host, f]) => hostEntry(this.id, { command: this.command, host, ...f }, now))
     try {
       await appendJournal(this.stateDir, [run, ...hosts])
       return undefined

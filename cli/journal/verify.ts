@@ -5,7 +5,22 @@
  * rewrite the whole file and head (see journal.ts).
  */
 import { join } from 'node:path'
-import { JOURNAL_FILE, JOURNAL_HEAD, parseRow, readHead, readText, splitLines, ZERO, type Chained, type Head, type JournalProblem, type Link, type ProblemKind, type Row, type VerifyResult } from './journal.js'
+import {
+  JOURNAL_FILE,
+  JOURNAL_HEAD,
+  parseRow,
+  readHead,
+  readText,
+  splitLines,
+  ZERO,
+  type Chained,
+  type Head,
+  type JournalProblem,
+  type Link,
+  type ProblemKind,
+  type Row,
+  type VerifyResult,
+} from './journal.js'
 import { plural } from '../util/plural.js'
 
 /**
@@ -23,7 +38,10 @@ class ChainCheck {
   private readonly referenced: Set<string>
   private readonly moved: Map<number, Chained> // by seq
 
-  constructor(private readonly rows: readonly Row[], head: Head | null) {
+  constructor(
+    private readonly rows: readonly Row[],
+    head: Head | null,
+  ) {
     this.referenced = new Set(rows.flatMap((r) => (r.state === 'malformed' ? [] : [r.prev])))
     if (head) this.referenced.add(head.hash)
     const chained = rows.filter((r): r is Chained => r.state === 'chained')
@@ -41,7 +59,8 @@ class ChainCheck {
         return
       }
       if (row.issue) this.report(row.line, 'malformed', `seq ${row.seq}: ${row.issue}`)
-      if (this.moved.get(row.seq) === row) return this.report(row.line, 'reordered', `seq ${row.seq} is out of place: it belongs after seq ${row.seq - 1}`)
+      if (this.moved.get(row.seq) === row)
+        return this.report(row.line, 'reordered', `seq ${row.seq} is out of place: it belongs after seq ${row.seq - 1}`)
       this.catchUp(row.seq)
       this.step(row, i)
     })
@@ -71,17 +90,39 @@ class ChainCheck {
     if (!this.referenced.has(p.digest) && after?.state === 'chained' && after.prev === this.last.digest) {
       return this.report(p.line, 'inserted', `seq ${p.seq} is not chained to ${this.where()}, line ${after.line} is`)
     }
-    if (this.last.line === 0) this.report(p.line, 'edited', 'the first line does not start the chain (prev is not 64 zeros)')
-    else this.report(this.last.line, 'edited', `seq ${this.last.seq}: rewritten with a recomputed hash (line ${p.line} records another)`)
+    if (this.last.line === 0)
+      this.report(p.line, 'edited', 'the first line does not start the chain (prev is not 64 zeros)')
+    else
+      this.report(
+        this.last.line,
+        'edited',
+        `seq ${this.last.seq}: rewritten with a recomputed hash (line ${p.line} records another)`,
+      )
     this.accept(p)
   }
 
   /** ahead: p skips seqs; it is inserted if the chain goes on without it, else they were deleted. */
   private ahead(p: Chained, i: number, expected: number): void {
-    const resume = this.rows.slice(i + 1).find((r) => r.state === 'chained' && r.seq === expected && r.prev === this.last.digest)
-    if (resume) return this.report(p.line, 'inserted', `seq ${p.seq} does not fit after seq ${this.last.seq}, the chain goes on at line ${resume.line}`)
-    if (!this.referenced.has(p.digest)) return this.report(p.line, 'inserted', `seq ${p.seq} is not chained to ${this.where()} and no line follows from it`)
-    this.report(p.line, 'deleted', `${p.seq - 1 > expected ? `seq ${expected}-${p.seq - 1}` : `seq ${expected}`} missing before this line`)
+    const resume = this.rows
+      .slice(i + 1)
+      .find((r) => r.state === 'chained' && r.seq === expected && r.prev === this.last.digest)
+    if (resume)
+      return this.report(
+        p.line,
+        'inserted',
+        `seq ${p.seq} does not fit after seq ${this.last.seq}, the chain goes on at line ${resume.line}`,
+      )
+    if (!this.referenced.has(p.digest))
+      return this.report(
+        p.line,
+        'inserted',
+        `seq ${p.seq} is not chained to ${this.where()} and no line follows from it`,
+      )
+    this.report(
+      p.line,
+      'deleted',
+      `${p.seq - 1 > expected ? `seq ${expected}-${p.seq - 1}` : `seq ${expected}`} missing before this line`,
+    )
     this.accept(p)
   }
 
@@ -94,9 +135,14 @@ class ChainCheck {
         this.report(this.last.line, 'inserted', `seq ${p.seq} appears twice, the chain goes on from line ${p.line}`)
         return this.accept(p)
       }
-      return this.report(p.line, 'inserted', `seq ${p.seq} appears twice, the chain goes on from line ${this.last.line}`)
+      return this.report(
+        p.line,
+        'inserted',
+        `seq ${p.seq} appears twice, the chain goes on from line ${this.last.line}`,
+      )
     }
-    if (this.referenced.has(p.digest)) return this.report(p.line, 'reordered', `seq ${p.seq} comes after seq ${this.last.seq} (line ${this.last.line})`)
+    if (this.referenced.has(p.digest))
+      return this.report(p.line, 'reordered', `seq ${p.seq} comes after seq ${this.last.seq} (line ${this.last.line})`)
     this.report(p.line, 'inserted', `seq ${p.seq} does not fit after seq ${this.last.seq} (line ${this.last.line})`)
   }
 
@@ -104,17 +150,26 @@ class ChainCheck {
   checkHead(head: Head | 'malformed' | null): void {
     if (head === 'malformed') return this.report(0, 'malformed', `${JOURNAL_HEAD}: not a {seq, hash} record`)
     if (head === null) {
-      if (this.rows.length > 0) this.report(0, 'deleted', `${JOURNAL_HEAD} is missing: lines cut off the end would go unnoticed`)
+      if (this.rows.length > 0)
+        this.report(0, 'deleted', `${JOURNAL_HEAD} is missing: lines cut off the end would go unnoticed`)
       return
     }
     const end = this.last.seq + this.slack
     if (head.seq > end) {
       const where = this.rows.length === 0 ? `${JOURNAL_FILE} is empty or missing` : `the journal ends at seq ${end}`
-      return this.report(this.rows.length + 1, 'truncated', `${where} but ${JOURNAL_HEAD} records seq ${head.seq}: ${plural(head.seq - end, 'line')} cut off the end`)
+      return this.report(
+        this.rows.length + 1,
+        'truncated',
+        `${where} but ${JOURNAL_HEAD} records seq ${head.seq}: ${plural(head.seq - end, 'line')} cut off the end`,
+      )
     }
     const at = this.bySeq.get(head.seq)
     if (this.slack === 0 && at && at.digest !== head.hash && !this.problems.some((p) => p.line === at.line)) {
-      this.report(at.line, 'edited', `seq ${at.seq}: rewritten with a recomputed hash (${JOURNAL_HEAD} records another)`)
+      this.report(
+        at.line,
+        'edited',
+        `seq ${at.seq}: rewritten with a recomputed hash (${JOURNAL_HEAD} records another)`,
+      )
     }
   }
 

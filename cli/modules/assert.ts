@@ -6,7 +6,9 @@ import { z } from 'zod'
 import type { Module } from './types.js'
 
 const Args = z.object({
-  that: z.union([z.string(), z.boolean(), z.array(z.union([z.string(), z.boolean()]))]).transform((t) => (Array.isArray(t) ? t : [t])),
+  that: z
+    .union([z.string(), z.boolean(), z.array(z.union([z.string(), z.boolean()]))])
+    .transform((t) => (Array.isArray(t) ? t : [t])),
   fail_msg: z.string().optional(),
   success_msg: z.string().optional(),
   quiet: z.boolean().default(false),
@@ -20,7 +22,8 @@ export const assert: Module<Args> = {
   readOnly: true,
   async check(ctx, a) {
     for (const cond of a.that) {
-      if (!ctx.evaluate(cond)) return { changed: false, failed: true, msg: a.fail_msg ?? `assertion failed: ${String(cond)}` }
+      if (!ctx.evaluate(cond))
+        return { changed: false, failed: true, msg: a.fail_msg ?? `assertion failed: ${String(cond)}` }
     }
     return { changed: false, msg: a.quiet ? undefined : (a.success_msg ?? 'all assertions passed') }
   },

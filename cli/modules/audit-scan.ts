@@ -44,9 +44,18 @@ const mode = z.union([z.string(), z.number()]).transform((m, ctx) => {
     return z.NEVER
   }
 })
-const bool = z.preprocess((v) => (typeof v === 'string' ? ['true', 'yes', '1', 'on'].includes(v.toLowerCase()) : v), z.boolean())
+const bool = z.preprocess(
+  (v) => (typeof v === 'string' ? ['true', 'yes', '1', 'on'].includes(v.toLowerCase()) : v),
+  z.boolean(),
+)
 
-const PathEntry = z.strictObject({ path: absPath, owner: id.optional(), group: id.optional(), file_mode: mode.optional(), dir_mode: mode.optional() })
+const PathEntry = z.strictObject({
+  path: absPath,
+  owner: id.optional(),
+  group: id.optional(),
+  file_mode: mode.optional(),
+  dir_mode: mode.optional(),
+})
 
 const Args = z.strictObject({
   secrets_root: absPath,
@@ -67,12 +76,21 @@ const Args = z.strictObject({
 type Args = z.infer<typeof Args>
 
 /** rootsOf lists the audited roots with their policy, unresolved (names as given). */
-function rootsOf(a: Args): { root: string; owner: string | number; group: string | number; fileMode: number; dirMode: number }[] {
+function rootsOf(
+  a: Args,
+): { root: string; owner: string | number; group: string | number; fileMode: number; dirMode: number }[] {
   const base = { owner: a.owner, group: a.group, fileMode: 0o600, dirMode: 0o700 }
   const roots = [{ root: a.secrets_root, ...base }]
   if (!a.secrets_dir.startsWith(`${a.secrets_root}/`)) roots.push({ root: a.secrets_dir, ...base })
   if (a.backup_dir) roots.push({ root: a.backup_dir, ...base })
-  for (const p of a.paths) roots.push({ root: p.path, owner: p.owner ?? a.owner, group: p.group ?? a.group, fileMode: p.file_mode ?? 0o600, dirMode: p.dir_mode ?? 0o700 })
+  for (const p of a.paths)
+    roots.push({
+      root: p.path,
+      owner: p.owner ?? a.owner,
+      group: p.group ?? a.group,
+      fileMode: p.file_mode ?? 0o600,
+      dirMode: p.dir_mode ?? 0o700,
+    })
   return roots
 }
 
@@ -89,19 +107,37 @@ function resolvePolicies(host: string, a: Args, scan: ScanResult): PathPolicy[] 
     const gid = resolveId(r.group, scan.groups)
     if (uid === undefined) return `${host}: no user '${r.owner}' (policy of ${r.root})`
     if (gid === undefined) return `${host}: no group '${r.group}' (policy of ${r.root})`
-    out.push({ root: r.root, uid, gid, owner: String(r.owner), group: String(r.group), fileMode: r.fileMode, dirMode: r.dirMode })
+    out.push({
+      root: r.root,
+      uid,
+      gid,
+      owner: String(r.owner),
+      group: String(r.group),
+      fileMode: r.fileMode,
+      dirMode: r.dirMode,
+    })
   }
   return out
 }
 
 const ORDER = Object.keys(RULES)
-const byPath = (x: Finding, y: Finding): number => (x.path < y.path ? -1 : x.path > y.path ? 1 : ORDER.indexOf(x.check) - ORDER.indexOf(y.check))
+const byPath = (x: Finding, y: Finding): number =>
+  x.path < y.path ? -1 : x.path > y.path ? 1 : ORDER.indexOf(x.check) - ORDER.indexOf(y.check)
 
 async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
   const now = Date.now()
   const roots = scanRoots(rootsOf(a).map((r) => r.root))
-  const bundles = secretsOf(ctx) ? await bundleTargets(secretsOf(ctx) as SecretsProvider, ctx.host, a.secrets_dir, now) : { targets: [], modes: new Map<string, number>() }
-  const target = { secretsDir: a.secrets_dir, secretsRoot: a.secrets_root, bundles: bundles.targets.map((b) => b.path), roots, backupDir: a.backup_dir ?? '', maxReplyBytes: a.max_reply_bytes }
+  const bundles = secretsOf(ctx)
+    ? await bundleTargets(secretsOf(ctx) as SecretsProvider, ctx.host, a.secrets_dir, now)
+    : { targets: [], modes: new Map<string, number>() }
+  const target = {
+    secretsDir: a.secrets_dir,
+    secretsRoot: a.secrets_root,
+    bundles: bundles.targets.map((b) => b.path),
+    roots,
+    backupDir: a.backup_dir ?? '',
+    maxReplyBytes: a.max_reply_bytes,
+  }
   const { scan, warnings } = await runScan(ctx.conn, target)
   const policies = resolvePolicies(ctx.host, a, scan)
   if (typeof policies === 'string') return { changed: false, failed: true, msg: policies }
@@ -110,12 +146,21 @@ async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
   const { findings, fixes } = checkEntries(scan, policy)
   for (const b of bundles.targets) findings.push(...checkBundle(ctx.host, b, scan, now))
   const holdsSecrets = scan.entries.has(a.secrets_root) || bundles.targets.length > 0
-  if (a.backup_dir && holdsSecrets) findings.push(...checkBackups(ctx.host, a.backup_dir, scan, a.backup_max_age_days, now))
+  if (a.backup_dir && holdsSecrets)
+    findings.push(...checkBackups(ctx.host, a.backup_dir, scan, a.backup_max_age_days, now))
   findings.push(...checkBackupRecord(ctx.host, scan, a.backup_records))
   findings.sort(byPath)
   const planned = a.fix ? fixes : []
   const msg = `${scan.entries.size} paths scanned, ${findings.length} finding${findings.length === 1 ? '' : 's'}${a.fix ? `, ${planned.length} to fix` : ''}`
-  return { changed: planned.length > 0, audit: true, scanned: scan.entries.size, findings, fixes: planned.map((f) => ({ ...f, applied: false })), msg, ...(warnings.length > 0 ? { warnings } : {}) }
+  return {
+    changed: planned.length > 0,
+    audit: true,
+    scanned: scan.entries.size,
+    findings,
+    fixes: planned.map((f) => ({ ...f, applied: false })),
+    msg,
+    ...(warnings.length > 0 ? { warnings } : {}),
+  }
 }
 
 /** audit_scan audits one host (see the file header); `fix: true` repairs modes and owners. */
@@ -129,13 +174,19 @@ export const auditScan: Module<Args> = {
     const fixes = (plan.fixes ?? []) as (FixPlan & { applied: boolean; error?: string })[]
     if (!a.fix || plan.failed || fixes.length === 0) return plan
     const roots = scanRoots(rootsOf(a).map((r) => r.root))
-    if (!fixes.every((f) => trustedPath(f.path, roots))) return { ...plan, failed: true, msg: `${ctx.host}: a fix target is outside the audited roots: nothing fixed` }
+    if (!fixes.every((f) => trustedPath(f.path, roots)))
+      return { ...plan, failed: true, msg: `${ctx.host}: a fix target is outside the audited roots: nothing fixed` }
     const failed = await applyFixes(ctx.conn, batchFixes(fixes), a.max_reply_bytes)
     const done = new Set(fixes.filter((f) => !failed.has(f.path)).map((f) => f.path))
-    const findings = (plan.findings as Finding[]).map((f) => (RULES[f.check].fixable && done.has(f.path) ? { ...f, fixed: true } : f))
-    const applied = fixes.map((f) => (failed.has(f.path) ? { ...f, error: failed.get(f.path) } : { ...f, applied: true }))
+    const findings = (plan.findings as Finding[]).map((f) =>
+      RULES[f.check].fixable && done.has(f.path) ? { ...f, fixed: true } : f,
+    )
+    const applied = fixes.map((f) =>
+      failed.has(f.path) ? { ...f, error: failed.get(f.path) } : { ...f, applied: true },
+    )
     const result: ModuleResult = { ...plan, findings, fixes: applied, msg: `${plan.msg as string}, ${done.size} fixed` }
-    if (failed.size > 0) return { ...result, failed: true, msg: `${result.msg}; ${[...new Set(failed.values())].join('; ')}` }
+    if (failed.size > 0)
+      return { ...result, failed: true, msg: `${result.msg}; ${[...new Set(failed.values())].join('; ')}` }
     return result
   },
 }

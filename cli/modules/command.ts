@@ -10,7 +10,10 @@ import type { Module, ModuleContext, ModuleResult } from './types.js'
 
 const Args = z
   .object({
-    argv: z.array(z.union([z.string(), z.number()]).transform(String)).min(1).optional(),
+    argv: z
+      .array(z.union([z.string(), z.number()]).transform(String))
+      .min(1)
+      .optional(),
     cmd: z.string().min(1).optional(),
     stdin: z.string().optional(),
     creates: z.string().optional(),
@@ -21,7 +24,8 @@ type Args = z.infer<typeof Args>
 
 async function precondition(ctx: ModuleContext, a: Args): Promise<ModuleResult | null> {
   if (a.creates && (await ctx.conn.stat(a.creates))) return { changed: false, msg: `${a.creates} exists`, rc: 0 }
-  if (a.removes && !(await ctx.conn.stat(a.removes))) return { changed: false, msg: `${a.removes} does not exist`, rc: 0 }
+  if (a.removes && !(await ctx.conn.stat(a.removes)))
+    return { changed: false, msg: `${a.removes} does not exist`, rc: 0 }
   return null
 }
 

@@ -55,11 +55,24 @@ export const container: Module<Args> = {
     if (rt === 'none') return { changed: false, msg: `no container runtime on this host: ${a.name} left alone` }
     const i = await inspect(ctx.conn, rt, a.name)
     if (!i.exists && a.missing === 'skip') {
-      return { changed: false, msg: `container ${a.name} is not on this host: nothing to ${a.state === 'restarted' ? 'restart' : 'do'}`, warnings: [`${ctx.host}: container ${a.name} (${rt}) is not on this host; skipped`] }
+      return {
+        changed: false,
+        msg: `container ${a.name} is not on this host: nothing to ${a.state === 'restarted' ? 'restart' : 'do'}`,
+        warnings: [`${ctx.host}: container ${a.name} (${rt}) is not on this host; skipped`],
+      }
     }
     if (!i.exists) return { changed: false, failed: true, msg: `container ${a.name} not found (${rt})` }
-    const changed = a.state === 'restarted' || (a.state === 'started' && !i.running) || (a.state === 'stopped' && i.running)
-    return result(i, changed ? { changed, msg: `${a.state === 'restarted' ? 'restart' : a.state === 'started' ? 'start' : 'stop'} ${a.name}` } : {})
+    const changed =
+      a.state === 'restarted' || (a.state === 'started' && !i.running) || (a.state === 'stopped' && i.running)
+    return result(
+      i,
+      changed
+        ? {
+            changed,
+            msg: `${a.state === 'restarted' ? 'restart' : a.state === 'started' ? 'start' : 'stop'} ${a.name}`,
+          }
+        : {},
+    )
   },
   async apply(ctx, a, p) {
     if (p.failed || !p.changed) return p

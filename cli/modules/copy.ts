@@ -38,7 +38,11 @@ async function wanted(ctx: ModuleContext, a: Args): Promise<Wanted> {
   return {
     data,
     sha: createHash('sha256').update(data).digest('hex'),
-    attrs: { mode: parseMode(a.mode), uid: await resolveId(ctx.conn, 'u', a.owner), gid: await resolveId(ctx.conn, 'g', a.group) },
+    attrs: {
+      mode: parseMode(a.mode),
+      uid: await resolveId(ctx.conn, 'u', a.owner),
+      gid: await resolveId(ctx.conn, 'g', a.group),
+    },
   }
 }
 
@@ -49,8 +53,10 @@ function srcPath(ctx: ModuleContext, src: string): string {
 async function plan(ctx: ModuleContext, a: Args, w: Wanted): Promise<ModuleResult> {
   const dest = checkedPath(ctx.conn, a.dest)
   const st = (await probe(ctx.conn, [dest])).get(dest)
-  if (st?.type === 'symlink') return { changed: false, failed: true, msg: `${st.link ?? a.dest} is a symbolic link; refusing to follow it` }
-  if (st && st.type !== 'file') return { changed: false, failed: true, msg: `${a.dest} exists and is not a regular file` }
+  if (st?.type === 'symlink')
+    return { changed: false, failed: true, msg: `${st.link ?? a.dest} is a symbolic link; refusing to follow it` }
+  if (st && st.type !== 'file')
+    return { changed: false, failed: true, msg: `${a.dest} exists and is not a regular file` }
   const before = st?.sha256 ?? null
   const contentChanged = before !== w.sha
   const attrs = st && !contentChanged ? attrChanges(st, w.attrs) : []
@@ -76,7 +82,11 @@ export const copy: Module<Args> = {
     if (p.failed || !p.changed) return p
     const w = await wanted(ctx, a)
     if (p.content_changed) {
-      const failed = await securePut(ctx.conn, a.dest, w.data, w.sha, { mode: w.attrs.mode ?? 0o600, uid: w.attrs.uid, gid: w.attrs.gid })
+      const failed = await securePut(ctx.conn, a.dest, w.data, w.sha, {
+        mode: w.attrs.mode ?? 0o600,
+        uid: w.attrs.uid,
+        gid: w.attrs.gid,
+      })
       return failed ? { ...p, changed: false, failed: true, msg: failed } : p
     }
     const dest = checkedPath(ctx.conn, a.dest)

@@ -23,18 +23,29 @@ const Args = z.object({
 type Args = z.infer<typeof Args>
 
 async function wanted(ctx: ModuleContext, a: Args): Promise<WantedAttrs> {
-  return { mode: parseMode(a.mode), uid: await resolveId(ctx.conn, 'u', a.owner), gid: await resolveId(ctx.conn, 'g', a.group) }
+  return {
+    mode: parseMode(a.mode),
+    uid: await resolveId(ctx.conn, 'u', a.owner),
+    gid: await resolveId(ctx.conn, 'g', a.group),
+  }
 }
 
 function plan(a: Args, st: Probe | null, want: WantedAttrs): ModuleResult {
-  if (st?.type === 'symlink') return { changed: false, failed: true, msg: `${st.link ?? a.path} is a symbolic link; refusing to follow it` }
+  if (st?.type === 'symlink')
+    return { changed: false, failed: true, msg: `${st.link ?? a.path} is a symbolic link; refusing to follow it` }
   if (a.state === 'absent') return st ? { changed: true, msg: `remove ${a.path}` } : { changed: false }
   const type = a.state === 'directory' ? 'dir' : 'file'
   if (!st) {
-    if (a.state === 'file') return { changed: false, failed: true, msg: `${a.path} does not exist (state: file does not create; use touch)` }
+    if (a.state === 'file')
+      return { changed: false, failed: true, msg: `${a.path} does not exist (state: file does not create; use touch)` }
     return { changed: true, msg: `create ${a.path}` }
   }
-  if (st.type !== type) return { changed: false, failed: true, msg: `${a.path} exists and is not a ${a.state === 'directory' ? 'directory' : 'regular file'}` }
+  if (st.type !== type)
+    return {
+      changed: false,
+      failed: true,
+      msg: `${a.path} exists and is not a ${a.state === 'directory' ? 'directory' : 'regular file'}`,
+    }
   const changes = attrChanges(st, want)
   return changes.length > 0 ? { changed: true, msg: `${a.path}: ${changes.join(', ')}` } : { changed: false }
 }
@@ -55,8 +66,14 @@ export const file: Module<Args> = {
     const path = checkedPath(ctx.conn, a.path)
     let failed: string | undefined
     if (a.state === 'absent') failed = await secureRemove(ctx.conn, path)
-    else if (!st && a.state === 'directory') failed = await secureMkdirs(ctx.conn, path, { mode: want.mode ?? 0o700, uid: want.uid, gid: want.gid })
-    else if (!st) failed = await securePut(ctx.conn, path, Buffer.alloc(0), EMPTY_SHA256, { mode: want.mode ?? 0o600, uid: want.uid, gid: want.gid })
+    else if (!st && a.state === 'directory')
+      failed = await secureMkdirs(ctx.conn, path, { mode: want.mode ?? 0o700, uid: want.uid, gid: want.gid })
+    else if (!st)
+      failed = await securePut(ctx.conn, path, Buffer.alloc(0), EMPTY_SHA256, {
+        mode: want.mode ?? 0o600,
+        uid: want.uid,
+        gid: want.gid,
+      })
     else await fixAttrs(ctx.conn, path, st, want)
     return failed ? { changed: false, failed: true, msg: failed } : fresh
   },

@@ -21,19 +21,28 @@ export interface WantedAttrs {
 /** attrChanges lists how `st` differs from `want`, e.g. `mode 0644 -> 0600`. */
 export function attrChanges(st: Pick<FileStat, 'mode' | 'uid' | 'gid'>, want: WantedAttrs): string[] {
   const out: string[] = []
-  if (want.mode !== undefined && (st.mode & 0o7777) !== want.mode) out.push(`mode ${formatMode(st.mode)} -> ${formatMode(want.mode)}`)
+  if (want.mode !== undefined && (st.mode & 0o7777) !== want.mode)
+    out.push(`mode ${formatMode(st.mode)} -> ${formatMode(want.mode)}`)
   if (want.uid !== undefined && st.uid !== want.uid) out.push(`owner ${st.uid} -> ${want.uid}`)
   if (want.gid !== undefined && st.gid !== want.gid) out.push(`group ${st.gid} -> ${want.gid}`)
   return out
 }
 
 /** fixAttrs applies mode and owner to an existing path, in one command that follows no link at any level. */
-export async function fixAttrs(conn: Connection, path: string, st: Pick<FileStat, 'type' | 'mode' | 'uid' | 'gid'>, want: WantedAttrs): Promise<void> {
+export async function fixAttrs(
+  conn: Connection,
+  path: string,
+  st: Pick<FileStat, 'type' | 'mode' | 'uid' | 'gid'>,
+  want: WantedAttrs,
+): Promise<void> {
   if (st.type === 'symlink') throw new HostError(conn.host, `${path} is a symbolic link; refusing to follow it`)
   const owner = (want.uid !== undefined && st.uid !== want.uid) || (want.gid !== undefined && st.gid !== want.gid)
   const mode = want.mode !== undefined && (st.mode & 0o7777) !== want.mode
   if (!owner && !mode) return
-  const failed = await secureAttrs(conn, path, { ...(owner ? { uid: want.uid ?? st.uid, gid: want.gid ?? st.gid } : {}), ...(mode ? { mode: want.mode } : {}) })
+  const failed = await secureAttrs(conn, path, {
+    ...(owner ? { uid: want.uid ?? st.uid, gid: want.gid ?? st.gid } : {}),
+    ...(mode ? { mode: want.mode } : {}),
+  })
   if (failed) throw new HostError(conn.host, failed)
 }
 
@@ -106,7 +115,12 @@ const FIND_TYPES: Record<string, Probe['type']> = { f: 'file', d: 'dir', l: 'sym
  * that follows no symbolic link at any level (safe-path.ts): a path under a linked level is
  * reported as a symlink with that level in `link`; a missing path is absent from the map.
  */
-export async function probe(conn: Connection, paths: readonly string[], depth: 0 | 1 = 0, sums = true): Promise<Map<string, Probe>> {
+export async function probe(
+  conn: Connection,
+  paths: readonly string[],
+  depth: 0 | 1 = 0,
+  sums = true,
+): Promise<Map<string, Probe>> {
   const asked = paths.map((p) => checkedPath(conn, p))
   const r = await conn.exec(['sh', '-c', SCRIPT, 'sh', 'probe', String(depth), sums ? '1' : '0', ...asked])
   const out = new Map<string, Probe>()
@@ -114,11 +128,17 @@ export async function probe(conn: Connection, paths: readonly string[], depth: 0
   const abs = (rel: string): string => posix.join(posix.dirname(path), rel)
   for (const line of r.stdout.split('\n')) {
     if (line.startsWith('@ ')) path = line.slice(2)
-    else if (line.startsWith('! link ')) out.set(path, { type: 'symlink', mode: 0, uid: 0, gid: 0, link: line.slice(7) })
+    else if (line.startsWith('! link '))
+      out.set(path, { type: 'symlink', mode: 0, uid: 0, gid: 0, link: line.slice(7) })
     else {
       const m = /^([a-zA-Z]) ([0-7]+) (\d+) (\d+) (\.\/.*)$/.exec(line)
       if (m) {
-        out.set(abs(m[5] as string), { type: FIND_TYPES[m[1] as string] ?? 'other', mode: parseInt(m[2] as string, 8), uid: Number(m[3]), gid: Number(m[4]) })
+        out.set(abs(m[5] as string), {
+          type: FIND_TYPES[m[1] as string] ?? 'other',
+          mode: parseInt(m[2] as string, 8),
+          uid: Number(m[3]),
+          gid: Number(m[4]),
+        })
         continue
       }
       const sum = /^([0-9a-f]{64}) {2}(\.\/.*)$/.exec(line)

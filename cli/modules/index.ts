@@ -21,5 +21,22 @@ import type { AnyModule } from './types.js'
 
 /** MODULES maps each module name to its implementation. */
 export const MODULES: ReadonlyMap<string, AnyModule> = new Map<string, AnyModule>(
-  [file, copy, command, stat, container, assert, debug, secretBundle, secretHostKey, secretHostPassword, secretOrphans, auditScan, secretsStatus, secretsBackup, secretsRestore, fetch].map((m) => [m.name, m]),
+  [
+    file,
+    copy,
+    command,
+    stat,
+    container,
+    assert,
+    debug,
+    secretBundle,
+    secretHostKey,
+    secretHostPassword,
+    secretOrphans,
+    auditScan,
+    secretsStatus,
+    secretsBackup,
+    secretsRestore,
+    fetch,
+  ].map((m) => [m.name, m]),
 )

@@ -9,7 +9,11 @@ import type { Connection } from '../transport/connection.js'
 const cache = new WeakMap<Connection, Map<string, Promise<number>>>()
 
 /** resolveId returns the uid (kind 'u') or gid (kind 'g') of a name or number on the host. */
-export function resolveId(conn: Connection, kind: 'u' | 'g', name: string | number | undefined): Promise<number | undefined> {
+export function resolveId(
+  conn: Connection,
+  kind: 'u' | 'g',
+  name: string | number | undefined,
+): Promise<number | undefined> {
   if (name === undefined || name === '') return Promise.resolve(undefined)
   if (typeof name === 'number' || /^\d+$/.test(name)) return Promise.resolve(Number(name))
   if (name === 'root') return Promise.resolve(0) // uid and gid 0 by definition: no round trip

@@ -153,7 +153,8 @@ export interface SafeAttrs {
  */
 export function checkedPath(conn: Connection, path: string): string {
   const norm = posix.normalize(path).replace(/(.)\/+$/, '$1')
-  if (!posix.isAbsolute(norm) || norm.includes('\n')) throw new HostError(conn.host, `${JSON.stringify(path)} is not an absolute path`)
+  if (!posix.isAbsolute(norm) || norm.includes('\n'))
+    throw new HostError(conn.host, `${JSON.stringify(path)} is not an absolute path`)
   return norm
 }
 
@@ -163,7 +164,12 @@ function ownerArg(a: SafeAttrs): string {
 }
 
 /** runSafe runs one operation of SCRIPT: `detail` is what follows `ok`, `failed` the failure message. */
-export async function runSafe(conn: Connection, op: string, args: readonly string[], stdin?: Buffer): Promise<{ failed?: string; detail?: string }> {
+export async function runSafe(
+  conn: Connection,
+  op: string,
+  args: readonly string[],
+  stdin?: Buffer,
+): Promise<{ failed?: string; detail?: string }> {
   const r = await conn.exec(['sh', '-c', SCRIPT, 'sh', op, ...args], stdin ? { stdin } : {})
   const last = /(?:^|\n)ms-path (\w+) ?([^\n]*)\n?$/.exec(r.stdout)
   if (last?.[1] === 'ok' && r.ok) return { detail: last[2] ?? '' }
@@ -214,11 +220,23 @@ export function hostWords(line: string): string {
  * the header); returns the failure message, or undefined when the host holds exactly `data`
  * (whose sha256 is `sha256`). `data` is zeroed after.
  */
-export async function securePut(conn: Connection, path: string, data: Buffer, sha256: string, want: SafeAttrs & { mode: number }): Promise<string | undefined> {
+export async function securePut(
+  conn: Connection,
+  path: string,
+  data: Buffer,
+  sha256: string,
+  want: SafeAttrs & { mode: number },
+): Promise<string | undefined> {
   const stdin = Buffer.concat([Buffer.from(`${sha256}\n`), data])
   try {
     const at = checkedPath(conn, path)
-    const args = [posix.dirname(at), posix.basename(at), formatMode(want.mode), ownerArg(want), randomBytes(8).toString('hex')]
+    const args = [
+      posix.dirname(at),
+      posix.basename(at),
+      formatMode(want.mode),
+      ownerArg(want),
+      randomBytes(8).toString('hex'),
+    ]
     const r = await runSafe(conn, 'put', args, stdin)
     if (r.failed) return r.failed
     return r.detail === sha256 ? undefined : `${path}: sha256 after the write does not match what was sent`
@@ -236,7 +254,11 @@ export async function secureAttrs(conn: Connection, path: string, want: SafeAttr
 }
 
 /** secureMkdirs creates `path` and its missing parents, each born with `want`, none through a link; returns the failure message. */
-export async function secureMkdirs(conn: Connection, path: string, want: SafeAttrs & { mode: number }): Promise<string | undefined> {
+export async function secureMkdirs(
+  conn: Connection,
+  path: string,
+  want: SafeAttrs & { mode: number },
+): Promise<string | undefined> {
   return (await runSafe(conn, 'mkdirs', [checkedPath(conn, path), formatMode(want.mode), ownerArg(want)])).failed
 }
 

@@ -88,7 +88,12 @@ export function listingOf(ctx: ModuleContext, dest: string): Promise<Map<string,
  * writeSecretFile writes and verifies `data` at `dest` in one command (see securePut); after a
  * write whose result is known (owner given) the dir's listing is updated in place, else forgotten.
  */
-export async function writeSecretFile(ctx: ModuleContext, dest: string, data: Buffer, p: ModuleResult): Promise<string | undefined> {
+export async function writeSecretFile(
+  ctx: ModuleContext,
+  dest: string,
+  data: Buffer,
+  p: ModuleResult,
+): Promise<string | undefined> {
   const [at, want, sum] = [posix.normalize(dest), plannedAttrs(p), sha256(data)]
   const failed = await securePut(ctx.conn, at, data, sum, want).catch((err: unknown) => {
     forgetListing(ctx, posix.dirname(at))
@@ -113,11 +118,19 @@ export interface Target {
 }
 
 /** probeTarget probes a secret file and its dir in one command and resolves its wanted mode and owner. */
-export async function probeTarget(ctx: ModuleContext, dest: string, attrs: { mode?: string | number; owner?: string | number; group?: string | number }): Promise<Target> {
+export async function probeTarget(
+  ctx: ModuleContext,
+  dest: string,
+  attrs: { mode?: string | number; owner?: string | number; group?: string | number },
+): Promise<Target> {
   const seen = await listingOf(ctx, dest)
   const [at, dir] = [posix.normalize(dest), posix.dirname(posix.normalize(dest))]
   const why = refusal(dir, seen.get(dir), 'dir', ctx.check) ?? refusal(dest, seen.get(at), 'file')
-  const want = { mode: parseMode(attrs.mode) ?? 0o600, uid: await resolveId(ctx.conn, 'u', attrs.owner), gid: await resolveId(ctx.conn, 'g', attrs.group) }
+  const want = {
+    mode: parseMode(attrs.mode) ?? 0o600,
+    uid: await resolveId(ctx.conn, 'u', attrs.owner),
+    gid: await resolveId(ctx.conn, 'g', attrs.group),
+  }
   return { ...(why ? { why } : {}), st: seen.get(at), want }
 }
 
@@ -127,30 +140,63 @@ async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<Mo
     const why = `bundle ${a.bundle} is not in the store yet: not pushed (manage-secrets vault create ${a.bundle}, then deploy)`
     return { changed: false, bundle: a.bundle, consumers: [], msg: why, warnings: [`${ctx.host}: ${why}`] }
   }
-  const { why, st, want } = await probeTarget(ctx, a.dest, { mode: a.mode ?? spec.mode, owner: a.owner ?? spec.owner, group: a.group ?? spec.group })
-  const base: ModuleResult = { changed: false, dest: a.dest, bundle: a.bundle, format: spec.format, consumers: spec.consumers }
+  const { why, st, want } = await probeTarget(ctx, a.dest, {
+    mode: a.mode ?? spec.mode,
+    owner: a.owner ?? spec.owner,
+    group: a.group ?? spec.group,
+  })
+  const base: ModuleResult = {
+    changed: false,
+    dest: a.dest,
+    bundle: a.bundle,
+    format: spec.format,
+    consumers: spec.consumers,
+  }
   if (why) return { ...base, failed: true, msg: why }
   const content = await s.contentId(a.bundle)
   let same: boolean
   if (spec.format === 'env' && ctx.check && !s.canAsk) {
     return { ...base, unknown: 'a plaintext (env) bundle is compared by content: give the vault password to know' }
   }
-  if (spec.format === 'env') same = st?.sha256 !== undefined && st.sha256 === sha256((await s.plaintext(a.bundle)).reveal())
+  if (spec.format === 'env')
+    same = st?.sha256 !== undefined && st.sha256 === sha256((await s.plaintext(a.bundle)).reveal())
   else {
     const rec = (await s.deployed(ctx.host))[a.bundle]
     const key = await s.keyId(ctx.host)
     // a copy is current if the host holds what we wrote, of this content, for the host's current key
-    same = st?.sha256 !== undefined && rec?.sha256 === st.sha256 && rec.content === content && (rec.key ?? 'password') === key
+    same =
+      st?.sha256 !== undefined &&
+      rec?.sha256 === st.sha256 &&
+      rec.content === content &&
+      (rec.key ?? 'password') === key
   }
   if (ctx.check && a.rotating) {
-    const result: ModuleResult = { ...base, changed: true, content, content_changed: true, mode: want.mode, uid: want.uid, gid: want.gid, msg: `${st ? 'rewrite' : 'create'} ${a.dest} with the rotated keys` }
+    const result: ModuleResult = {
+      ...base,
+      changed: true,
+      content,
+      content_changed: true,
+      mode: want.mode,
+      uid: want.uid,
+      gid: want.gid,
+      msg: `${st ? 'rewrite' : 'create'} ${a.dest} with the rotated keys`,
+    }
     if (ctx.diff) result.diff = [await diffOf(s, a, st)]
     return result
   }
   const attrs = st && same ? attrChanges(st, want) : []
   const changed = !same || attrs.length > 0
-  const result: ModuleResult = { ...base, changed, content, content_changed: !same, mode: want.mode, uid: want.uid, gid: want.gid }
-  if (changed) result.msg = !same ? `${st ? 'update' : 'create'} ${a.dest} (${spec.format})` : `${a.dest}: ${attrs.join(', ')}`
+  const result: ModuleResult = {
+    ...base,
+    changed,
+    content,
+    content_changed: !same,
+    mode: want.mode,
+    uid: want.uid,
+    gid: want.gid,
+  }
+  if (changed)
+    result.msg = !same ? `${st ? 'update' : 'create'} ${a.dest} (${spec.format})` : `${a.dest}: ${attrs.join(', ')}`
   if (ctx.diff && !same) result.diff = [await diffOf(s, a, st)]
   return result
 }
@@ -158,7 +204,11 @@ async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<Mo
 /** diffOf shows which keys the new file holds, values redacted (names come from the sidecar). */
 async function diffOf(s: SecretsProvider, a: Args, st: Probe | undefined): Promise<FileDiff> {
   const keys = await s.keyNames(a.bundle)
-  return { path: a.dest, before: st ? `(${a.bundle}: content on the host differs from the store)\n` : '', after: keys.map((k) => `${k}=<redacted>\n`).join('') }
+  return {
+    path: a.dest,
+    before: st ? `(${a.bundle}: content on the host differs from the store)\n` : '',
+    after: keys.map((k) => `${k}=<redacted>\n`).join(''),
+  }
 }
 
 /**
@@ -196,6 +246,10 @@ export const secretBundle = secretFileModule('secret_bundle', Args, plan, async 
   const failed = await writeSecretFile(ctx, a.dest, data, p)
   if (failed) return { ...p, failed: true, msg: failed }
   const key = p.format === 'env' ? undefined : await s.keyId(ctx.host)
-  await s.record(ctx.host, a.bundle, { ...(p.format === 'env' ? {} : { sha256: sum, key }), content: p.content as string, at: new Date().toISOString() })
+  await s.record(ctx.host, a.bundle, {
+    ...(p.format === 'env' ? {} : { sha256: sum, key }),
+    content: p.content as string,
+    at: new Date().toISOString(),
+  })
   return p
 })

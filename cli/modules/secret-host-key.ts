@@ -60,15 +60,46 @@ async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<Mo
   const { why, st, want } = await probeTarget(ctx, a.dest, a)
   if (why) return { changed: false, failed: true, msg: why }
   const known = await s.hostPublicKey(ctx.host)
-  if (!st) return { changed: true, content_changed: true, dest: a.dest, ...want, msg: `generate ${ctx.host}'s key pair on the host at ${a.dest}` }
+  if (!st)
+    return {
+      changed: true,
+      content_changed: true,
+      dest: a.dest,
+      ...want,
+      msg: `generate ${ctx.host}'s key pair on the host at ${a.dest}`,
+    }
   const onHost = await fingerprintOn(ctx.conn, a.dest)
-  if (!onHost) return { changed: false, failed: true, msg: `${a.dest} is not an OpenPGP key gpg can read (or gpg is missing on the host)` }
-  if (!known) return { changed: true, content_changed: true, dest: a.dest, ...want, fingerprint: onHost, msg: `record the public key of ${a.dest} (${onHost}) in the store` }
+  if (!onHost)
+    return {
+      changed: false,
+      failed: true,
+      msg: `${a.dest} is not an OpenPGP key gpg can read (or gpg is missing on the host)`,
+    }
+  if (!known)
+    return {
+      changed: true,
+      content_changed: true,
+      dest: a.dest,
+      ...want,
+      fingerprint: onHost,
+      msg: `record the public key of ${a.dest} (${onHost}) in the store`,
+    }
   if (known.fingerprint !== onHost) {
-    return { changed: false, failed: true, msg: `${a.dest} holds key ${onHost} but the store has ${known.fingerprint} for ${ctx.host}: refusing to replace either; remove the wrong one deliberately` }
+    return {
+      changed: false,
+      failed: true,
+      msg: `${a.dest} holds key ${onHost} but the store has ${known.fingerprint} for ${ctx.host}: refusing to replace either; remove the wrong one deliberately`,
+    }
   }
   const attrs = attrChanges(st, want)
-  return { changed: attrs.length > 0, content_changed: false, dest: a.dest, ...want, fingerprint: onHost, ...(attrs.length > 0 ? { msg: `${a.dest}: ${attrs.join(', ')}` } : {}) }
+  return {
+    changed: attrs.length > 0,
+    content_changed: false,
+    dest: a.dest,
+    ...want,
+    fingerprint: onHost,
+    ...(attrs.length > 0 ? { msg: `${a.dest}: ${attrs.join(', ')}` } : {}),
+  }
 }
 
 /** secret_host_key makes (or records) the host's key pair for recipient mode. */

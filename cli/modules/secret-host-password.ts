@@ -23,17 +23,36 @@ async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<Mo
   const { why, st, want } = await probeTarget(ctx, a.dest, a)
   if (why) return { changed: false, failed: true, msg: why }
   const password = await s.hostPassword(ctx.host)
-  if (!password) return { changed: true, content_changed: true, dest: a.dest, ...want, msg: `create a vault password for ${ctx.host} at ${a.dest}` }
-  const same = st?.sha256 !== undefined && st.sha256 === createHash('sha256').update(`${password.reveal()}\n`).digest('hex')
+  if (!password)
+    return {
+      changed: true,
+      content_changed: true,
+      dest: a.dest,
+      ...want,
+      msg: `create a vault password for ${ctx.host} at ${a.dest}`,
+    }
+  const same =
+    st?.sha256 !== undefined && st.sha256 === createHash('sha256').update(`${password.reveal()}\n`).digest('hex')
   const attrs = st && same ? attrChanges(st, want) : []
   const changed = !same || attrs.length > 0
-  return { changed, content_changed: !same, dest: a.dest, ...want, ...(changed ? { msg: !same ? `${st ? 'replace' : 'install'} ${a.dest}` : `${a.dest}: ${attrs.join(', ')}` } : {}) }
+  return {
+    changed,
+    content_changed: !same,
+    dest: a.dest,
+    ...want,
+    ...(changed ? { msg: !same ? `${st ? 'replace' : 'install'} ${a.dest}` : `${a.dest}: ${attrs.join(', ')}` } : {}),
+  }
 }
 
 /** secret_host_password installs the host's vault password file. */
 export const secretHostPassword = secretFileModule('secret_host_password', Args, plan, async (ctx, s, a, p) => {
   const password = await s.hostPassword(ctx.host)
-  if (!password) return { ...p, failed: true, msg: `${ctx.host} has no vault password in the store (setup makes one before this task)` }
+  if (!password)
+    return {
+      ...p,
+      failed: true,
+      msg: `${ctx.host} has no vault password in the store (setup makes one before this task)`,
+    }
   const failed = await writeSecretFile(ctx, a.dest, Buffer.from(`${password.reveal()}\n`), p)
   return failed ? { ...p, failed: true, msg: failed } : p
 })

@@ -27,8 +27,16 @@ export const secretOrphans: Module<Args> = {
     const keep = new Set(a.keep.map((b) => `${b}${a.suffix}`))
     const names = [...listing.keys()].filter((p) => posix.dirname(p) === dir).map((p) => posix.basename(p))
     const orphans = names.filter((f) => f.endsWith(a.suffix) && !f.startsWith('.') && !keep.has(f)).sort()
-    const warnings = orphans.map((f) => `${ctx.host}: ${dir}/${f} is not in the manifest for this host: left in place, remove it by hand when nothing reads it`)
-    return { changed: false, orphans, warnings, ...(orphans.length > 0 ? { msg: `not in the manifest: ${orphans.join(', ')}` } : {}) }
+    const warnings = orphans.map(
+      (f) =>
+        `${ctx.host}: ${dir}/${f} is not in the manifest for this host: left in place, remove it by hand when nothing reads it`,
+    )
+    return {
+      changed: false,
+      orphans,
+      warnings,
+      ...(orphans.length > 0 ? { msg: `not in the manifest: ${orphans.join(', ')}` } : {}),
+    }
   },
   async apply(_ctx, _a, p) {
     return p

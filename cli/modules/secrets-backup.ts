@@ -61,9 +61,29 @@ export const secretsBackup: Module<Args> = {
     return { changed: true, msg: `archive ${a.src} to ${a.dest_dir}/secrets-<now>.tar.gz (keep ${a.keep})` }
   },
   async apply(ctx, a) {
-    const r = await ctx.conn.exec(['sh', '-c', BACKUP, 'sh', a.src, a.dest_dir, String(a.keep), backupStamp(new Date())])
-    if (!r.ok) return { changed: false, failed: true, msg: `backup failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}` }
+    const r = await ctx.conn.exec([
+      'sh',
+      '-c',
+      BACKUP,
+      'sh',
+      a.src,
+      a.dest_dir,
+      String(a.keep),
+      backupStamp(new Date()),
+    ])
+    if (!r.ok)
+      return {
+        changed: false,
+        failed: true,
+        msg: `backup failed: ${r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`}`,
+      }
     const [path, sha256, members] = r.stdout.trim().split(' ')
-    return { changed: true, backup: path, sha256, members: Number(members), msg: `${path} (${members} members, verified)` }
+    return {
+      changed: true,
+      backup: path,
+      sha256,
+      members: Number(members),
+      msg: `${path} (${members} members, verified)`,
+    }
   },
 }

@@ -147,16 +147,35 @@ async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<Mod
   if (!r.ok) {
     const last = r.stderr.trim().split('\n').pop() ?? ''
     const ambiguous = r.code === 5 ? /: it matches (.*)$/.exec(last)?.[1]?.split(' ') : undefined
-    return { changed: false, failed: true, msg: `restore failed: ${last || `exit ${r.code}`}`, ...(ambiguous ? { ambiguous } : {}) }
+    return {
+      changed: false,
+      failed: true,
+      msg: `restore failed: ${last || `exit ${r.code}`}`,
+      ...(ambiguous ? { ambiguous } : {}),
+    }
   }
   const res = parseRestore(r.stdout)
   const bundles = bundlesIn(res.restored, a)
-  const consumers = [...new Set(bundles.flatMap((b) => (consumersOf(secretsOf(ctx), b) ?? [])))]
+  const consumers = [...new Set(bundles.flatMap((b) => consumersOf(secretsOf(ctx), b) ?? []))]
   const changed = res.restored.length > 0
-  const warnings = res.extra.length > 0 ? [`${ctx.host}: kept ${res.extra.length} file(s) the backup does not hold: ${res.extra.join(', ')}`] : []
+  const warnings =
+    res.extra.length > 0
+      ? [`${ctx.host}: kept ${res.extra.length} file(s) the backup does not hold: ${res.extra.join(', ')}`]
+      : []
   const verb = apply ? 'restored' : 'would restore'
-  const msg = changed ? `${verb} ${res.restored.length} of ${res.restored.length + res.same.length} from ${res.archive}` : `identical to ${res.archive}`
-  return { changed, archive: res.archive, restored: res.restored, extra: res.extra, bundles, consumers, msg, ...(warnings.length > 0 ? { warnings } : {}) }
+  const msg = changed
+    ? `${verb} ${res.restored.length} of ${res.restored.length + res.same.length} from ${res.archive}`
+    : `identical to ${res.archive}`
+  return {
+    changed,
+    archive: res.archive,
+    restored: res.restored,
+    extra: res.extra,
+    bundles,
+    consumers,
+    msg,
+    ...(warnings.length > 0 ? { warnings } : {}),
+  }
 }
 
 /** secrets_restore restores a host's secrets tree from one of its backups. */

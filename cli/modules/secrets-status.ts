@@ -59,7 +59,8 @@ export const secretsStatus: Module<Args> = {
       const n = /^(ok|corrupt) ([0-9a-f]{64}|) (.*)$/.exec(line)
       if (n) newest = { gzip: n[1] as NewestBackup['gzip'], sha256: n[2] as string, path: n[3] as string }
       const b = /^B (\d+(?:\.\d+)?) (.*)$/.exec(line)
-      if (b && (!latestBackup || Number(b[1]) * 1000 > latestBackup.at)) latestBackup = { path: b[2] as string, at: Number(b[1]) * 1000 }
+      if (b && (!latestBackup || Number(b[1]) * 1000 > latestBackup.at))
+        latestBackup = { path: b[2] as string, at: Number(b[1]) * 1000 }
     }
     const s = secretsOf(ctx)
     const bundles: BundleState[] = []
@@ -83,14 +84,28 @@ export const secretsStatus: Module<Args> = {
         }
       }
       if (!file) Object.assign(state, { state: 'missing', why: 'not on the host' })
-      else if (file.type !== 'f') Object.assign(state, { state: 'drifted', why: file.type === 'l' ? 'a symlink' : 'not a regular file' })
-      else if (spec.format === 'env') Object.assign(state, { state: 'unknown', why: 'plaintext: compared by content (deploy --check with the password)' })
+      else if (file.type !== 'f')
+        Object.assign(state, { state: 'drifted', why: file.type === 'l' ? 'a symlink' : 'not a regular file' })
+      else if (spec.format === 'env')
+        Object.assign(state, {
+          state: 'unknown',
+          why: 'plaintext: compared by content (deploy --check with the password)',
+        })
       else if (!rec?.sha256) Object.assign(state, { state: 'unknown', why: 'no deploy recorded from this store' })
-      else if (rec.sha256 !== file.sha256) Object.assign(state, { state: 'drifted', why: 'differs from what the last deploy wrote' })
-      else if (meta && s && rec.content !== (await s.contentId(spec.name))) Object.assign(state, { state: 'drifted', why: 'the store has newer values: deploy' })
+      else if (rec.sha256 !== file.sha256)
+        Object.assign(state, { state: 'drifted', why: 'differs from what the last deploy wrote' })
+      else if (meta && s && rec.content !== (await s.contentId(spec.name)))
+        Object.assign(state, { state: 'drifted', why: 'the store has newer values: deploy' })
       bundles.push(state)
     }
-    const backup = latestBackup ? { path: latestBackup.path, at: new Date(latestBackup.at).toISOString(), age_days: Math.floor((now - latestBackup.at) / DAY), verified: backupVerdict(newest, a.backup_records) } : null
+    const backup = latestBackup
+      ? {
+          path: latestBackup.path,
+          at: new Date(latestBackup.at).toISOString(),
+          age_days: Math.floor((now - latestBackup.at) / DAY),
+          verified: backupVerdict(newest, a.backup_records),
+        }
+      : null
     return { changed: false, status: true, rtt_ms: rttMs, bundles, backup }
   },
   async apply(_ctx, _a, p) {

@@ -77,7 +77,11 @@ export function alertPayload(s: JobSummary): AlertPayload {
 /** runAlert runs `sh -c commandLine` with the summary as JSON on stdin; it never throws for the hook. */
 export function runAlert(commandLine: string, summary: JobSummary, opts: AlertOptions = {}): Promise<AlertResult> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', commandLine], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: alertEnv(summary, opts.env ?? process.env) })
+    const child = spawn('sh', ['-c', commandLine], {
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: alertEnv(summary, opts.env ?? process.env),
+    })
     const tail = captureOutput(child)
     const state = { timedOut: false, code: null as number | null, signal: null as NodeJS.Signals | null }
     const timers = [setTimeout(() => onTimeout(child, state, opts.graceMs ?? 2_000, timers), opts.timeoutMs ?? 30_000)]
@@ -87,7 +91,13 @@ export function runAlert(commandLine: string, summary: JobSummary, opts: AlertOp
       done = true
       timers.forEach(clearTimeout)
       const output = lastLines(tail() + extra, opts.maxLines ?? 20)
-      resolve({ ok: !state.timedOut && state.code === 0, code: state.code, signal: state.signal, timedOut: state.timedOut, output })
+      resolve({
+        ok: !state.timedOut && state.code === 0,
+        code: state.code,
+        signal: state.signal,
+        timedOut: state.timedOut,
+        output,
+      })
     }
     child.once('error', (err) => finish(`\ncannot run the alert command: ${err.message}`))
     child.once('exit', (code, signal) => {
@@ -105,7 +115,12 @@ function alertEnv(summary: JobSummary, env: NodeJS.ProcessEnv): NodeJS.ProcessEn
 }
 
 /** onTimeout sends SIGTERM to the hook's process group, then SIGKILL after `graceMs`. */
-function onTimeout(child: ChildProcess, state: { timedOut: boolean; code: number | null }, graceMs: number, timers: NodeJS.Timeout[]): void {
+function onTimeout(
+  child: ChildProcess,
+  state: { timedOut: boolean; code: number | null },
+  graceMs: number,
+  timers: NodeJS.Timeout[],
+): void {
   if (child.exitCode === null && child.signalCode === null) state.timedOut = true
   killGroup(child, 'SIGTERM')
   timers.push(

@@ -67,7 +67,10 @@ const FAMILIES: Record<string, Family> = {
   hosts_failed: { help: 'Hosts that failed in the last run.', labels: JOB },
   hosts_unreachable: { help: 'Hosts unreachable in the last run.', labels: JOB },
   last_run_duration_seconds: { help: 'Duration of the last run.', labels: JOB },
-  last_run_exit_code: { help: 'Exit code of the last run (0 ok, 4 host failed, 5 unreachable, 6 findings).', labels: JOB },
+  last_run_exit_code: {
+    help: 'Exit code of the last run (0 ok, 4 host failed, 5 unreachable, 6 findings).',
+    labels: JOB,
+  },
   last_run_success: { help: '1 if the last run succeeded, else 0.', labels: JOB },
   last_run_timestamp_seconds: { help: 'Unix time the last run finished.', labels: JOB },
   last_success_timestamp_seconds: { help: 'Unix time the last successful run finished.', labels: JOB },
@@ -86,7 +89,9 @@ export async function writeMetrics(path: string, summary: JobSummary): Promise<W
   const update = async (): Promise<WriteMetricsResult> => {
     const old = await readSamples(path)
     const kept = old.samples.filter((s) => s.labels[JOB_LABEL] !== summary.job)
-    const previous = old.samples.find((s) => s.family === 'last_success_timestamp_seconds' && s.labels[JOB_LABEL] === summary.job)
+    const previous = old.samples.find(
+      (s) => s.family === 'last_success_timestamp_seconds' && s.labels[JOB_LABEL] === summary.job,
+    )
     await writeFileAtomic(path, renderMetrics([...kept, ...jobSamples(summary, previous?.value)]), { mode: 0o644 })
     return { warnings: old.warnings }
   }
@@ -95,13 +100,19 @@ export async function writeMetrics(path: string, summary: JobSummary): Promise<W
     const cause = err instanceof UserError ? err.cause : err
     if (cause === undefined || cause instanceof UserError) throw err
     const code = errnoWords(cause) ?? (cause as NodeJS.ErrnoException).code ?? String(cause)
-    throw new UserError(`cannot write metrics file ${path}: ${code}`, Exit.Usage, [`its directory must exist and be writable (node_exporter's --collector.textfile.directory)`], { cause })
+    throw new UserError(
+      `cannot write metrics file ${path}: ${code}`,
+      Exit.Usage,
+      [`its directory must exist and be writable (node_exporter's --collector.textfile.directory)`],
+      { cause },
+    )
   })
 }
 
 function checkSummary(summary: JobSummary): void {
   if (summary.job === '') throw new Error('metrics: the job name is empty')
-  if (Number.isNaN(summary.started_at.getTime())) throw new Error(`metrics: job ${summary.job} has an invalid start time`)
+  if (Number.isNaN(summary.started_at.getTime()))
+    throw new Error(`metrics: job ${summary.job} has an invalid start time`)
 }
 
 /** jobSamples turns a summary into samples; `lastSuccess` is the old file's value, kept on failure. */
@@ -133,7 +144,11 @@ function findingSamples(s: JobSummary): Sample[] {
     counts.set(f.host, row)
   }
   return [...counts].flatMap(([host, row]) =>
-    SEVERITIES.map((severity) => ({ family: 'findings', labels: { [JOB_LABEL]: s.job, host, severity }, value: String(row[severity]) })),
+    SEVERITIES.map((severity) => ({
+      family: 'findings',
+      labels: { [JOB_LABEL]: s.job, host, severity },
+      value: String(row[severity]),
+    })),
   )
 }
 
@@ -141,9 +156,14 @@ function findingSamples(s: JobSummary): Sample[] {
 function renderMetrics(samples: readonly Sample[]): string {
   const lines: string[] = []
   for (const family of Object.keys(FAMILIES).sort()) {
-    const rows = samples.filter((s) => s.family === family).map((s) => `${METRIC_PREFIX}${family}${renderLabels(family, s.labels)} ${s.value}`)
+    const rows = samples
+      .filter((s) => s.family === family)
+      .map((s) => `${METRIC_PREFIX}${family}${renderLabels(family, s.labels)} ${s.value}`)
     if (rows.length === 0) continue
-    lines.push(`# HELP ${METRIC_PREFIX}${family} ${FAMILIES[family]?.help ?? ''}`, `# TYPE ${METRIC_PREFIX}${family} gauge`)
+    lines.push(
+      `# HELP ${METRIC_PREFIX}${family} ${FAMILIES[family]?.help ?? ''}`,
+      `# TYPE ${METRIC_PREFIX}${family} gauge`,
+    )
     lines.push(...[...new Set(rows)].sort())
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`

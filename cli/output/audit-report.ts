@@ -54,7 +54,9 @@ export class AuditCollector implements Reporter {
   readonly warnings: string[] = []
 
   emit(e: EngineEvent): void {
-    if (e.kind === 'play-start') for (const h of e.hosts) if (!this.hosts.has(h)) this.hosts.set(h, { status: 'ok', findings: [], totals: totalsOf([]) })
+    if (e.kind === 'play-start')
+      for (const h of e.hosts)
+        if (!this.hosts.has(h)) this.hosts.set(h, { status: 'ok', findings: [], totals: totalsOf([]) })
     if (e.kind === 'warning') this.warnings.push(e.msg)
     if (e.kind !== 'host-result') return
     const h = this.hosts.get(e.host) ?? { status: 'ok', findings: [], totals: totalsOf([]) }
@@ -65,7 +67,13 @@ export class AuditCollector implements Reporter {
       h.totals = totalsOf(h.findings)
       h.scanned = r.scanned as number
       for (const f of (r.fixes ?? []) as Omit<FixRecord, 'host'>[]) {
-        this.fixes.push({ host: e.host, path: f.path, changes: f.changes, applied: f.applied === true, ...(f.error ? { error: f.error } : {}) })
+        this.fixes.push({
+          host: e.host,
+          path: f.path,
+          changes: f.changes,
+          applied: f.applied === true,
+          ...(f.error ? { error: f.error } : {}),
+        })
       }
     }
     if (e.status === 'unreachable' || e.status === 'failed') {
@@ -78,7 +86,12 @@ export class AuditCollector implements Reporter {
   document(opts: { check: boolean; failOn: Severity }): AuditDocument {
     const hosts = Object.fromEntries([...this.hosts].sort(([a], [b]) => a.localeCompare(b)))
     const all = Object.values(hosts)
-    const totals = { ...totalsOf(all.flatMap((h) => h.findings)), hosts: all.length, unreachable: all.filter((h) => h.status === 'unreachable').length, failed: all.filter((h) => h.status === 'failed').length }
+    const totals = {
+      ...totalsOf(all.flatMap((h) => h.findings)),
+      hosts: all.length,
+      unreachable: all.filter((h) => h.status === 'unreachable').length,
+      failed: all.filter((h) => h.status === 'failed').length,
+    }
     return { check: opts.check, fail_on: opts.failOn, hosts, totals, fixed: this.fixes, warnings: this.warnings }
   }
 }
@@ -86,7 +99,9 @@ export class AuditCollector implements Reporter {
 /** auditExitCode maps the report and the run's own exit code to the audit's (see header). */
 export function auditExitCode(doc: AuditDocument, runExit: number): number {
   if (runExit !== Exit.Ok) return runExit
-  const failing = Object.values(doc.hosts).some((h) => h.findings.some((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)))
+  const failing = Object.values(doc.hosts).some((h) =>
+    h.findings.some((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)),
+  )
   return failing ? Exit.Findings : Exit.Ok
 }
 
@@ -96,17 +111,27 @@ export function auditExitCode(doc: AuditDocument, runExit: number): number {
  * coloured only when not zero.
  */
 export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
-  const paint: Record<Severity, (s: string) => string> = { critical: c.bold.red, high: c.red, medium: c.yellow, low: c.cyan }
+  const paint: Record<Severity, (s: string) => string> = {
+    critical: c.bold.red,
+    high: c.red,
+    medium: c.yellow,
+    low: c.cyan,
+  }
   const lines: string[] = []
-  const line = (f: Finding, width: number, tag = ''): string => `${paint[f.severity](f.severity.toUpperCase().padEnd(8))}  ${f.check.padEnd(width)}  ${esc(f.path)}: ${esc(f.actual)}, expected ${esc(f.expected)}${tag}`
+  const line = (f: Finding, width: number, tag = ''): string =>
+    `${paint[f.severity](f.severity.toUpperCase().padEnd(8))}  ${f.check.padEnd(width)}  ${esc(f.path)}: ${esc(f.actual)}, expected ${esc(f.expected)}${tag}`
   const fixedFindings = Object.values(doc.hosts).flatMap((h) => h.findings.filter((f) => f.fixed))
   const fixing = doc.fixed.length > 0 || fixedFindings.length > 0
   if (fixing) {
     lines.push(c.bold(doc.check ? 'fixes --fix would make (check mode: nothing changed)' : 'fixed'))
-    for (const f of doc.fixed) lines.push(`  ${esc(f.host)} ${esc(f.path)}: ${esc(f.changes.join(', '))}${f.error ? c.red(` (failed: ${esc(f.error)})`) : ''}`)
+    for (const f of doc.fixed)
+      lines.push(
+        `  ${esc(f.host)} ${esc(f.path)}: ${esc(f.changes.join(', '))}${f.error ? c.red(` (failed: ${esc(f.error)})`) : ''}`,
+      )
     const recorded = new Set(doc.fixed.map((f) => `${f.host}\0${f.path}`))
     const width = Math.max(0, ...fixedFindings.map((f) => f.check.length))
-    for (const f of fixedFindings) if (!recorded.has(`${f.host}\0${f.path}`)) lines.push(`  ${esc(f.host)}  ${line(f, width, c.green(' [fixed]'))}`)
+    for (const f of fixedFindings)
+      if (!recorded.has(`${f.host}\0${f.path}`)) lines.push(`  ${esc(f.host)}  ${line(f, width, c.green(' [fixed]'))}`)
     lines.push('', c.bold(doc.check ? 'findings' : 'left after the fixes'))
   }
   for (const [host, h] of Object.entries(doc.hosts)) {
@@ -115,17 +140,28 @@ export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
     const fixedHere = h.findings.length - left.length
     if (h.status === 'unreachable') lines.push(`${name}  ${c.red('UNREACHABLE')}  ${esc(h.msg ?? '')}`)
     else if (h.status === 'failed') lines.push(`${name}  ${c.red('FAILED')}  ${esc(h.msg ?? '')}`)
-    else if (left.length === 0) lines.push(`${name}  ${c.green('clean')}${fixedHere ? ` after ${plural(fixedHere, 'fix', 'fixes')}` : ''} (${h.scanned ?? 0} paths)`)
+    else if (left.length === 0)
+      lines.push(
+        `${name}  ${c.green('clean')}${fixedHere ? ` after ${plural(fixedHere, 'fix', 'fixes')}` : ''} (${h.scanned ?? 0} paths)`,
+      )
     else lines.push(`${name}  ${plural(left.length, 'finding')}${fixedHere ? ' left' : ''} (${h.scanned ?? 0} paths)`)
     const width = Math.max(0, ...left.map((f) => f.check.length))
     for (const f of left) lines.push(`  ${line(f, width)}`)
   }
   const t = doc.totals
   const counts = SEVERITIES.map((s) => counted(t[s], `${t[s]} ${s}`, paint[s])).join(', ')
-  const hostsPart = plural(t.hosts, 'host') + (t.unreachable ? `, ${c.red(`${t.unreachable} unreachable`)}` : '') + (t.failed ? `, ${c.red(`${t.failed} failed`)}` : '')
-  const over = Object.values(doc.hosts).flatMap((h) => h.findings).filter((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)).length
+  const hostsPart =
+    plural(t.hosts, 'host') +
+    (t.unreachable ? `, ${c.red(`${t.unreachable} unreachable`)}` : '') +
+    (t.failed ? `, ${c.red(`${t.failed} failed`)}` : '')
+  const over = Object.values(doc.hosts)
+    .flatMap((h) => h.findings)
+    .filter((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)).length
   const verdict = over > 0 ? c.red(`${over} at or above ${doc.fail_on}`) : c.green(`none at or above ${doc.fail_on}`)
-  lines.push('', `audit: ${hostsPart}, ${plural(t.total, 'finding')}${fixing && !doc.check ? ' left' : ''} (${counts}); ${verdict}`)
+  lines.push(
+    '',
+    `audit: ${hostsPart}, ${plural(t.total, 'finding')}${fixing && !doc.check ? ' left' : ''} (${counts}); ${verdict}`,
+  )
   return lines.join('\n') + '\n'
 }
 

@@ -26,7 +26,14 @@ export class HumanReporter implements Reporter {
 
   emit(e: EngineEvent): void {
     const c = this.c
-    const paint: Record<HostStatus, (s: string) => string> = { ok: c.green, changed: c.yellow, failed: c.red, skipped: c.cyan, unreachable: c.red, unknown: c.magenta }
+    const paint: Record<HostStatus, (s: string) => string> = {
+      ok: c.green,
+      changed: c.yellow,
+      failed: c.red,
+      skipped: c.cyan,
+      unreachable: c.red,
+      unknown: c.magenta,
+    }
     switch (e.kind) {
       case 'play-start':
         this.write(`\n${c.bold(`PLAY [${e.play}]`)}${e.check ? ' (check mode)' : ''} ${'*'.repeat(20)}\n`)
@@ -37,10 +44,19 @@ export class HumanReporter implements Reporter {
         const tail = e.msg ? ` => ${escapeControl(e.msg)}` : ''
         const ignored = e.ignored ? ' ...ignoring' : ''
         this.write(paint[e.status](`${LABEL[e.status]}: [${e.host}] ${what}${tail}`) + ignored + '\n')
-        for (const d of e.diff ?? []) this.write(c.dim(`--- before: ${d.path}\n${d.before}+++ after: ${d.path}\n${d.after}`))
+        for (const d of e.diff ?? [])
+          this.write(c.dim(`--- before: ${d.path}\n${d.before}+++ after: ${d.path}\n${d.after}`))
         // what a failed container left in its log (already redacted), so the cause is on screen
         if (e.status === 'failed' && typeof e.result.logs === 'string' && e.result.logs.trim() !== '') {
-          this.write(c.dim(e.result.logs.trimEnd().split('\n').map((l) => `  | ${escapeControl(l)}\n`).join('')))
+          this.write(
+            c.dim(
+              e.result.logs
+                .trimEnd()
+                .split('\n')
+                .map((l) => `  | ${escapeControl(l)}\n`)
+                .join(''),
+            ),
+          )
         }
         if (this.verbose > 0 && e.status !== 'skipped') this.write(c.dim(`  ${JSON.stringify(e.result)}\n`))
         break

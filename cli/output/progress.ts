@@ -46,7 +46,12 @@ export class ProgressLine implements Reporter {
 }
 
 /** withProgress wraps `inner` in a progress line when stderr is a terminal and the output is not JSON. */
-export function withProgress(inner: Reporter, label: string, json: boolean, stderr: { isTTY?: boolean; write(s: string): unknown } = process.stderr): Reporter & { clear(): void } {
+export function withProgress(
+  inner: Reporter,
+  label: string,
+  json: boolean,
+  stderr: { isTTY?: boolean; write(s: string): unknown } = process.stderr,
+): Reporter & { clear(): void } {
   if (json || stderr.isTTY !== true) return { emit: (e) => inner.emit(e), clear: () => undefined }
   return new ProgressLine(inner, label, (s) => void stderr.write(s))
 }

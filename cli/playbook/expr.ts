@@ -32,7 +32,31 @@ export class ExprError extends Error {}
 
 type Tok = { k: 'num' | 'str' | 'name' | 'op'; v: string }
 
-const OPS = ['==', '!=', '<=', '>=', '=', '(', ')', '[', ']', '{', '}', ',', ':', '.', '|', '<', '>', '+', '-', '~', '*', '/', '%']
+const OPS = [
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '=',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  '.',
+  '|',
+  '<',
+  '>',
+  '+',
+  '-',
+  '~',
+  '*',
+  '/',
+  '%',
+]
 
 function tokenize(src: string): Tok[] {
   const out: Tok[] = []
@@ -215,7 +239,14 @@ class Parser {
     if (t.k === 'num') return { t: 'lit', v: Number(t.v) }
     if (t.k === 'str') return { t: 'lit', v: t.v }
     if (t.k === 'name') {
-      const lits: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null }
+      const lits: Record<string, unknown> = {
+        true: true,
+        True: true,
+        false: false,
+        False: false,
+        none: null,
+        None: null,
+      }
       return t.v in lits ? { t: 'lit', v: lits[t.v] } : { t: 'var', name: t.v }
     }
     if (t.v === '(') {

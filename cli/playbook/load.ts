@@ -101,7 +101,12 @@ async function loadRole(name: string, playbookDir: string, where: string, inheri
     if (!isMapping(src.data)) throw new ConfigError(`${locate(src, [])}: role ${sub} must be a mapping`)
     return src.data
   }
-  return { tasks: await load('tasks'), handlers: await load('handlers'), defaults: await varsOf('defaults'), vars: await varsOf('vars') }
+  return {
+    tasks: await load('tasks'),
+    handlers: await load('handlers'),
+    defaults: await varsOf('defaults'),
+    vars: await varsOf('vars'),
+  }
 }
 
 async function parseTasks(src: YamlSource, list: unknown, path: SourcePath, inh: Inherited): Promise<Task[]> {
@@ -117,7 +122,8 @@ async function parseTask(src: YamlSource, raw: unknown, path: SourcePath, inh: I
   if (!isMapping(raw)) throw new ConfigError(`${where}: a task must be a mapping`)
   const moduleKeys = Object.keys(raw).filter((k) => !(k in TASK_KEYWORDS))
   const kw = validate(src, Keywords, path, Object.fromEntries(Object.entries(raw).filter(([k]) => k in TASK_KEYWORDS)))
-  if (moduleKeys.length === 0) throw new ConfigError(`${where}: task has no module`, [`known modules: ${[...MODULES.keys()].join(', ')}`])
+  if (moduleKeys.length === 0)
+    throw new ConfigError(`${where}: task has no module`, [`known modules: ${[...MODULES.keys()].join(', ')}`])
   if (moduleKeys.length > 1) {
     const unknown = moduleKeys.find((k) => !MODULES.has(shortName(k)) && shortName(k) !== 'include_tasks')
     if (unknown) throw unknownKey(src, [...path, unknown], unknown)
@@ -162,7 +168,8 @@ async function includeTasks(src: YamlSource, arg: unknown, path: SourcePath, inh
   if (!rel) throw new ConfigError(`${locate(src, path)}: include_tasks needs a file name`)
   if (rel.includes('{{')) throw new ConfigError(`${locate(src, path)}: include_tasks file names cannot be templated`)
   const file = resolve(dirname(src.file), rel)
-  if (inh.stack.includes(file)) throw new ConfigError(`${locate(src, path)}: include_tasks loop: ${file} includes itself`)
+  if (inh.stack.includes(file))
+    throw new ConfigError(`${locate(src, path)}: include_tasks loop: ${file} includes itself`)
   if (!existsSync(file)) throw new ConfigError(`${locate(src, path)}: include_tasks file not found: ${file}`)
   const inc = await readYaml(file)
   return parseTasks(inc, inc.data ?? [], [], { ...inh, stack: [...inh.stack, file] })
@@ -176,7 +183,8 @@ function moduleArgs(name: string, raw: unknown, src: YamlSource, path: SourcePat
     const out: Record<string, unknown> = {}
     for (const tok of shlexSplit(raw)) {
       const eq = tok.indexOf('=')
-      if (eq < 1) throw new ConfigError(`${locate(src, path)}: expected key=value arguments for '${name}', got '${tok}'`)
+      if (eq < 1)
+        throw new ConfigError(`${locate(src, path)}: expected key=value arguments for '${name}', got '${tok}'`)
       out[tok.slice(0, eq)] = tok.slice(eq + 1)
     }
     return out
@@ -191,10 +199,13 @@ function shortName(key: string): string {
 function unknownKey(src: YamlSource, path: SourcePath, key: string): ConfigError {
   const known = [...MODULES.keys(), 'include_tasks', ...Object.keys(TASK_KEYWORDS)]
   const best = suggest(shortName(key), known)
-  return new ConfigError(`${locateKey(src, path)}: unknown module or keyword '${key}'${best ? ` (did you mean '${best}'?)` : ''}`, [
-    `known modules: ${[...MODULES.keys(), 'include_tasks'].join(', ')}`,
-    `task keywords: ${Object.keys(TASK_KEYWORDS).join(', ')}`,
-  ])
+  return new ConfigError(
+    `${locateKey(src, path)}: unknown module or keyword '${key}'${best ? ` (did you mean '${best}'?)` : ''}`,
+    [
+      `known modules: ${[...MODULES.keys(), 'include_tasks'].join(', ')}`,
+      `task keywords: ${Object.keys(TASK_KEYWORDS).join(', ')}`,
+    ],
+  )
 }
 
 /** suggest returns the closest known word within edit distance 2, if any. */

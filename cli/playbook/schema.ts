@@ -14,7 +14,10 @@ export const TASK_KEYWORDS = {
   name: z.string().optional(),
   when: condition.optional(),
   notify: stringList.optional(),
-  register: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name').optional(),
+  register: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name')
+    .optional(),
   loop: z.unknown().optional(),
   with_items: z.unknown().optional(),
   loop_control: z.object({ loop_var: z.string().optional(), label: z.string().optional() }).strict().optional(),
@@ -37,12 +40,32 @@ export const PlaySchema = z
     name: z.string().optional(),
     hosts: z.union([z.string(), z.array(z.string())]).transform((h) => (Array.isArray(h) ? h.join(',') : h)),
     vars: vars.optional(),
-    serial: z.union([z.number().int().positive(), z.string().regex(/^\d+%?$/), z.array(z.union([z.number().int().positive(), z.string().regex(/^\d+%?$/)]))]).optional(),
+    serial: z
+      .union([
+        z.number().int().positive(),
+        z.string().regex(/^\d+%?$/),
+        z.array(z.union([z.number().int().positive(), z.string().regex(/^\d+%?$/)])),
+      ])
+      .optional(),
     any_errors_fatal: z.boolean().optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
     gather_facts: z.boolean().optional(),
     tags: stringList.optional(),
-    roles: z.array(z.union([z.string(), z.object({ role: z.string(), vars: vars.optional(), tags: stringList.optional(), when: condition.optional() }).strict()])).optional(),
+    roles: z
+      .array(
+        z.union([
+          z.string(),
+          z
+            .object({
+              role: z.string(),
+              vars: vars.optional(),
+              tags: stringList.optional(),
+              when: condition.optional(),
+            })
+            .strict(),
+        ]),
+      )
+      .optional(),
     pre_tasks: z.array(z.unknown()).optional(),
     tasks: z.array(z.unknown()).optional(),
     post_tasks: z.array(z.unknown()).optional(),

@@ -84,7 +84,6 @@ export function evalCondition(cond: unknown, scope: Scope): boolean {
   return truthy(evaluate(compile(src), scope))
 }
 
-
 /** truthy is Python's truth: empty strings, lists, mappings, 0, None are false. */
 export function truthy(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0
@@ -216,7 +215,10 @@ class Kwargs {
 }
 
 const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v])
-const attr = (v: unknown, name: unknown): unknown => str(name).split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v)
+const attr = (v: unknown, name: unknown): unknown =>
+  str(name)
+    .split('.')
+    .reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v)
 
 /** attrTest is Jinja's selectattr/rejectattr test: truthy by default, or `defined`, `equalto`/`==`, `in`. */
 function attrTest(item: unknown, name: unknown, test?: unknown, value?: unknown): boolean {
@@ -264,7 +266,8 @@ const FILTERS: Record<string, (v: unknown, ...a: unknown[]) => unknown> = {
   int: (v) => (Number.isNaN(Number.parseInt(str(v), 10)) ? 0 : Number.parseInt(str(v), 10)),
   float: (v) => (Number.isNaN(Number.parseFloat(str(v))) ? 0 : Number.parseFloat(str(v))),
   bool: (v) => (typeof v === 'string' ? ['yes', 'on', '1', 'true', 'y'].includes(v.toLowerCase()) : Boolean(v)),
-  length: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+  length: (v) =>
+    Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0,
   join: (v, sep = '') => (Array.isArray(v) ? v.map(str).join(str(sep)) : str(v)),
   split: (v, sep = ' ') => str(v).split(str(sep)),
   first: (v) => (Array.isArray(v) ? v[0] : str(v)[0]),
@@ -323,7 +326,8 @@ function applyTest(n: Extract<Node, { t: 'test' }>, scope: Scope): boolean {
       search: () => new RegExp(str(evaluate(n.args[0] as Node, scope))).test(str(v)),
     }
     const t = tests[n.name]
-    if (!t) throw new TemplateError(`unknown test '${n.name}' (known: defined, undefined, ${Object.keys(tests).join(', ')})`)
+    if (!t)
+      throw new TemplateError(`unknown test '${n.name}' (known: defined, undefined, ${Object.keys(tests).join(', ')})`)
     return t()
   })()
   return n.neg ? !result : result

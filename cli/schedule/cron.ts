@@ -78,11 +78,19 @@ const MAX_DAYS = 28 * 366
 export function parseCron(source: string): CronExpression {
   const trimmed = source.trim()
   const nick = trimmed.startsWith('@') ? NICKNAMES[trimmed.toLowerCase()] : undefined
-  if (trimmed.startsWith('@') && nick === undefined) throw new CronSyntaxError(`unknown nickname ${trimmed} (known: ${Object.keys(NICKNAMES).join(', ')})`)
+  if (trimmed.startsWith('@') && nick === undefined)
+    throw new CronSyntaxError(`unknown nickname ${trimmed} (known: ${Object.keys(NICKNAMES).join(', ')})`)
   const parts = (nick ?? trimmed).split(/\s+/)
-  if (parts.length !== 5) throw new CronSyntaxError(`expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`)
+  if (parts.length !== 5)
+    throw new CronSyntaxError(`expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`)
   const fields = parts as [string, string, string, string, string]
-  const [minutes, hours, days, months, dow] = fields.map((text, i) => parseField(text, FIELDS[i] as FieldSpec)) as [number[], number[], number[], number[], number[]]
+  const [minutes, hours, days, months, dow] = fields.map((text, i) => parseField(text, FIELDS[i] as FieldSpec)) as [
+    number[],
+    number[],
+    number[],
+    number[],
+    number[],
+  ]
   const weekdays = [...new Set(dow.map((d) => d % 7))].sort((a, b) => a - b)
   const dayOr = !fields[2].startsWith('*') && !fields[4].startsWith('*')
   return { source, fields, minutes, hours, days, months, weekdays, dayOr }
@@ -97,7 +105,10 @@ function parseField(text: string, spec: FieldSpec): number[] {
     const [, range = '', stepText] = m
     const step = stepText === undefined ? 1 : Number(stepText)
     if (step < 1) throw new CronSyntaxError(`${spec.name}: step must be at least 1 in "${item}"`)
-    if (stepText !== undefined && range !== '*' && !range.includes('-')) throw new CronSyntaxError(`${spec.name}: a step needs * or a range, as in */${stepText} or 0-30/${stepText}, not "${item}"`)
+    if (stepText !== undefined && range !== '*' && !range.includes('-'))
+      throw new CronSyntaxError(
+        `${spec.name}: a step needs * or a range, as in */${stepText} or 0-30/${stepText}, not "${item}"`,
+      )
     const [lo, hi] = range === '*' ? [spec.min, spec.max] : rangeBounds(range, spec)
     if (lo > hi) throw new CronSyntaxError(`${spec.name}: range "${range}" runs backwards`)
     for (let v = lo; v <= hi; v += step) values.add(v)
@@ -115,7 +126,8 @@ function rangeBounds(range: string, spec: FieldSpec): [number, number] {
 function fieldValue(token: string, spec: FieldSpec): number {
   if (/^[0-9]+$/.test(token)) {
     const v = Number(token)
-    if (v < spec.min || v > spec.max) throw new CronSyntaxError(`${spec.name}: ${v} is out of range ${spec.min}-${spec.max}`)
+    if (v < spec.min || v > spec.max)
+      throw new CronSyntaxError(`${spec.name}: ${v} is out of range ${spec.min}-${spec.max}`)
     return v
   }
   const i = spec.names?.indexOf(token.toLowerCase() as never) ?? -1
@@ -160,7 +172,15 @@ export function nextRuns(expr: string | CronExpression, zone: string, from: Date
 }
 
 /** runsOnDay appends the day's run times after `after` to `runs`, up to `n` in all. */
-function runsOnDay(c: CronExpression, day: Pick<WallTime, 'year' | 'month' | 'day'>, zone: string, floor: number, after: number, runs: Date[], n: number): void {
+function runsOnDay(
+  c: CronExpression,
+  day: Pick<WallTime, 'year' | 'month' | 'day'>,
+  zone: string,
+  floor: number,
+  after: number,
+  runs: Date[],
+  n: number,
+): void {
   for (const hour of c.hours) {
     for (const minute of c.minutes) {
       const w: WallTime = { ...day, hour, minute, second: 0 }

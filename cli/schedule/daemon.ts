@@ -149,7 +149,9 @@ export class Scheduler {
       this.log(`missed ${job.name}: its ${ctx.date.toISOString()} run passed while the process was busy or asleep`)
     })
     const next = expr ? nextRuns(expr, job.timezone, this.now(), 1)[0] : task.getNextRun()
-    this.log(`scheduled ${job.name}: ${job.command} at "${job.cron}" ${job.timezone}, next ${next?.toISOString() ?? 'never'}`)
+    this.log(
+      `scheduled ${job.name}: ${job.command} at "${job.cron}" ${job.timezone}, next ${next?.toISOString() ?? 'never'}`,
+    )
     return task
   }
 
@@ -203,8 +205,14 @@ export class Scheduler {
 
   /** cronLogger sends node-cron's own warnings and errors to our log, one line each. */
   private cronLogger(): Logger {
-    const line = (level: string, message: string | Error): void => this.log(`node-cron ${level}: ${firstLine(message instanceof Error ? message.message : message)}`)
-    return { info: () => undefined, debug: () => undefined, warn: (m) => line('warning', m), error: (m) => line('error', m) }
+    const line = (level: string, message: string | Error): void =>
+      this.log(`node-cron ${level}: ${firstLine(message instanceof Error ? message.message : message)}`)
+    return {
+      info: () => undefined,
+      debug: () => undefined,
+      warn: (m) => line('warning', m),
+      error: (m) => line('error', m),
+    }
   }
 }
 

@@ -76,9 +76,15 @@ const EPOCH = new Date(Date.UTC(2000, 0, 1))
 const CONTROL = /[\u0000-\u001f\u007f]/
 const PASSWORD_ARG = /^--vault-password(=|$)|^--password/
 
-const text = z.string().min(1, 'must not be empty').refine((s) => !CONTROL.test(s), 'must not contain control characters (a newline, a tab)')
+const text = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => !CONTROL.test(s), 'must not contain control characters (a newline, a tab)')
 const zone = z.string().refine(isTimeZone, 'must be a tz database name like UTC or Europe/Berlin')
-const arg = text.refine((s) => !PASSWORD_ARG.test(s), 'must not carry a password: give it as a file (--vault-password-file or $MANAGE_SECRETS_VAULT_PASSWORD_FILE)')
+const arg = text.refine(
+  (s) => !PASSWORD_ARG.test(s),
+  'must not carry a password: give it as a file (--vault-password-file or $MANAGE_SECRETS_VAULT_PASSWORD_FILE)',
+)
 const cron = z.string().superRefine((expr, ctx) => {
   const issue = cronIssue(expr)
   if (issue) ctx.addIssue({ code: 'custom', message: issue })
@@ -87,13 +93,17 @@ const cron = z.string().superRefine((expr, ctx) => {
 const jobSchema = z.strictObject({
   name: z.string().regex(JOB_NAME, 'job names are lowercase letters, digits and -, starting with a letter or digit'),
   cron,
-  command: z.enum(JOB_COMMANDS, { error: (iss) => `must be one of ${JOB_COMMANDS.join(', ')} (got ${JSON.stringify(iss.input)})` }),
+  command: z.enum(JOB_COMMANDS, {
+    error: (iss) => `must be one of ${JOB_COMMANDS.join(', ')} (got ${JSON.stringify(iss.input)})`,
+  }),
   args: z.array(arg).default([]),
   timezone: zone.optional(),
   inventory: text.optional(),
   metrics_file: text.optional(),
   alert_command: text.optional(),
-  fail_on: z.enum(FAIL_ON, { error: (iss) => `must be one of ${FAIL_ON.join(', ')} (got ${JSON.stringify(iss.input)})` }).optional(),
+  fail_on: z
+    .enum(FAIL_ON, { error: (iss) => `must be one of ${FAIL_ON.join(', ')} (got ${JSON.stringify(iss.input)})` })
+    .optional(),
   enabled: z.boolean().default(true),
 })
 
@@ -106,7 +116,12 @@ const scheduleSchema = z
     const seen = new Map<string, number>()
     s.jobs.forEach((job, i) => {
       const first = seen.get(job.name)
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['jobs', i, 'name'], message: `duplicate job name "${job.name}" (first at jobs.${first})` })
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', i, 'name'],
+          message: `duplicate job name "${job.name}" (first at jobs.${first})`,
+        })
       else seen.set(job.name, i)
     })
   })
@@ -121,16 +136,19 @@ export function cronIssue(expr: string): string | undefined {
   const fields = expr.trim().split(/\s+/)
   if (fields.length === 6) {
     // node-cron's seconds field (for `schedule run` only: system cron and systemd count minutes)
-    if (!/^(\*|\*\/\d+|\d+(,\d+)*)$/.test(fields[0] as string)) return `invalid cron expression "${expr}": the seconds field takes *, */N or a list of seconds`
+    if (!/^(\*|\*\/\d+|\d+(,\d+)*)$/.test(fields[0] as string))
+      return `invalid cron expression "${expr}": the seconds field takes *, */N or a list of seconds`
     const check = validateDetailed(expr)
-    if (!check.valid) return `invalid cron expression "${expr}": node-cron refuses it: ${check.errors.map((e) => e.message).join('; ')}`
+    if (!check.valid)
+      return `invalid cron expression "${expr}": node-cron refuses it: ${check.errors.map((e) => e.message).join('; ')}`
     return cronIssue(fields.slice(1).join(' '))
   }
   try {
     const c = parseCron(expr)
     nextRuns(c, 'UTC', EPOCH, 1)
     const check = validateDetailed(nodeCronExpression(c))
-    if (!check.valid) return `invalid cron expression "${expr}": node-cron refuses it: ${check.errors.map((e) => e.message).join('; ')}`
+    if (!check.valid)
+      return `invalid cron expression "${expr}": node-cron refuses it: ${check.errors.map((e) => e.message).join('; ')}`
     return undefined
   } catch (err) {
     if (err instanceof CronSyntaxError) return `invalid cron expression "${expr}": ${err.message}`

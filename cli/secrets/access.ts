@@ -67,7 +67,10 @@ export async function openerFor(store: SecretStore, creds: Credentials, name: st
     return { passwords }
   }
   const identities = await creds.identities()
-  if (identities.length === 0) throw new VaultError(`${store.ascPath(name)} is encrypted to recipients' keys: give a private key`, ['--identity FILE or $MANAGE_SECRETS_IDENTITY'])
+  if (identities.length === 0)
+    throw new VaultError(`${store.ascPath(name)} is encrypted to recipients' keys: give a private key`, [
+      '--identity FILE or $MANAGE_SECRETS_IDENTITY',
+    ])
   return { identities }
 }
 
@@ -79,19 +82,28 @@ export async function planFor(ctx: AccessContext, name: string): Promise<SealPla
   }
   const admins = await loadAdmins(ctx.store.dir)
   if (admins.length === 0) {
-    throw new ConfigError(`recipient mode needs at least one admin public key in ${ctx.store.dir}/recipients/admins/`, ['manage-secrets vault keygen --admin NAME --output ~/.config/manage-secrets/NAME.key'])
+    throw new ConfigError(`recipient mode needs at least one admin public key in ${ctx.store.dir}/recipients/admins/`, [
+      'manage-secrets vault keygen --admin NAME --output ~/.config/manage-secrets/NAME.key',
+    ])
   }
   const spec = ctx.manifest.bundles[name]
   const hosts = spec ? await ctx.selectHosts(spec.hosts) : []
   const recipients = [...admins, ...(await loadHostKeys(ctx.store.dir, hosts))]
-  return { sealer: { kind: 'recipients', keys: recipients.map((r) => r.key) }, recipients: recipients.map((r) => ({ id: r.id, fingerprint: r.fingerprint })) }
+  return {
+    sealer: { kind: 'recipients', keys: recipients.map((r) => r.key) },
+    recipients: recipients.map((r) => ({ id: r.id, fingerprint: r.fingerprint })),
+  }
 }
 
 /**
  * verifyPassword opens one existing password-mode bundle (not among `except`) with the
  * current password; a store with none accepts any password.
  */
-export async function verifyPassword(store: SecretStore, creds: Credentials, except: readonly string[] = []): Promise<void> {
+export async function verifyPassword(
+  store: SecretStore,
+  creds: Credentials,
+  except: readonly string[] = [],
+): Promise<void> {
   for (const name of await store.list()) {
     if (except.includes(name)) continue
     const armored = await store.readArmored(name)

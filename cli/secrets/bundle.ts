@@ -77,7 +77,9 @@ export function parsePayload(text: string, fp: Fingerprinter, where: string, exp
   }
   const p = parsed.data
   if (expectedName !== undefined && p.bundle !== expectedName) {
-    throw new VaultError(`${where}: holds bundle '${p.bundle}', expected '${expectedName}'`, ['a bundle file was renamed or copied over another'])
+    throw new VaultError(`${where}: holds bundle '${p.bundle}', expected '${expectedName}'`, [
+      'a bundle file was renamed or copied over another',
+    ])
   }
   const keys = new Map<string, KeyEntry>()
   for (const [k, e] of Object.entries(p.keys)) {
@@ -86,7 +88,11 @@ export function parsePayload(text: string, fp: Fingerprinter, where: string, exp
       createdAt: e.created_at,
       rotatedAt: e.rotated_at,
       version: e.version,
-      ...(e.previous ? { previous: { value: fp.secret(e.previous.value), retiredAt: e.previous.retired_at, until: e.previous.until } } : {}),
+      ...(e.previous
+        ? {
+            previous: { value: fp.secret(e.previous.value), retiredAt: e.previous.retired_at, until: e.previous.until },
+          }
+        : {}),
     })
   }
   return { name: p.bundle, version: p.version, keys }
@@ -102,7 +108,9 @@ export function serializePayload(bundle: Bundle): string {
       created_at: e.createdAt,
       rotated_at: e.rotatedAt,
       version: e.version,
-      ...(e.previous ? { previous: { value: e.previous.value.reveal(), retired_at: e.previous.retiredAt, until: e.previous.until } } : {}),
+      ...(e.previous
+        ? { previous: { value: e.previous.value.reveal(), retired_at: e.previous.retiredAt, until: e.previous.until } }
+        : {}),
     }
   }
   return JSON.stringify({ bundle: bundle.name, version: bundle.version, keys }, null, 1)
@@ -122,7 +130,12 @@ export function setKey(bundle: Bundle, key: string, value: Secret, now: Date, gr
   }
   if (old.value.equals(value)) return false
   const entry: KeyEntry = { value, createdAt: old.createdAt, rotatedAt: at, version: old.version + 1 }
-  if (graceDays > 0) entry.previous = { value: old.value, retiredAt: at, until: new Date(now.getTime() + graceDays * DAY_MS).toISOString() }
+  if (graceDays > 0)
+    entry.previous = {
+      value: old.value,
+      retiredAt: at,
+      until: new Date(now.getTime() + graceDays * DAY_MS).toISOString(),
+    }
   bundle.keys.set(key, entry)
   return true
 }
@@ -155,7 +168,10 @@ const PLAIN_VALUE = /^[A-Za-z0-9_\-.~!@%^*+=:,/]+$/
 /** formatEnvValue quotes a value for a KEY=VALUE line only when it must (round-trips through dotenv.ts). */
 export function formatEnvValue(value: string): string {
   if (PLAIN_VALUE.test(value)) return value
-  const escaped = value.replace(/[\\"$\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', $: '\\$', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string)
+  const escaped = value.replace(
+    /[\\"$\n\r\t]/g,
+    (c) => ({ '\\': '\\\\', '"': '\\"', $: '\\$', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string,
+  )
   return `"${escaped}"`
 }
 

@@ -62,7 +62,11 @@ export interface Opener {
 }
 
 /** seal encrypts `plaintext` and returns an ASCII-armoured OpenPGP message. */
-export async function seal(plaintext: Secret, sealer: Sealer, config: openpgp.PartialConfig = SEAL_CONFIG): Promise<string> {
+export async function seal(
+  plaintext: Secret,
+  sealer: Sealer,
+  config: openpgp.PartialConfig = SEAL_CONFIG,
+): Promise<string> {
   const bytes = Buffer.from(plaintext.reveal(), 'utf8')
   try {
     const message = await openpgp.createMessage({ binary: bytes })
@@ -87,15 +91,20 @@ export async function unseal(armored: string, opener: Opener, fp: Fingerprinter,
   } catch {
     throw new VaultError(`${where} is corrupted or truncated (not a readable OpenPGP message)`)
   }
-  if (!(await sessionKeyPacketsCanonical(message, armored))) throw new VaultError(`${where} is corrupted (session key packet altered)`)
+  if (!(await sessionKeyPacketsCanonical(message, armored)))
+    throw new VaultError(`${where} is corrupted (session key packet altered)`)
   const passwords = (opener.passwords ?? []).map((p) => p.reveal())
   const keys = opener.identities ?? []
   if (passwords.length === 0 && keys.length === 0) throw new VaultError(`no password or key given to decrypt ${where}`)
   const symmetric = message.packets.filterByTag(openpgp.enums.packet.symEncryptedSessionKey).length > 0
   const toKeys = message.packets.filterByTag(openpgp.enums.packet.publicKeyEncryptedSessionKey).length > 0
   if (!symmetric && !toKeys) throw new VaultError(`${where} is corrupted (no session key packet)`)
-  if (symmetric && passwords.length === 0) throw new VaultError(`${where} is encrypted with a vault password, not to keys`, passwordHints())
-  if (!symmetric && keys.length === 0) throw new VaultError(`${where} is encrypted to recipients' keys, not with a password`, ['give a private key with --identity FILE or $MANAGE_SECRETS_IDENTITY'])
+  if (symmetric && passwords.length === 0)
+    throw new VaultError(`${where} is encrypted with a vault password, not to keys`, passwordHints())
+  if (!symmetric && keys.length === 0)
+    throw new VaultError(`${where} is encrypted to recipients' keys, not with a password`, [
+      'give a private key with --identity FILE or $MANAGE_SECRETS_IDENTITY',
+    ])
   try {
     const { data } = await openpgp.decrypt({
       message,
@@ -119,7 +128,13 @@ function dearmor(armored: string): Buffer {
   const begin = lines.findIndex((l) => l.startsWith('-----BEGIN '))
   const blank = lines.findIndex((l, i) => i > begin && l.trim() === '')
   const end = lines.findIndex((l, i) => i > blank && l.startsWith('-----END '))
-  return Buffer.from(lines.slice(blank + 1, end < 0 ? undefined : end).filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l.trim())).join(''), 'base64')
+  return Buffer.from(
+    lines
+      .slice(blank + 1, end < 0 ? undefined : end)
+      .filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l.trim()))
+      .join(''),
+    'base64',
+  )
 }
 
 /**
@@ -130,7 +145,9 @@ function dearmor(armored: string): Buffer {
  */
 async function sessionKeyPacketsCanonical(message: openpgp.Message<Uint8Array>, armored: string): Promise<boolean> {
   const tags = [openpgp.enums.packet.symEncryptedSessionKey, openpgp.enums.packet.publicKeyEncryptedSessionKey]
-  const written = message.packets.filterByTag(...tags).write() as Uint8Array | { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } }
+  const written = message.packets.filterByTag(...tags).write() as
+    | Uint8Array
+    | { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } }
   let head: Buffer
   if (written instanceof Uint8Array) head = Buffer.from(written)
   else {
@@ -145,27 +162,37 @@ async function sessionKeyPacketsCanonical(message: openpgp.Message<Uint8Array>, 
 
 function openError(err: unknown, where: string, symmetric: boolean): VaultError {
   const msg = err instanceof Error ? err.message : ''
-  if (/Argon2/i.test(msg) && /memory/i.test(msg)) return new VaultError(`${where} asks for more Argon2 memory than allowed (2^${MAX_ARGON2_MEMORY_EXPONENT} KiB)`)
-  if (symmetric && /Session key decryption failed/i.test(msg)) return new VaultError(`wrong vault password or corrupted file: ${where}`, passwordHints())
+  if (/Argon2/i.test(msg) && /memory/i.test(msg))
+    return new VaultError(`${where} asks for more Argon2 memory than allowed (2^${MAX_ARGON2_MEMORY_EXPONENT} KiB)`)
+  if (symmetric && /Session key decryption failed/i.test(msg))
+    return new VaultError(`wrong vault password or corrupted file: ${where}`, passwordHints())
   if (!symmetric && /No decryption key packets found|Session key decryption failed/i.test(msg)) {
-    return new VaultError(`${where} is not encrypted to the given key (wrong recipient)`, ['a host key decrypts only the bundles targeted at that host'])
+    return new VaultError(`${where} is not encrypted to the given key (wrong recipient)`, [
+      'a host key decrypts only the bundles targeted at that host',
+    ])
   }
   return new VaultError(`${where} is corrupted or truncated (integrity check failed)`)
 }
 
 function sealError(err: unknown): string {
   const msg = err instanceof Error ? err.message : ''
-  if (/expired|revoked|no valid encryption key/i.test(msg)) return 'a recipient key is expired, revoked or cannot encrypt'
+  if (/expired|revoked|no valid encryption key/i.test(msg))
+    return 'a recipient key is expired, revoked or cannot encrypt'
   return 'openpgp refused the operation'
 }
 
 /** passwordHints are the ways to give a vault password, for error messages. */
 export function passwordHints(): string[] {
-  return ['give the password with --vault-password-file FILE (mode 0600), $MANAGE_SECRETS_VAULT_PASSWORD_FILE, or at a terminal prompt']
+  return [
+    'give the password with --vault-password-file FILE (mode 0600), $MANAGE_SECRETS_VAULT_PASSWORD_FILE, or at a terminal prompt',
+  ]
 }
 
 /** sealForHost encrypts one host's copy of a bundle (env text) to that host's password or public key. */
-export async function sealForHost(text: Secret, target: { password: Secret } | { publicKey: openpgp.PublicKey }): Promise<string> {
+export async function sealForHost(
+  text: Secret,
+  target: { password: Secret } | { publicKey: openpgp.PublicKey },
+): Promise<string> {
   if ('password' in target) return seal(text, { kind: 'password', password: target.password }, HOST_SEAL_CONFIG)
   return seal(text, { kind: 'recipients', keys: [target.publicKey] })
 }

@@ -21,7 +21,12 @@ const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
 const DIGITS = '0123456789'
 const SYMBOLS = '-_.~!@%^*+=:,'
 /** DEFAULT_LENGTH is the length used when the manifest gives none. */
-export const DEFAULT_LENGTH: Record<'password' | 'alnum' | 'hex' | 'base64', number> = { password: 32, alnum: 32, hex: 64, base64: 32 }
+export const DEFAULT_LENGTH: Record<'password' | 'alnum' | 'hex' | 'base64', number> = {
+  password: 32,
+  alnum: 32,
+  hex: 64,
+  base64: 32,
+}
 
 /** GenerateOptions are the process edges a hook may need. */
 export interface GenerateOptions {
@@ -58,7 +63,9 @@ export function generateValue(spec: Pick<KeySpec, 'generator' | 'length'>): stri
       return randomString(LOWER + UPPER + DIGITS, spec.length ?? DEFAULT_LENGTH.alnum)
     case 'hex': {
       const n = spec.length ?? DEFAULT_LENGTH.hex
-      return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n)
+      return randomBytes(Math.ceil(n / 2))
+        .toString('hex')
+        .slice(0, n)
     }
     case 'base64':
       return randomBytes(spec.length ?? DEFAULT_LENGTH.base64).toString('base64')
@@ -73,7 +80,11 @@ export function generateValue(spec: Pick<KeySpec, 'generator' | 'length'>): stri
  * generateSecret makes a new value for `spec`: random, or from its hook for an external
  * key. Returns undefined for an external key without a hook (a human sets it).
  */
-export async function generateSecret(spec: KeySpec, fp: Fingerprinter, opts: GenerateOptions = {}): Promise<Secret | undefined> {
+export async function generateSecret(
+  spec: KeySpec,
+  fp: Fingerprinter,
+  opts: GenerateOptions = {},
+): Promise<Secret | undefined> {
   if (spec.generator !== 'external') return fp.secret(generateValue(spec))
   if (!spec.hook) return undefined
   return fp.secret(await runHook(spec.hook, opts))
@@ -83,14 +94,27 @@ export async function generateSecret(spec: KeySpec, fp: Fingerprinter, opts: Gen
 export function runHook(argv: readonly string[], opts: GenerateOptions = {}): Promise<string> {
   const what = `hook for ${opts.bundle ?? '?'}/${opts.key ?? '?'} (${argv[0] ?? ''})`
   return new Promise((resolve, reject) => {
-    const env = { ...(opts.env ?? process.env), MANAGE_SECRETS_BUNDLE: opts.bundle ?? '', MANAGE_SECRETS_KEY: opts.key ?? '' }
-    const child = spawn(argv[0] ?? '', argv.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'inherit'], timeout: opts.timeoutMs ?? 60_000 })
+    const env = {
+      ...(opts.env ?? process.env),
+      MANAGE_SECRETS_BUNDLE: opts.bundle ?? '',
+      MANAGE_SECRETS_KEY: opts.key ?? '',
+    }
+    const child = spawn(argv[0] ?? '', argv.slice(1), {
+      cwd: opts.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: opts.timeoutMs ?? 60_000,
+    })
     const chunks: Buffer[] = []
     child.stdout.on('data', (d: Buffer) => chunks.push(d))
-    child.on('error', (err: NodeJS.ErrnoException) => reject(new UserError(`${what} cannot run: ${err.code ?? 'error'}`)))
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new UserError(`${what} cannot run: ${err.code ?? 'error'}`)),
+    )
     child.on('close', (code, signal) => {
       if (code !== 0) return reject(new UserError(`${what} failed (${signal ?? `exit ${code}`})`))
-      const out = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+      const out = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '')
       chunks.forEach((c) => c.fill(0))
       if (out === '') return reject(new UserError(`${what} printed no value`))
       resolve(out)

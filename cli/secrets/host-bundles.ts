@@ -76,7 +76,9 @@ export async function locateHostBundles(dir: string, names: readonly string[]): 
     refuseNonRegular(path, e)
     files.push({ name, path })
   }
-  return files.length > 0 ? { files, missing: [] } : { files, missing: [`no bundles (*${HOST_BUNDLE_EXT}) in secrets dir ${dir}`] }
+  return files.length > 0
+    ? { files, missing: [] }
+    : { files, missing: [`no bundles (*${HOST_BUNDLE_EXT}) in secrets dir ${dir}`] }
 }
 
 async function locateNamed(dir: string, names: readonly string[]): Promise<LocatedBundles> {
@@ -98,7 +100,10 @@ async function locateNamed(dir: string, names: readonly string[]): Promise<Locat
 }
 
 function refuseNonRegular(path: string, info: { isFile(): boolean; isSymbolicLink(): boolean }): void {
-  if (info.isSymbolicLink()) throw new VaultError(`bundle ${path} is a symbolic link; refusing to follow it`, ['deploy writes regular files; check who replaced it'])
+  if (info.isSymbolicLink())
+    throw new VaultError(`bundle ${path} is a symbolic link; refusing to follow it`, [
+      'deploy writes regular files; check who replaced it',
+    ])
   if (!info.isFile()) throw new VaultError(`bundle ${path} is not a regular file`)
 }
 
@@ -117,7 +122,11 @@ export interface HostCredentialFiles {
  * an `Opener`; a file that does not exist is pushed to `missing`. Returns undefined when no
  * credential could be read.
  */
-export async function openHostCredentials(files: HostCredentialFiles, fp: Fingerprinter, missing: string[]): Promise<Opener | undefined> {
+export async function openHostCredentials(
+  files: HostCredentialFiles,
+  fp: Fingerprinter,
+  missing: string[],
+): Promise<Opener | undefined> {
   const passwords: Secret[] = []
   const identities: PrivateKey[] = []
   if (files.passwordFile !== undefined) {
@@ -148,7 +157,11 @@ async function exists(path: string): Promise<boolean> {
  * message, parses it as `KEY=VALUE` lines. Returns undefined for an encrypted bundle when
  * `opener` is undefined (no credential available), so the caller can skip it or fail.
  */
-export async function readHostBundle(file: HostBundleFile, opener: Opener | undefined, fp: Fingerprinter): Promise<DotenvEntry[] | undefined> {
+export async function readHostBundle(
+  file: HostBundleFile,
+  opener: Opener | undefined,
+  fp: Fingerprinter,
+): Promise<DotenvEntry[] | undefined> {
   const text = await readNoFollow(file.path)
   if (!text.trimStart().startsWith(ARMOR_BEGIN)) return parseBundle(text, file.path, fp)
   if (opener === undefined) return undefined
@@ -157,10 +170,12 @@ export async function readHostBundle(file: HostBundleFile, opener: Opener | unde
 }
 
 async function readNoFollow(path: string): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ELOOP') throw new VaultError(`bundle ${path} is a symbolic link; refusing to follow it`)
-    throw new VaultError(`bundle ${path}: cannot read: ${readErrorWords(err)}`)
-  })
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ELOOP') throw new VaultError(`bundle ${path} is a symbolic link; refusing to follow it`)
+      throw new VaultError(`bundle ${path}: cannot read: ${readErrorWords(err)}`)
+    },
+  )
   try {
     if (!(await fh.stat()).isFile()) throw new VaultError(`bundle ${path} is not a regular file`)
     return await fh.readFile('utf8')
@@ -177,7 +192,8 @@ function parseBundle(text: string, where: string, fp: Fingerprinter): DotenvEntr
   try {
     return parseDotenv(text, where, fp)
   } catch (err) {
-    if (err instanceof ConfigError) throw new VaultError(`bundle ${err.message} (corrupted or not a bundle)`, [], { cause: err })
+    if (err instanceof ConfigError)
+      throw new VaultError(`bundle ${err.message} (corrupted or not a bundle)`, [], { cause: err })
     throw err
   }
 }

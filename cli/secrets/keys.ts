@@ -28,7 +28,10 @@ export interface Recipient {
 export const RECIPIENTS_DIR = 'recipients'
 
 /** generateIdentity makes a key pair for an admin or a host (curve25519, AEAD-capable). */
-export async function generateIdentity(role: 'admin' | 'host', name: string): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
+export async function generateIdentity(
+  role: 'admin' | 'host',
+  name: string,
+): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
   const { privateKey, publicKey } = await openpgp.generateKey({
     type: 'ecc',
     userIDs: [{ name: `manage-secrets ${role} ${name}` }],
@@ -54,7 +57,10 @@ export async function readPublicKeyFile(path: string): Promise<openpgp.PublicKey
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`${path}: cannot read: ${readErrorWords(err)}`)
   })
-  if (text.includes('PRIVATE KEY BLOCK')) throw new ConfigError(`${path} holds a private key: the store keeps public keys only`, ['remove it from the repository and keep it 0600 outside'])
+  if (text.includes('PRIVATE KEY BLOCK'))
+    throw new ConfigError(`${path} holds a private key: the store keeps public keys only`, [
+      'remove it from the repository and keep it 0600 outside',
+    ])
   try {
     return await openpgp.readKey({ armoredKey: text })
   } catch {
@@ -81,7 +87,10 @@ export async function loadHostKeys(storeDir: string, hosts: readonly string[]): 
   const out: Recipient[] = []
   for (const h of hosts) {
     const path = join(dir, `${h}.asc`)
-    const exists = await stat(path).then(() => true, () => false)
+    const exists = await stat(path).then(
+      () => true,
+      () => false,
+    )
     if (!exists) {
       missing.push(h)
       continue
@@ -103,7 +112,10 @@ export async function readIdentityFile(path: string): Promise<openpgp.PrivateKey
     throw new VaultError(`identity file ${path}: cannot read: ${readErrorWords(err)}`)
   })
   if ((info.mode & 0o077) !== 0) {
-    throw new UsageError(`identity file ${path} is accessible by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`, [`chmod 600 ${path}`])
+    throw new UsageError(
+      `identity file ${path} is accessible by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')})`,
+      [`chmod 600 ${path}`],
+    )
   }
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new VaultError(`identity file ${path}: cannot read: ${readErrorWords(err)}`)

@@ -63,8 +63,10 @@ const keySpec = z.preprocess(
       description: z.string().optional(),
     })
     .superRefine((k, ctx) => {
-      if (k.hook && k.generator !== 'external') ctx.addIssue({ code: 'custom', path: ['hook'], message: 'only an external key has a hook' })
-      if (k.length !== undefined && k.generator === 'uuid') ctx.addIssue({ code: 'custom', path: ['length'], message: 'a uuid has no length' })
+      if (k.hook && k.generator !== 'external')
+        ctx.addIssue({ code: 'custom', path: ['hook'], message: 'only an external key has a hook' })
+      if (k.length !== undefined && k.generator === 'uuid')
+        ctx.addIssue({ code: 'custom', path: ['length'], message: 'a uuid has no length' })
     }),
 )
 
@@ -78,31 +80,34 @@ const mode = z.preprocess(
     .refine((m) => (m & 0o111) === 0, 'must not be executable'),
 )
 
-const bundleSpec = z.strictObject({
-  description: z.string().optional(),
-  hosts: z.string().min(1, 'must be a host pattern').default('all'),
-  format: z.enum(['encrypted', 'env']).default('encrypted'),
-  rotate_days: days.default(7),
-  grace_days: days.default(1),
-  consumers: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a container name')).default([]),
-  owner: z.string().min(1).default('root'),
-  group: z.string().min(1).default('root'),
-  mode: mode.default(0o600),
-  health: argv.optional(),
-  allow_keys: z.array(z.string()).default([]),
-  allow_no_hosts: z.boolean().default(false),
-  keys: z.record(z.string(), keySpec),
-}).superRefine((b, ctx) => {
-  if (Object.keys(b.keys).length === 0) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'a bundle needs at least one key' })
-  for (const k of Object.keys(b.keys)) {
-    const issue = keyNameIssue(k) ?? loaderKeyIssue(k, b.allow_keys)
-    if (issue) ctx.addIssue({ code: 'custom', path: ['keys', k], message: issue })
-  }
-  b.allow_keys.forEach((k, i) => {
-    const issue = keyNameIssue(k)
-    if (issue) ctx.addIssue({ code: 'custom', path: ['allow_keys', i], message: issue })
+const bundleSpec = z
+  .strictObject({
+    description: z.string().optional(),
+    hosts: z.string().min(1, 'must be a host pattern').default('all'),
+    format: z.enum(['encrypted', 'env']).default('encrypted'),
+    rotate_days: days.default(7),
+    grace_days: days.default(1),
+    consumers: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a container name')).default([]),
+    owner: z.string().min(1).default('root'),
+    group: z.string().min(1).default('root'),
+    mode: mode.default(0o600),
+    health: argv.optional(),
+    allow_keys: z.array(z.string()).default([]),
+    allow_no_hosts: z.boolean().default(false),
+    keys: z.record(z.string(), keySpec),
   })
-})
+  .superRefine((b, ctx) => {
+    if (Object.keys(b.keys).length === 0)
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'a bundle needs at least one key' })
+    for (const k of Object.keys(b.keys)) {
+      const issue = keyNameIssue(k) ?? loaderKeyIssue(k, b.allow_keys)
+      if (issue) ctx.addIssue({ code: 'custom', path: ['keys', k], message: issue })
+    }
+    b.allow_keys.forEach((k, i) => {
+      const issue = keyNameIssue(k)
+      if (issue) ctx.addIssue({ code: 'custom', path: ['allow_keys', i], message: issue })
+    })
+  })
 
 const manifestSchema = z.strictObject({
   version: z.literal(1).default(1),

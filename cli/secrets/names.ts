@@ -40,7 +40,8 @@ export function showName(name: string): string {
 export function bundleNameIssue(name: string): string | undefined {
   if (name.length === 0) return 'a bundle name must not be empty'
   if (name.length > MAX_BUNDLE) return `a bundle name has at most ${MAX_BUNDLE} characters`
-  if (!BUNDLE_NAME.test(name) || name.includes('..') || name.endsWith('.')) return `bundle names are ${BUNDLE_NAME_RULE}`
+  if (!BUNDLE_NAME.test(name) || name.includes('..') || name.endsWith('.'))
+    return `bundle names are ${BUNDLE_NAME_RULE}`
   return undefined
 }
 
@@ -53,7 +54,8 @@ export function isBundleName(name: string): boolean {
 export function keyNameIssue(key: string): string | undefined {
   if (!KEY_NAME.test(key)) return `key names are ${KEY_NAME_RULE}`
   if (key.length > MAX_KEY) return `a key name has at most ${MAX_KEY} characters`
-  if (key.endsWith(PREVIOUS_SUFFIX)) return `the ${PREVIOUS_SUFFIX} suffix is reserved for the previous value of a rotated key`
+  if (key.endsWith(PREVIOUS_SUFFIX))
+    return `the ${PREVIOUS_SUFFIX} suffix is reserved for the previous value of a rotated key`
   return undefined
 }
 

@@ -35,13 +35,21 @@ export function stripAnsible(text: string): string {
 /** readPasswordFile reads a password file, refusing one that group or others may access. */
 export async function readPasswordFile(path: string, fp: Fingerprinter): Promise<Secret> {
   const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'EACCES' ? 'permission denied' : `cannot read: ${err.code ?? 'error'}`
+    const why =
+      err.code === 'ENOENT'
+        ? 'does not exist'
+        : err.code === 'EACCES'
+          ? 'permission denied'
+          : `cannot read: ${err.code ?? 'error'}`
     throw new VaultError(`vault password file ${path} ${why}`)
   })
   if (!info.isFile()) throw new UsageError(`vault password file ${path} is not a regular file`)
   if ((info.mode & 0o077) !== 0) {
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0')
-    throw new UsageError(`vault password file ${path} is accessible by group or others (mode ${mode}); refusing to use it`, [`chmod 600 ${path}`])
+    throw new UsageError(
+      `vault password file ${path} is accessible by group or others (mode ${mode}); refusing to use it`,
+      [`chmod 600 ${path}`],
+    )
   }
   const raw = await readFile(path).catch((err: NodeJS.ErrnoException) => {
     throw new VaultError(`vault password file ${path}: cannot read: ${err.code ?? 'error'}`)
@@ -60,13 +68,19 @@ export function passwordFileOf(src: Pick<PasswordSource, 'file' | 'env'>): strin
 }
 
 /** getPassword returns the vault password from the file, else a terminal prompt (`confirm` asks twice). */
-export async function getPassword(src: PasswordSource, fp: Fingerprinter, label = 'Vault password', confirm = false): Promise<Secret> {
+export async function getPassword(
+  src: PasswordSource,
+  fp: Fingerprinter,
+  label = 'Vault password',
+  confirm = false,
+): Promise<Secret> {
   const file = passwordFileOf(src)
   if (file !== undefined) return readPasswordFile(file, fp)
   if (!src.tty) throw new VaultError('a vault password is needed and there is no terminal to ask on', passwordHints())
   const first = await promptHidden(`${label}: `, src.tty)
   if (first === '') throw new VaultError('empty vault password')
-  if (confirm && (await promptHidden(`Confirm ${label.toLowerCase()}: `, src.tty)) !== first) throw new VaultError('the passwords do not match')
+  if (confirm && (await promptHidden(`Confirm ${label.toLowerCase()}: `, src.tty)) !== first)
+    throw new VaultError('the passwords do not match')
   return fp.secret(first)
 }
 

@@ -26,14 +26,21 @@ export function emptyTargets(manifest: Manifest, select: (pattern: string) => st
 }
 
 /** checkTargets throws one `ConfigError` naming every bundle that would reach no host. */
-export function checkTargets(manifest: Manifest, select: (pattern: string) => string[], groups: readonly string[]): void {
+export function checkTargets(
+  manifest: Manifest,
+  select: (pattern: string) => string[],
+  groups: readonly string[],
+): void {
   const empty = emptyTargets(manifest, select)
   if (empty.length === 0) return
   const what = empty.map((n) => `${n} (hosts: ${JSON.stringify(manifest.bundles[n]?.hosts ?? '')})`).join(', ')
-  throw new ConfigError(`${manifest.file}: ${empty.length === 1 ? 'bundle' : 'bundles'} ${what} ${empty.length === 1 ? 'matches' : 'match'} no host of the inventory: delivered nowhere`, [
-    `known groups: ${groups.length > 0 ? groups.join(', ') : '(none)'}`,
-    'fix the pattern, or set allow_no_hosts: true on a bundle that may wait for its hosts',
-  ])
+  throw new ConfigError(
+    `${manifest.file}: ${empty.length === 1 ? 'bundle' : 'bundles'} ${what} ${empty.length === 1 ? 'matches' : 'match'} no host of the inventory: delivered nowhere`,
+    [
+      `known groups: ${groups.length > 0 ? groups.join(', ') : '(none)'}`,
+      'fix the pattern, or set allow_no_hosts: true on a bundle that may wait for its hosts',
+    ],
+  )
 }
 
 /** damagedFiles lists the store's `.asc` files whose ciphertext is not what their sidecar recorded. */
@@ -53,9 +60,10 @@ export async function damagedFiles(store: SecretStore, names?: readonly string[]
 export async function checkIntegrity(store: SecretStore, names?: readonly string[]): Promise<void> {
   const bad = await damagedFiles(store, names)
   if (bad.length === 0) return
-  throw new VaultError(`${bad.join(', ')}: ${bad.length === 1 ? 'does' : 'do'} not match the sha256 in ${bad.length === 1 ? 'its sidecar' : 'their sidecars'} (damaged, truncated or edited by hand)`, [
-    `restore from git: git checkout -- ${bad.join(' ')} (and its .meta.json); nothing was changed on any host`,
-  ])
+  throw new VaultError(
+    `${bad.join(', ')}: ${bad.length === 1 ? 'does' : 'do'} not match the sha256 in ${bad.length === 1 ? 'its sidecar' : 'their sidecars'} (damaged, truncated or edited by hand)`,
+    [`restore from git: git checkout -- ${bad.join(' ')} (and its .meta.json); nothing was changed on any host`],
+  )
 }
 
 /**
@@ -70,7 +78,8 @@ export async function pendingBundles(session: SecretsProvider, hosts: readonly s
     const records = await session.deployed(host)
     for (const spec of session.bundlesFor(host)) {
       if (pending.has(spec.name)) continue
-      if (!ids.has(spec.name)) ids.set(spec.name, (await session.hasBundle(spec.name)) ? await session.contentId(spec.name) : undefined)
+      if (!ids.has(spec.name))
+        ids.set(spec.name, (await session.hasBundle(spec.name)) ? await session.contentId(spec.name) : undefined)
       const id = ids.get(spec.name)
       if (id !== undefined && records[spec.name]?.content !== id) pending.add(spec.name)
     }
@@ -84,7 +93,11 @@ export async function pendingBundles(session: SecretsProvider, hosts: readonly s
  * a wrong password, a missing key or a damaged host-password store fails here (exit 3).
  * The decrypted bundles stay cached in the session for the run.
  */
-export async function proveCredentials(session: SecretsProvider, names: readonly string[], hosts: readonly string[]): Promise<void> {
+export async function proveCredentials(
+  session: SecretsProvider,
+  names: readonly string[],
+  hosts: readonly string[],
+): Promise<void> {
   for (const name of names) await session.plaintext(name)
   const lacking: string[] = []
   for (const host of hosts) {
@@ -93,6 +106,9 @@ export async function proveCredentials(session: SecretsProvider, names: readonly
   }
   if (lacking.length > 0) {
     const what = session.encryption === 'password' ? 'vault password' : 'key pair'
-    throw new VaultError(`${lacking.join(', ')} ${lacking.length === 1 ? 'has' : 'have'} no ${what} yet: nothing was changed`, [`run: manage-secrets setup --hosts ${lacking.join(',')}`])
+    throw new VaultError(
+      `${lacking.join(', ')} ${lacking.length === 1 ? 'has' : 'have'} no ${what} yet: nothing was changed`,
+      [`run: manage-secrets setup --hosts ${lacking.join(',')}`],
+    )
   }
 }

@@ -76,7 +76,12 @@ const DAY_MS = 86_400_000
 const day = (iso: string): string => iso.slice(0, 10)
 
 /** keyVerdict judges one key against its policy. */
-export function keyVerdict(spec: Manifest['bundles'][string]['keys'][string] | undefined, meta: BundleMeta['keys'][string] | undefined, force: boolean, now: Date): { verdict: Verdict; reason: string } {
+export function keyVerdict(
+  spec: Manifest['bundles'][string]['keys'][string] | undefined,
+  meta: BundleMeta['keys'][string] | undefined,
+  force: boolean,
+  now: Date,
+): { verdict: Verdict; reason: string } {
   if (!spec) return { verdict: 'ok', reason: 'not declared in the manifest: kept as is, never rotated' }
   const external = spec.generator === 'external'
   const manual = external && !spec.hook
@@ -86,12 +91,21 @@ export function keyVerdict(spec: Manifest['bundles'][string]['keys'][string] | u
   else if (force) why = 'forced (--force)'
   else {
     const age = Math.floor((now.getTime() - Date.parse(meta.rotated_at)) / DAY_MS)
-    if (spec.rotateDays === 0) return { verdict: 'ok', reason: `rotate_days 0: rotated only with --force (last ${day(meta.rotated_at)})` }
+    if (spec.rotateDays === 0)
+      return { verdict: 'ok', reason: `rotate_days 0: rotated only with --force (last ${day(meta.rotated_at)})` }
     const due = Date.parse(meta.rotated_at) + spec.rotateDays * DAY_MS
-    if (due > now.getTime()) return { verdict: 'ok', reason: `not due: rotated ${age} days ago, next ${day(new Date(due).toISOString())} (rotate_days ${spec.rotateDays})` }
+    if (due > now.getTime())
+      return {
+        verdict: 'ok',
+        reason: `not due: rotated ${age} days ago, next ${day(new Date(due).toISOString())} (rotate_days ${spec.rotateDays})`,
+      }
     why = `due: rotated ${age} days ago (rotate_days ${spec.rotateDays})`
   }
-  if (manual) return { verdict: 'unknown', reason: `${why}, but it is external without a hook: rotate it by hand (manage-secrets vault edit)` }
+  if (manual)
+    return {
+      verdict: 'unknown',
+      reason: `${why}, but it is external without a hook: rotate it by hand (manage-secrets vault edit)`,
+    }
   return { verdict: 'change', reason: why + how }
 }
 
@@ -107,20 +121,39 @@ export async function planBundles(input: PlanInput): Promise<{ bundles: BundleIt
     if (hosts.length === 0) continue
     const outside = input.subset ? targets.filter((h) => !selected.has(h)) : []
     const meta = await input.store.readMeta(spec.name)
-    const item: BundleItem = { bundle: spec.name, verdict: 'ok', reason: '', hosts, stale: [], keys: [], store: meta ? { version: meta.version, sha256: meta.sha256 } : null }
+    const item: BundleItem = {
+      bundle: spec.name,
+      verdict: 'ok',
+      reason: '',
+      hosts,
+      stale: [],
+      keys: [],
+      store: meta ? { version: meta.version, sha256: meta.sha256 } : null,
+    }
     bundles.push(item)
     if (!meta) {
-      Object.assign(item, { verdict: 'unknown', reason: `not in the store yet: create it first (manage-secrets vault create ${spec.name})`, store: null })
+      Object.assign(item, {
+        verdict: 'unknown',
+        reason: `not in the store yet: create it first (manage-secrets vault create ${spec.name})`,
+        store: null,
+      })
       continue
     }
     if (!(await input.store.metaInSync(spec.name))) {
-      Object.assign(item, { verdict: 'unknown', reason: `its sidecar does not match its ciphertext: repair it first (manage-secrets vault rekey ${spec.name})` })
+      Object.assign(item, {
+        verdict: 'unknown',
+        reason: `its sidecar does not match its ciphertext: repair it first (manage-secrets vault rekey ${spec.name})`,
+      })
       continue
     }
     const names = [...new Set([...Object.keys(spec.keys), ...Object.keys(meta.keys)])].sort()
     for (const key of names) {
       const k = spec.keys[key]
-      item.keys.push({ key, generator: k?.generator ?? 'external', ...keyVerdict(k, meta.keys[key], input.force, input.now) })
+      item.keys.push({
+        key,
+        generator: k?.generator ?? 'external',
+        ...keyVerdict(k, meta.keys[key], input.force, input.now),
+      })
     }
     const changing = item.keys.filter((k) => k.verdict === 'change').map((k) => k.key)
     const unknown = item.keys.filter((k) => k.verdict === 'unknown').map((k) => k.key)
@@ -145,7 +178,13 @@ export async function planBundles(input: PlanInput): Promise<{ bundles: BundleIt
  * rotateBundle gives each `change` key of `item` a new value (generator or hook), keeping the
  * old one as `KEY_PREVIOUS` for its grace period. Returns the keys rotated.
  */
-export async function rotateBundle(bundle: Bundle, item: BundleItem, manifest: Manifest, fp: Fingerprinter, opts: { env: NodeJS.ProcessEnv; cwd: string; now: Date }): Promise<string[]> {
+export async function rotateBundle(
+  bundle: Bundle,
+  item: BundleItem,
+  manifest: Manifest,
+  fp: Fingerprinter,
+  opts: { env: NodeJS.ProcessEnv; cwd: string; now: Date },
+): Promise<string[]> {
   const spec = manifest.bundles[bundle.name]
   const done: string[] = []
   for (const k of item.keys) {

@@ -105,7 +105,10 @@ export class Secret {
 export function stateDir(env: NodeJS.ProcessEnv): string {
   const chosen = env.MANAGE_SECRETS_STATE_DIR
   if (chosen !== undefined && chosen !== '') return chosen
-  const base = env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== '' ? env.XDG_STATE_HOME : join(env.HOME ?? homedir(), '.local', 'state')
+  const base =
+    env.XDG_STATE_HOME !== undefined && env.XDG_STATE_HOME !== ''
+      ? env.XDG_STATE_HOME
+      : join(env.HOME ?? homedir(), '.local', 'state')
   return join(base, 'manage-secrets')
 }
 
@@ -123,7 +126,9 @@ export function loadFingerprinter(env: NodeJS.ProcessEnv): Fingerprinter {
     key = tryRead(file)
   }
   if (key === undefined || key.length !== KEY_BYTES) {
-    throw new ConfigError(`${file}: not a ${KEY_BYTES}-byte fingerprint key`, ['remove it to make a new one (old fingerprints will change)'])
+    throw new ConfigError(`${file}: not a ${KEY_BYTES}-byte fingerprint key`, [
+      'remove it to make a new one (old fingerprints will change)',
+    ])
   }
   return new Fingerprinter(key)
 }

@@ -68,7 +68,9 @@ export class SecretsSession implements SecretsProvider {
     this.passwordStore = opts.store.hostsStore()
     const unknown = (opts.only ?? []).filter((b) => !(b in opts.manifest.bundles))
     if (unknown.length > 0) {
-      throw new UsageError(`no bundle ${unknown.join(', ')} in ${opts.manifest.file}`, [`bundles: ${Object.keys(opts.manifest.bundles).join(', ') || '(none)'}`])
+      throw new UsageError(`no bundle ${unknown.join(', ')} in ${opts.manifest.file}`, [
+        `bundles: ${Object.keys(opts.manifest.bundles).join(', ') || '(none)'}`,
+      ])
     }
     checkTargets(opts.manifest, (p) => opts.selector.select(p), opts.selector.groupNames())
     for (const spec of Object.values(opts.manifest.bundles)) {
@@ -99,7 +101,15 @@ export class SecretsSession implements SecretsProvider {
 
   /** vaultContext is what the vault actions need, from this session's store and credentials. */
   vaultContext(env: NodeJS.ProcessEnv, cwd: string): VaultContext {
-    return { store: this.opts.store, manifest: this.manifest, creds: this.opts.creds, selectHosts: this.opts.selectHosts, fp: this.opts.fp, env, cwd }
+    return {
+      store: this.opts.store,
+      manifest: this.manifest,
+      creds: this.opts.creds,
+      selectHosts: this.opts.selectHosts,
+      fp: this.opts.fp,
+      env,
+      cwd,
+    }
   }
 
   /** bundlesFor lists the bundles a host gets, in manifest order. */
@@ -148,20 +158,35 @@ export class SecretsSession implements SecretsProvider {
   async contentId(name: string): Promise<string> {
     const meta = await this.opts.store.readMeta(name)
     if (!meta || !(await this.opts.store.metaInSync(name))) {
-      if (!(await this.opts.store.exists(name))) throw new VaultError(`bundle '${name}' is not in the store yet`, [`create it: manage-secrets vault create ${name}`])
-      throw new VaultError(`${this.opts.store.ascPath(name)} does not match the sha256 in ${this.opts.store.metaPath(name)} (damaged, truncated or edited by hand)`, [`restore both from git: git checkout -- ${this.opts.store.ascPath(name)} ${this.opts.store.metaPath(name)}`])
+      if (!(await this.opts.store.exists(name)))
+        throw new VaultError(`bundle '${name}' is not in the store yet`, [
+          `create it: manage-secrets vault create ${name}`,
+        ])
+      throw new VaultError(
+        `${this.opts.store.ascPath(name)} does not match the sha256 in ${this.opts.store.metaPath(name)} (damaged, truncated or edited by hand)`,
+        [`restore both from git: git checkout -- ${this.opts.store.ascPath(name)} ${this.opts.store.metaPath(name)}`],
+      )
     }
     const now = this.now().getTime()
-    const live = Object.entries(meta.keys).filter(([, k]) => k.previous_until !== undefined && Date.parse(k.previous_until) > now).map(([k]) => k)
+    const live = Object.entries(meta.keys)
+      .filter(([, k]) => k.previous_until !== undefined && Date.parse(k.previous_until) > now)
+      .map(([k]) => k)
     const spec = this.spec(name)
-    return createHash('sha256').update(JSON.stringify({ bundle: name, version: meta.version, previous: live.sort(), format: spec.format })).digest('hex').slice(0, 16)
+    return createHash('sha256')
+      .update(JSON.stringify({ bundle: name, version: meta.version, previous: live.sort(), format: spec.format }))
+      .digest('hex')
+      .slice(0, 16)
   }
 
   /** keyNames lists the variables a host copy holds (KEY_PREVIOUS during a grace), from the sidecar. */
   async keyNames(name: string): Promise<string[]> {
     const meta = await this.opts.store.readMeta(name)
     const now = this.now().getTime()
-    return Object.entries(meta?.keys ?? {}).flatMap(([k, v]) => (v.previous_until !== undefined && Date.parse(v.previous_until) > now ? [k, `${k}_PREVIOUS`] : [k])).sort()
+    return Object.entries(meta?.keys ?? {})
+      .flatMap(([k, v]) =>
+        v.previous_until !== undefined && Date.parse(v.previous_until) > now ? [k, `${k}_PREVIOUS`] : [k],
+      )
+      .sort()
   }
 
   /** plaintext renders a bundle's env text (decrypting the store once per run). */
@@ -189,7 +214,8 @@ export class SecretsSession implements SecretsProvider {
       return Buffer.from(await sealForHost(text, { publicKey: key.key }), 'utf8')
     }
     const password = await this.hostPassword(host)
-    if (!password) throw new VaultError(`${host} has no vault password yet`, ['run: manage-secrets setup --hosts ' + host])
+    if (!password)
+      throw new VaultError(`${host} has no vault password yet`, ['run: manage-secrets setup --hosts ' + host])
     return Buffer.from(await sealForHost(text, { password }), 'utf8')
   }
 
@@ -211,7 +237,13 @@ export class SecretsSession implements SecretsProvider {
   /** hostPublicKey is the host's public key recorded in the store (recipient mode), if any. */
   async hostPublicKey(host: string): Promise<{ key: PublicKey; fingerprint: string } | undefined> {
     const path = this.publicKeyPath(host)
-    if (!(await lstat(path).then(() => true, () => false))) return undefined
+    if (
+      !(await lstat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return undefined
     const key = await readPublicKeyFile(path)
     return { key, fingerprint: key.getFingerprint() }
   }
@@ -268,7 +300,8 @@ export class SecretsSession implements SecretsProvider {
     const missing = await this.missingPasswords(hosts)
     if (missing.length === 0) return []
     // a new password file is only written under the password that opens the store's bundles
-    if (this.manifest.encryption === 'password' && !(await this.passwordStore.exists(HOST_PASSWORDS))) await verifyPassword(this.opts.store, this.opts.creds)
+    if (this.manifest.encryption === 'password' && !(await this.passwordStore.exists(HOST_PASSWORDS)))
+      await verifyPassword(this.opts.store, this.opts.creds)
     const ctx: AccessContext = { ...this.opts, store: this.passwordStore }
     await this.passwordStore.update(
       [HOST_PASSWORDS],
@@ -326,7 +359,10 @@ export class SecretsSession implements SecretsProvider {
     if (this.dirty.size === 0) return
     await ensurePrivateDir(join(this.opts.store.dir, 'deployed'))
     for (const host of this.dirty) {
-      await writeFileAtomic(this.recordFile(host), JSON.stringify({ host, bundles: await this.deployed(host) }, null, 2) + '\n')
+      await writeFileAtomic(
+        this.recordFile(host),
+        JSON.stringify({ host, bundles: await this.deployed(host) }, null, 2) + '\n',
+      )
     }
     this.dirty.clear()
   }

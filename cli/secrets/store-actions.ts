@@ -59,7 +59,12 @@ function updateOpts(ctx: VaultContext, create: boolean) {
   }
 }
 
-async function run(ctx: VaultContext, names: string[], create: boolean, fn: (b: Bundle, r: ChangeReport, existed: boolean) => Promise<void> | void): Promise<ChangeReport[]> {
+async function run(
+  ctx: VaultContext,
+  names: string[],
+  create: boolean,
+  fn: (b: Bundle, r: ChangeReport, existed: boolean) => Promise<void> | void,
+): Promise<ChangeReport[]> {
   const reports = new Map(names.map((n) => [n, report(n)]))
   const written = await ctx.store.update(names, updateOpts(ctx, create), async (bundle, existed) => {
     const r = reports.get(bundle.name) as ChangeReport
@@ -73,10 +78,14 @@ async function run(ctx: VaultContext, names: string[], create: boolean, fn: (b: 
 /** createBundles generates every missing key of the named manifest bundles (existing values are kept). */
 export async function createBundles(ctx: VaultContext, names: string[]): Promise<ChangeReport[]> {
   for (const n of names) {
-    if (!ctx.manifest.bundles[n]) throw new ConfigError(`${ctx.manifest.file}: no bundle '${n}' in the manifest`, [`bundles: ${Object.keys(ctx.manifest.bundles).join(', ') || 'none'}`])
+    if (!ctx.manifest.bundles[n])
+      throw new ConfigError(`${ctx.manifest.file}: no bundle '${n}' in the manifest`, [
+        `bundles: ${Object.keys(ctx.manifest.bundles).join(', ') || 'none'}`,
+      ])
   }
   const existing = new Set(await ctx.store.list())
-  if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n))) await verifyPassword(ctx.store, ctx.creds)
+  if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n)))
+    await verifyPassword(ctx.store, ctx.creds)
   const now = new Date()
   return run(ctx, names, true, async (bundle, r) => {
     const spec = ctx.manifest.bundles[bundle.name]
@@ -90,14 +99,22 @@ export async function createBundles(ctx: VaultContext, names: string[]): Promise
 }
 
 /** applyValues sets `values` into a bundle (and with `exact`, removes keys not among them). */
-export function applyValues(manifest: Manifest, bundle: Bundle, values: { key: string; value: Secret }[], r: ChangeReport, exact: boolean, now: Date): void {
+export function applyValues(
+  manifest: Manifest,
+  bundle: Bundle,
+  values: { key: string; value: Secret }[],
+  r: ChangeReport,
+  exact: boolean,
+  now: Date,
+): void {
   const given = new Set(values.map((v) => v.key))
   const allowed = manifest.bundles[bundle.name]?.allowKeys ?? []
   for (const { key, value } of values) {
     const issue = keyNameIssue(key) ?? loaderKeyIssue(key, allowed) ?? valueIssue(value.reveal())
     if (issue) throw new UsageError(`bundle ${bundle.name}: key ${showName(key)}: ${issue}`)
     const existed = bundle.keys.has(key)
-    if (setKey(bundle, key, value, now, graceDaysOf(manifest, bundle.name, key))) (existed ? r.changed : r.added).push(key)
+    if (setKey(bundle, key, value, now, graceDaysOf(manifest, bundle.name, key)))
+      (existed ? r.changed : r.added).push(key)
   }
   if (!exact) return
   for (const key of [...bundle.keys.keys()]) {
@@ -116,7 +133,8 @@ const EDIT_HEADER = (name: string): string =>
 /** editableText renders a bundle's current values for the editor. */
 export function editableText(bundle: Bundle, fp: Fingerprinter): Secret {
   let text = EDIT_HEADER(bundle.name)
-  for (const k of [...bundle.keys.keys()].sort()) text += `${k}=${formatEnvValue(bundle.keys.get(k)?.value.reveal() ?? '')}\n`
+  for (const k of [...bundle.keys.keys()].sort())
+    text += `${k}=${formatEnvValue(bundle.keys.get(k)?.value.reveal() ?? '')}\n`
   return fp.secret(text)
 }
 
@@ -140,14 +158,16 @@ export async function importInto(ctx: VaultContext, targets: Map<string, Importe
     for (const f of files) {
       for (const e of f.entries) {
         const first = seen.get(e.key)
-        if (first !== undefined) throw new ConfigError(`bundle ${bundle}: key ${e.key} comes from both ${first} and ${f.file}`)
+        if (first !== undefined)
+          throw new ConfigError(`bundle ${bundle}: key ${e.key} comes from both ${first} and ${f.file}`)
         seen.set(e.key, f.file)
       }
     }
   }
   const names = [...targets.keys()]
   const existing = new Set(await ctx.store.list())
-  if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n))) await verifyPassword(ctx.store, ctx.creds)
+  if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n)))
+    await verifyPassword(ctx.store, ctx.creds)
   const now = new Date()
   return run(ctx, names, true, (bundle, r) => {
     const values = (targets.get(bundle.name) ?? []).flatMap((f) => f.entries)
@@ -165,14 +185,21 @@ export async function importInto(ctx: VaultContext, targets: Map<string, Importe
 export async function rekeyBundles(ctx: VaultContext, names: string[]): Promise<string[]> {
   const all = await ctx.store.list()
   if (ctx.creds.newPassword && names.length > 0 && all.some((n) => !names.includes(n))) {
-    throw new UsageError('a new vault password re-encrypts every bundle: run vault rekey without bundle names', [`bundles: ${all.join(', ')}`])
+    throw new UsageError('a new vault password re-encrypts every bundle: run vault rekey without bundle names', [
+      `bundles: ${all.join(', ')}`,
+    ])
   }
   const hosts = ctx.store.hostsStore()
-  const hostFiles = names.length === 0 ? (await hosts.list()) : []
+  const hostFiles = names.length === 0 ? await hosts.list() : []
   const hostCtx = { ...ctx, store: hosts }
   const [main = [], own = []] = await ctx.store.updateGroups([
     { store: ctx.store, names: names.length > 0 ? names : all, opts: updateOpts(ctx, false), change: () => true },
-    { store: hosts, names: hostFiles, opts: { opener: (n) => openerFor(hosts, ctx.creds, n), plan: (n) => planFor(hostCtx, n) }, change: () => true },
+    {
+      store: hosts,
+      names: hostFiles,
+      opts: { opener: (n) => openerFor(hosts, ctx.creds, n), plan: (n) => planFor(hostCtx, n) },
+      change: () => true,
+    },
   ])
   return [...main, ...own.map((n) => `${HOSTS_DIR}/${n}`)]
 }
@@ -184,6 +211,10 @@ export async function readBundle(ctx: Pick<VaultContext, 'store' | 'creds'>, nam
 }
 
 /** readValues decrypts a bundle and returns its values with `KEY_PREVIOUS` during grace periods. */
-export async function readValues(ctx: Pick<VaultContext, 'store' | 'creds'>, name: string, now: Date = new Date()): Promise<Map<string, Secret>> {
+export async function readValues(
+  ctx: Pick<VaultContext, 'store' | 'creds'>,
+  name: string,
+  now: Date = new Date(),
+): Promise<Map<string, Secret>> {
   return bundleValues(await readBundle(ctx, name), now)
 }

@@ -27,7 +27,11 @@ export interface BundleStatus {
 }
 
 /** storeStatus lists every bundle of the manifest and of the store. */
-export async function storeStatus(store: SecretStore, manifest: Manifest, now: Date = new Date()): Promise<BundleStatus[]> {
+export async function storeStatus(
+  store: SecretStore,
+  manifest: Manifest,
+  now: Date = new Date(),
+): Promise<BundleStatus[]> {
   const names = [...new Set([...Object.keys(manifest.bundles), ...(await store.list())])].sort()
   const out: BundleStatus[] = []
   for (const name of names) {

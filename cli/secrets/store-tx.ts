@@ -33,7 +33,8 @@ export interface TxFile {
 
 function inside(root: string, rel: string): string {
   const p = normalize(rel)
-  if (isAbsolute(p) || p === '..' || p.startsWith('../')) throw new Error(`${root}/${TX_MARKER}: path outside the store`)
+  if (isAbsolute(p) || p === '..' || p.startsWith('../'))
+    throw new Error(`${root}/${TX_MARKER}: path outside the store`)
   return join(root, p)
 }
 
@@ -61,7 +62,10 @@ async function rollForward(root: string, files: readonly { target: string; temp:
   const dirs = new Set<string>()
   for (const f of files) {
     const temp = inside(root, f.temp)
-    const present = await lstat(temp).then((s) => s.isFile(), () => false)
+    const present = await lstat(temp).then(
+      (s) => s.isFile(),
+      () => false,
+    )
     if (present) await rename(temp, inside(root, f.target))
     dirs.add(dirname(temp))
   }
@@ -100,11 +104,15 @@ export async function recoverStore(root: string, subdirs: readonly string[] = []
       removed += 1
     }
   }
-  if (removed > 0) done ??= `removed ${removed} temp files of a store write interrupted before its commit (the store is as it was)`
+  if (removed > 0)
+    done ??= `removed ${removed} temp files of a store write interrupted before its commit (the store is as it was)`
   return done
 }
 
 /** txPending says whether a committed transaction waits to be finished under `root`. */
 export async function txPending(root: string): Promise<boolean> {
-  return lstat(join(root, TX_MARKER)).then(() => true, () => false)
+  return lstat(join(root, TX_MARKER)).then(
+    () => true,
+    () => false,
+  )
 }

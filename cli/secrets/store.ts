@@ -32,7 +32,8 @@ import { readErrorWords } from '../errno.js'
 export const STORE_DIR = '.secrets'
 /** HOSTS_DIR is the folder of the store holding the hosts' own vault passwords. */
 export const HOSTS_DIR = 'hosts'
-const GITIGNORE = '# written by manage-secrets: lock, temp and transaction files never belong in git\n.lock\n.lock.stale-*\n.*.tmp-*\n.transaction.json\n'
+const GITIGNORE =
+  '# written by manage-secrets: lock, temp and transaction files never belong in git\n.lock\n.lock.stale-*\n.*.tmp-*\n.transaction.json\n'
 
 /** META_FORMAT is the version of the sidecar format. */
 export const META_FORMAT = 1
@@ -43,8 +44,20 @@ const metaSchema = z.object({
   version: z.number().int(),
   updated_at: z.string(),
   sha256: z.string(),
-  encryption: z.object({ mode: z.enum(['password', 'recipients']), kdf: z.string().optional(), recipients: z.array(z.object({ id: z.string(), fingerprint: z.string() })).optional() }),
-  keys: z.record(z.string(), z.object({ created_at: z.string(), rotated_at: z.string(), version: z.number().int(), previous_until: z.string().optional() })),
+  encryption: z.object({
+    mode: z.enum(['password', 'recipients']),
+    kdf: z.string().optional(),
+    recipients: z.array(z.object({ id: z.string(), fingerprint: z.string() })).optional(),
+  }),
+  keys: z.record(
+    z.string(),
+    z.object({
+      created_at: z.string(),
+      rotated_at: z.string(),
+      version: z.number().int(),
+      previous_until: z.string().optional(),
+    }),
+  ),
 })
 
 /** BundleMeta is the plaintext sidecar `<bundle>.meta.json`: nothing in it is secret. */
@@ -153,12 +166,19 @@ export class SecretStore {
   /** list returns the names of the bundles present, sorted. */
   async list(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[])
-    return names.filter((n) => n.endsWith('.asc')).map((n) => n.slice(0, -4)).filter(isBundleName).sort()
+    return names
+      .filter((n) => n.endsWith('.asc'))
+      .map((n) => n.slice(0, -4))
+      .filter(isBundleName)
+      .sort()
   }
 
   /** exists says whether a bundle's ciphertext is present. */
   async exists(name: string): Promise<boolean> {
-    return lstat(this.ascPath(name)).then(() => true, () => false)
+    return lstat(this.ascPath(name)).then(
+      () => true,
+      () => false,
+    )
   }
 
   /** readArmored returns a bundle's ciphertext; a missing bundle is a `VaultError`. */
@@ -167,7 +187,10 @@ export class SecretStore {
     try {
       return await readFile(this.ascPath(name), 'utf8')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VaultError(`bundle '${name}' not found in ${this.dir}`, ['create it with: manage-secrets vault create ' + name])
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new VaultError(`bundle '${name}' not found in ${this.dir}`, [
+          'create it with: manage-secrets vault create ' + name,
+        ])
       throw new VaultError(`${this.ascPath(name)}: cannot read: ${readErrorWords(err)}`)
     }
   }
@@ -186,7 +209,10 @@ export class SecretStore {
 
   /** metaInSync says whether the sidecar's sha256 matches the ciphertext on disk. */
   async metaInSync(name: string): Promise<boolean> {
-    const [meta, armored] = await Promise.all([this.readMeta(name), readFile(this.ascPath(name)).catch(() => undefined)])
+    const [meta, armored] = await Promise.all([
+      this.readMeta(name),
+      readFile(this.ascPath(name)).catch(() => undefined),
+    ])
     return meta !== undefined && armored !== undefined && meta.sha256 === sha256(armored)
   }
 
@@ -215,13 +241,20 @@ export class SecretStore {
    */
   async updateGroups(groups: readonly UpdateGroup[]): Promise<string[][]> {
     await this.ensureLayout()
-    return withLock(join(this.dir, '.lock'), async () => {
-      await this.recoverLocked()
-      const prepared: PreparedWrite[][] = []
-      for (const g of groups) prepared.push(await g.store.prepareAll(g.names, g.opts, g.change))
-      await commitFiles(this.dir, prepared.flat().flatMap((p) => p.files))
-      return prepared.map((ps) => ps.map((p) => p.name))
-    }, { what: `secrets store ${this.dir}` })
+    return withLock(
+      join(this.dir, '.lock'),
+      async () => {
+        await this.recoverLocked()
+        const prepared: PreparedWrite[][] = []
+        for (const g of groups) prepared.push(await g.store.prepareAll(g.names, g.opts, g.change))
+        await commitFiles(
+          this.dir,
+          prepared.flat().flatMap((p) => p.files),
+        )
+        return prepared.map((ps) => ps.map((p) => p.name))
+      },
+      { what: `secrets store ${this.dir}` },
+    )
   }
 
   private async prepareAll(names: readonly string[], opts: UpdateOptions, change: ChangeFn): Promise<PreparedWrite[]> {
@@ -252,23 +285,39 @@ export class SecretStore {
    */
   async putBack(snaps: readonly StoreSnapshot[], expectSha: Record<string, string>): Promise<string[]> {
     const top = this.top
-    return withLock(join(top.dir, '.lock'), async () => {
-      await top.recoverLocked()
-      const due: StoreSnapshot[] = []
-      for (const s of snaps) {
-        const now = await readFile(this.ascPath(s.name)).catch(() => undefined)
-        if (now && sha256(now) === expectSha[s.name]) due.push(s)
-      }
-      await commitFiles(top.dir, due.flatMap((s) => [{ path: this.ascPath(s.name), data: s.asc }, { path: this.metaPath(s.name), data: s.meta }]))
-      return due.map((s) => s.name)
-    }, { what: `secrets store ${top.dir}` })
+    return withLock(
+      join(top.dir, '.lock'),
+      async () => {
+        await top.recoverLocked()
+        const due: StoreSnapshot[] = []
+        for (const s of snaps) {
+          const now = await readFile(this.ascPath(s.name)).catch(() => undefined)
+          if (now && sha256(now) === expectSha[s.name]) due.push(s)
+        }
+        await commitFiles(
+          top.dir,
+          due.flatMap((s) => [
+            { path: this.ascPath(s.name), data: s.asc },
+            { path: this.metaPath(s.name), data: s.meta },
+          ]),
+        )
+        return due.map((s) => s.name)
+      },
+      { what: `secrets store ${top.dir}` },
+    )
   }
 
   /** ensureLayout creates the store folder (0700) and its .gitignore (lock and temp files). */
   async ensureLayout(): Promise<void> {
     await ensurePrivateDir(this.dir)
     const ignore = join(this.dir, '.gitignore')
-    if (!(await lstat(ignore).then(() => true, () => false))) await writeFileAtomic(ignore, GITIGNORE, { mode: 0o644, overwrite: false }).catch(() => undefined)
+    if (
+      !(await lstat(ignore).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await writeFileAtomic(ignore, GITIGNORE, { mode: 0o644, overwrite: false }).catch(() => undefined)
   }
 
   private async prepare(bundle: Bundle, plan: SealPlan, now: Date): Promise<PreparedWrite> {
@@ -277,14 +326,34 @@ export class SecretStore {
     for (const k of [...bundle.keys.keys()].sort()) {
       const e = bundle.keys.get(k)
       if (!e) continue
-      keys[k] = { created_at: e.createdAt, rotated_at: e.rotatedAt, version: e.version, ...(e.previous ? { previous_until: e.previous.until } : {}) }
+      keys[k] = {
+        created_at: e.createdAt,
+        rotated_at: e.rotatedAt,
+        version: e.version,
+        ...(e.previous ? { previous_until: e.previous.until } : {}),
+      }
     }
     const encryption: BundleMeta['encryption'] =
-      plan.sealer.kind === 'password' ? { mode: 'password', kdf: KDF_LABEL } : { mode: 'recipients', recipients: plan.recipients ?? [] }
-    const meta: BundleMeta = { bundle: bundle.name, format: META_FORMAT, version: bundle.version, updated_at: now.toISOString(), sha256: sha256(Buffer.from(armored)), encryption, keys }
-    return { name: bundle.name, files: [{ path: this.ascPath(bundle.name), data: armored }, { path: this.metaPath(bundle.name), data: JSON.stringify(meta, null, 2) + '\n' }] }
+      plan.sealer.kind === 'password'
+        ? { mode: 'password', kdf: KDF_LABEL }
+        : { mode: 'recipients', recipients: plan.recipients ?? [] }
+    const meta: BundleMeta = {
+      bundle: bundle.name,
+      format: META_FORMAT,
+      version: bundle.version,
+      updated_at: now.toISOString(),
+      sha256: sha256(Buffer.from(armored)),
+      encryption,
+      keys,
+    }
+    return {
+      name: bundle.name,
+      files: [
+        { path: this.ascPath(bundle.name), data: armored },
+        { path: this.metaPath(bundle.name), data: JSON.stringify(meta, null, 2) + '\n' },
+      ],
+    }
   }
-
 }
 
 /** checkedBundleName returns `name` when it is a valid bundle name, else throws a `UsageError` naming it. */

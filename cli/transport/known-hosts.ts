@@ -121,16 +121,15 @@ export function entryMatchesName(entry: KnownHostEntry, name: string): boolean {
 
 /** globMatch is OpenSSH's `match_pattern`: `*` any run of characters, `?` any one. */
 function globMatch(pattern: string, text: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${source}$`, 's').test(text)
 }
 
 /** checkHostKey decides on the key a host offered, given every entry of its known_hosts files. */
-export function checkHostKey(
-  entries: readonly KnownHostEntry[],
-  name: string,
-  offered: Buffer,
-): HostKeyVerdict {
+export function checkHostKey(entries: readonly KnownHostEntry[], name: string, offered: Buffer): HostKeyVerdict {
   const forHost = entries.filter((e) => entryMatchesName(e, name))
   const revoked = forHost.find((e) => e.revoked && e.key.equals(offered))
   if (revoked) return { kind: 'revoked', entry: revoked }

@@ -32,15 +32,17 @@ class LocalConnection implements Connection {
       // (a grandchild holding them gets EPIPE), so nothing past the bound is ever buffered
       let room = opts.maxOutputBytes ?? Infinity
       let truncated = false
-      const keep = (to: Buffer[]) => (d: Buffer): void => {
-        if (truncated) return
-        if (d.length <= room) return void (to.push(d), (room -= d.length))
-        to.push(d.subarray(0, room))
-        truncated = true
-        child.kill('SIGKILL')
-        child.stdout.destroy()
-        child.stderr.destroy()
-      }
+      const keep =
+        (to: Buffer[]) =>
+        (d: Buffer): void => {
+          if (truncated) return
+          if (d.length <= room) return void (to.push(d), (room -= d.length))
+          to.push(d.subarray(0, room))
+          truncated = true
+          child.kill('SIGKILL')
+          child.stdout.destroy()
+          child.stderr.destroy()
+        }
       child.stdout.on('data', keep(out))
       child.stderr.on('data', keep(err))
       child.stdin.on('error', () => undefined) // the command may exit without reading stdin

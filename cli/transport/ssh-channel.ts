@@ -45,7 +45,10 @@ export class SshConnection implements Connection {
   private readonly files: SftpFiles
   private readonly hooks: ChannelHooks
 
-  constructor(readonly host: string, private readonly clients: Client[]) {
+  constructor(
+    readonly host: string,
+    private readonly clients: Client[],
+  ) {
     const client = this.client
     client.on('error', (err: Error) => {
       this.lost ??= err.message

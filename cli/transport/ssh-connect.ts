@@ -144,11 +144,9 @@ async function loadIdentities(o: SshOptions): Promise<Identities> {
 /** keyModeError is the `UserError` for a key file that group or others can access. */
 function keyModeError(o: SshOptions, file: string, mode: number): UserError {
   const octal = (mode & 0o777).toString(8).padStart(4, '0')
-  return new UserError(
-    `${o.host}: private key ${file} is accessible by group or others (mode ${octal})`,
-    Exit.Usage,
-    [`ssh refuses such keys too; fix it with: chmod 600 '${file}'`],
-  )
+  return new UserError(`${o.host}: private key ${file} is accessible by group or others (mode ${octal})`, Exit.Usage, [
+    `ssh refuses such keys too; fix it with: chmod 600 '${file}'`,
+  ])
 }
 
 /** openHop connects, checks the host key and authenticates one hop (directly or through `via`). */
@@ -174,7 +172,9 @@ function authMethods(o: SshOptions, ids: Identities): { methods: AnyAuthMethod[]
   const agent = o.agentSocket && (!o.identitiesOnly || encrypted) ? o.agentSocket : null
   if (agent) methods.push({ type: 'agent', username: o.user, agent })
   const tried = [
-    ...keys.map((k) => `key ${k.file}`), ...(agent ? ['ssh-agent'] : []), ...skipped.map((s) => `skipped ${s}`),
+    ...keys.map((k) => `key ${k.file}`),
+    ...(agent ? ['ssh-agent'] : []),
+    ...skipped.map((s) => `skipped ${s}`),
   ]
   if (methods.length === 0) {
     const why = tried.join('; ') || 'no identity files'

@@ -73,10 +73,13 @@ class ChannelRun {
       clearTimeout(this.timer)
     })
     ch.once('close', () => this.onClose())
-    this.timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
-      this.timedOut = true
-      this.killNow()
-    }, opts.timeoutMs)
+    this.timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            this.timedOut = true
+            this.killNow()
+          }, opts.timeoutMs)
     if (opts.stdin === undefined) ch.end()
     else ch.end(opts.stdin)
   }
@@ -109,7 +112,7 @@ class ChannelRun {
    */
   private within(to: Buffer[] | null, b: Buffer): boolean {
     if (this.truncated) return false
-    if (b.length <= this.room) return (this.room -= b.length), true
+    if (b.length <= this.room) return ((this.room -= b.length), true)
     to?.push(b.subarray(0, this.room))
     this.truncated = true
     if (this.pid !== null) this.hooks.killGroup(this.pid)

@@ -16,7 +16,11 @@ import type { SshOptions } from './ssh-options.js'
 
 /** ConnectAttemptError is one failed connection attempt; `retryable` for refused/timeout/reset. */
 export class ConnectAttemptError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly hints: readonly string[] = []) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly hints: readonly string[] = [],
+  ) {
     super(message)
   }
 }
@@ -75,7 +79,9 @@ export function hostKeyRefusal(verdict: HostKeyVerdict, name: string, key: Buffe
  * error ssh2 reported (`null`: none); `tried` lists the authentication methods offered.
  */
 export function handshakeFailure(
-  err: (Error & { level?: string }) | null, o: SshOptions, tried: string[],
+  err: (Error & { level?: string }) | null,
+  o: SshOptions,
+  tried: string[],
 ): ConnectAttemptError {
   const at = `${o.hostName} port ${o.port}`
   if (!err) return new ConnectAttemptError(`connection to ${at} closed during the ssh handshake`, true)

@@ -50,13 +50,23 @@ interface HandshakeState {
  * and `tried` their description for the failure message. Resolves with the ready client.
  */
 export function handshake(
-  o: SshOptions, sock: Duplex, name: string, entries: KnownHostEntry[], methods: AnyAuthMethod[], tried: string[],
+  o: SshOptions,
+  sock: Duplex,
+  name: string,
+  entries: KnownHostEntry[],
+  methods: AnyAuthMethod[],
+  tried: string[],
 ): Promise<Client> {
   const known = knownKeyTypes(entries, name).flatMap((t) => HOST_KEY_ALGOS[t] ?? [])
   const client = new ssh2.Client()
   return new Promise((resolve, reject) => {
     const st: HandshakeState = {
-      accepted: null, toRecord: null, recording: null, refusal: null, firstError: null, ready: false,
+      accepted: null,
+      toRecord: null,
+      recording: null,
+      refusal: null,
+      firstError: null,
+      ready: false,
     }
     recordWhenProven(client, o, name, st)
     client.on('error', (err: Error & { level?: string }) => {
@@ -90,7 +100,10 @@ export function handshake(
  * under a policy other than `yes`); a re-key must show that same key. A refusal is kept in `st`.
  */
 function hostVerifier(
-  o: SshOptions, name: string, entries: KnownHostEntry[], st: HandshakeState,
+  o: SshOptions,
+  name: string,
+  entries: KnownHostEntry[],
+  st: HandshakeState,
 ): (key: Buffer) => boolean {
   return (key: Buffer): boolean => {
     if (st.accepted) return key.equals(st.accepted) // a re-key must show the same key
@@ -121,7 +134,10 @@ function recordWhenProven(client: Client, o: SshOptions, name: string, st: Hands
 
 /** connectConfig is ssh2's connect settings for hop `o`, asking for the `known` host-key algorithms first. */
 function connectConfig(
-  o: SshOptions, sock: Duplex, verifier: (key: Buffer) => boolean, methods: AnyAuthMethod[],
+  o: SshOptions,
+  sock: Duplex,
+  verifier: (key: Buffer) => boolean,
+  methods: AnyAuthMethod[],
   known: ServerHostKeyAlgorithm[],
 ): ConnectConfig {
   return {

@@ -224,8 +224,9 @@ function finishOptions(
   if (proxyCommand && proxyCommand.values.join(' ').toLowerCase() !== 'none') {
     throw bad(`ProxyCommand (from ${proxyCommand.source}) is not supported; use ProxyJump (-J) instead`)
   }
-  const hostName = (table.one('hostname') ?? spec.address)
-    .replace(/%(%|h)/g, (_, t: string) => (t === 'h' ? spec.address : '%'))
+  const hostName = (table.one('hostname') ?? spec.address).replace(/%(%|h)/g, (_, t: string) =>
+    t === 'h' ? spec.address : '%',
+  )
   const port = parsePort(table.get('port'), bad) ?? 22
   const user = table.one('user') ?? env.localUser
   const tokens = { d: env.homeDir, u: env.localUser, h: hostName, p: String(port), r: user, n: spec.address }
@@ -368,7 +369,12 @@ function readConfigText(file: string, env: SshOptionsEnv, depth: number): string
 function globFiles(path: string): string[] {
   const base = basename(path)
   if (!/[*?]/.test(base)) return [path]
-  const re = new RegExp(`^${base.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+  const re = new RegExp(
+    `^${base
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  )
   try {
     return readdirSync(dirname(path))
       .filter((n) => re.test(n) && !n.startsWith('.'))

@@ -7,7 +7,8 @@ export function parseMode(mode: string | number | undefined): number | undefined
   if (mode === undefined) return undefined
   if (typeof mode === 'number') {
     // YAML 1.1 (Ansible's) reads `mode: 0600` as the number 384 already
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new Error(`invalid mode ${mode} (use an octal string such as '0600')`)
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+      throw new Error(`invalid mode ${mode} (use an octal string such as '0600')`)
     return mode
   }
   if (!/^0?[0-7]{3,4}$/.test(mode)) throw new Error(`invalid mode '${mode}' (use an octal string such as '0600')`)

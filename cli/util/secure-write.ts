@@ -18,7 +18,18 @@
  *   naming the path and the reason in words, and leaves no file behind.
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
 import { link, lstat, mkdir, open, readFile, readlink, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -79,14 +90,16 @@ export async function syncDir(dir: string): Promise<void> {
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: PRIVATE_DIR })
   const info = await lstat(dir)
-  if (!info.isDirectory()) throw new UserError(`${dir}: expected a directory, found ${info.isSymbolicLink() ? 'a symlink' : 'a file'}`)
+  if (!info.isDirectory())
+    throw new UserError(`${dir}: expected a directory, found ${info.isSymbolicLink() ? 'a symlink' : 'a file'}`)
 }
 
 /** ensurePrivateDirSync is `ensurePrivateDir` for synchronous callers. */
 export function ensurePrivateDirSync(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR })
   const info = lstatSync(dir)
-  if (!info.isDirectory()) throw new UserError(`${dir}: expected a directory, found ${info.isSymbolicLink() ? 'a symlink' : 'a file'}`)
+  if (!info.isDirectory())
+    throw new UserError(`${dir}: expected a directory, found ${info.isSymbolicLink() ? 'a symlink' : 'a file'}`)
 }
 
 /** publishOnceSync writes `data` to `path` atomically unless `path` exists (first writer wins). */
@@ -154,7 +167,9 @@ export function errnoWords(err: unknown): string | undefined {
 export function lockWriteError(lockPath: string, err: unknown): unknown {
   const why = errnoWords(err)
   if (!why) return err
-  const hint = ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException).code ?? '') ? `free some space on the filesystem of ${dirname(lockPath)}, then run again` : `check that ${dirname(lockPath)} is writable by this user, then run again`
+  const hint = ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException).code ?? '')
+    ? `free some space on the filesystem of ${dirname(lockPath)}, then run again`
+    : `check that ${dirname(lockPath)} is writable by this user, then run again`
   return new UserError(`cannot take the lock ${lockPath}: ${why}`, Exit.Usage, [hint], { cause: err })
 }
 
@@ -191,8 +206,16 @@ async function acquire(lockPath: string, token: string, opts: LockOptions): Prom
     if (Date.now() > deadline) {
       const [pid = 'unknown', host, , by, since] = seen.text.trim().split(' ')
       const where = host && host !== hostname() ? ` on ${host}` : ''
-      const who = seen.owner !== undefined ? `a lock of uid ${seen.owner}` : by ? `${by}, pid ${pid}${where}, since ${since ?? '?'}` : `pid ${pid}${where}`
-      throw new LockedError(`${opts.what ?? lockPath} is locked by another run (${who})`, opts.exit ?? Exit.Vault, [...(opts.hints ?? []), `if no other manage-secrets runs, remove ${lockPath}`])
+      const who =
+        seen.owner !== undefined
+          ? `a lock of uid ${seen.owner}`
+          : by
+            ? `${by}, pid ${pid}${where}, since ${since ?? '?'}`
+            : `pid ${pid}${where}`
+      throw new LockedError(`${opts.what ?? lockPath} is locked by another run (${who})`, opts.exit ?? Exit.Vault, [
+        ...(opts.hints ?? []),
+        `if no other manage-secrets runs, remove ${lockPath}`,
+      ])
     }
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -225,7 +248,10 @@ async function publishLock(lockPath: string, token: string): Promise<boolean> {
 }
 
 /** SeenLock is a lock file as found: gone meanwhile, held (its text; `owner` when another user's and unreadable), or stale and why. */
-type SeenLock = { kind: 'gone' } | { kind: 'held'; text: string; owner?: number } | { kind: 'stale'; why: string; ino: number; text?: string }
+type SeenLock =
+  | { kind: 'gone' }
+  | { kind: 'held'; text: string; owner?: number }
+  | { kind: 'stale'; why: string; ino: number; text?: string }
 
 const LOCK_TEXT = /^([1-9]\d*) (\S+) \S+(?: (\S+) (\S+))?\n?$/
 
@@ -236,8 +262,14 @@ async function readLock(lockPath: string): Promise<SeenLock> {
     throw lockWriteError(lockPath, err)
   })
   if (!info) return { kind: 'gone' }
-  if (info.isSymbolicLink()) return { kind: 'stale', why: `it was a symlink to ${await readlink(lockPath).catch(() => '?')}`, ino: info.ino }
-  if (!info.isFile()) throw new UserError(`${lockPath} is not a lock file but a ${info.isDirectory() ? 'directory' : 'special file'}`, Exit.Usage, [`if no other manage-secrets runs, remove ${lockPath}`])
+  if (info.isSymbolicLink())
+    return { kind: 'stale', why: `it was a symlink to ${await readlink(lockPath).catch(() => '?')}`, ino: info.ino }
+  if (!info.isFile())
+    throw new UserError(
+      `${lockPath} is not a lock file but a ${info.isDirectory() ? 'directory' : 'special file'}`,
+      Exit.Usage,
+      [`if no other manage-secrets runs, remove ${lockPath}`],
+    )
   let text: string
   try {
     const fh = await open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW)
@@ -250,7 +282,8 @@ async function readLock(lockPath: string): Promise<SeenLock> {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ELOOP') return { kind: 'gone' } // changed meanwhile: look again
     const uid = process.getuid?.()
-    if (code === 'EACCES' && uid !== undefined && uid !== 0 && info.uid !== uid) return { kind: 'held', text: '', owner: info.uid } // another user's: not ours to judge
+    if (code === 'EACCES' && uid !== undefined && uid !== 0 && info.uid !== uid)
+      return { kind: 'held', text: '', owner: info.uid } // another user's: not ours to judge
     return { kind: 'stale', why: `it was unreadable: ${errnoWords(err) ?? String(err)}`, ino: info.ino }
   }
   const m = LOCK_TEXT.exec(text)
@@ -258,7 +291,12 @@ async function readLock(lockPath: string): Promise<SeenLock> {
   if (!m) return { kind: 'stale', why: 'it was malformed', ino: info.ino, text }
   const [, pid, host, by, since] = m
   if (host !== hostname() || !isDead(Number(pid))) return { kind: 'held', text }
-  return { kind: 'stale', why: `${by && by !== '-' ? `${by}, ` : ''}pid ${pid}${since ? ` since ${since}` : ''}, is no longer running`, ino: info.ino, text }
+  return {
+    kind: 'stale',
+    why: `${by && by !== '-' ? `${by}, ` : ''}pid ${pid}${since ? ` since ${since}` : ''}, is no longer running`,
+    ino: info.ino,
+    text,
+  }
 }
 
 /** isDead says whether no process `pid` runs on this host. */

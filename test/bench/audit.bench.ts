@@ -34,9 +34,16 @@ beforeAll(async () => {
   await copyFile(lab.inventoryFile, join(inv, 'hosts.yml'))
   await mkdir(join(inv, 'group_vars'))
   await writeFile(join(inv, 'group_vars', 'all.yml'), 'container_runtime: none\n')
-  await writeFile(join(inv, '.secrets', 'manifest.yml'), 'bundles:\n  app:\n    hosts: all\n    keys: {APP_KEY: password, APP_TOKEN: hex}\n')
+  await writeFile(
+    join(inv, '.secrets', 'manifest.yml'),
+    'bundles:\n  app:\n    hosts: all\n    keys: {APP_KEY: password, APP_TOKEN: hex}\n',
+  )
   await writeFile(join(lab.dir, 'pw'), 'bench-password\n', { mode: 0o600 })
-  env = { ...process.env, MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'), MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state') }
+  env = {
+    ...process.env,
+    MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'),
+    MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state'),
+  }
   await ms('vault', 'create')()
   await ms('setup')()
   await Promise.all(lab.hosts.map(async (h) => expect((await lab.sh(h.name, PLANT)).code).toBe(0)))
@@ -46,7 +53,14 @@ afterAll(async () => {
 })
 
 async function accepted(): Promise<number[]> {
-  return Promise.all(lab.hosts.map(async (h) => (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('Accepted publickey')).length))
+  return Promise.all(
+    lab.hosts.map(
+      async (h) =>
+        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
+          .split('\n')
+          .filter((l) => l.includes('Accepted publickey')).length,
+    ),
+  )
 }
 
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ secs: number; conns: number; value: T }> {
@@ -55,13 +69,18 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ secs: nu
   const value = await fn()
   const secs = (performance.now() - t0) / 1000
   const conns = (await accepted()).map((a, i) => a - (before[i] as number))
-  console.log(`${label.padEnd(50)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`)
+  console.log(
+    `${label.padEnd(50)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`,
+  )
   return { secs, conns: Math.max(...conns), value }
 }
 
 function ms(...args: string[]): () => Promise<{ code: number; stdout: string }> {
   return () =>
-    run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, '-f', '50', ...args], { env, maxBuffer: 256 << 20 }).then(
+    run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, '-f', '50', ...args], {
+      env,
+      maxBuffer: 256 << 20,
+    }).then(
       (r) => ({ code: 0, stdout: r.stdout }),
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '' }),
     )
@@ -69,10 +88,32 @@ function ms(...args: string[]): () => Promise<{ code: number; stdout: string }> 
 
 /** floor: one plain ssh per host, all at once, listing the audited trees with the same fields. */
 function floor(): Promise<void[]> {
-  return Promise.all(lab.hosts.map((h) => new Promise<void>((ok, fail) => {
-    const p = spawn('ssh', ['-F', lab.sshConfig, '-o', 'ControlMaster=no', '-o', 'ControlPath=none', h.name, 'find', '/opt/callableapis', '/var/backups/callableapis', '-printf', "'%y %m %U %G %s %T@ %p\\0%l\\0'"], { stdio: 'ignore' })
-    p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`ssh ${h.name}: exit ${code}`))))
-  })))
+  return Promise.all(
+    lab.hosts.map(
+      (h) =>
+        new Promise<void>((ok, fail) => {
+          const p = spawn(
+            'ssh',
+            [
+              '-F',
+              lab.sshConfig,
+              '-o',
+              'ControlMaster=no',
+              '-o',
+              'ControlPath=none',
+              h.name,
+              'find',
+              '/opt/callableapis',
+              '/var/backups/callableapis',
+              '-printf',
+              "'%y %m %U %G %s %T@ %p\\0%l\\0'",
+            ],
+            { stdio: 'ignore' },
+          )
+          p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`ssh ${h.name}: exit ${code}`))))
+        }),
+    ),
+  )
 }
 
 /** REFERENCE_AUDIT is the idiomatic Ansible audit the README's figures were measured against, when this checkout sits beside it. */
@@ -96,7 +137,9 @@ const ANSIBLE_AUDIT = `- hosts: all
 `
 
 it(`audit of ${N} hosts x ${FILES} files`, async () => {
-  console.log(`\naudit of ${N} sshd hosts on this machine, ${FILES} files each (+ bundle, vault password, backup), forks 50`)
+  console.log(
+    `\naudit of ${N} sshd hosts on this machine, ${FILES} files each (+ bundle, vault password, backup), forks 50`,
+  )
   await timed('floor: one ssh + find per host, in parallel', floor)
   const clean = await timed('manage-secrets audit --json (clean)', ms('audit', '--json'))
   expect(clean.value.code).toBe(0)
@@ -109,8 +152,16 @@ it(`audit of ${N} hosts x ${FILES} files`, async () => {
   expect((JSON.parse(found.value.stdout) as AuditDocument).totals.total).toBe(2 * N)
   await timed('manage-secrets audit --fix', ms('audit', '--fix'))
   expect((await ms('audit')()).code).toBe(0)
-  if (process.env.BENCH_ANSIBLE === '0' || !(await run('ansible-playbook', ['--version']).then(() => true, () => false))) {
-    console.log('ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped')
+  if (
+    process.env.BENCH_ANSIBLE === '0' ||
+    !(await run('ansible-playbook', ['--version']).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    console.log(
+      'ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped',
+    )
     return
   }
   const reference = await readFile(REFERENCE_AUDIT, 'utf8').catch(() => undefined)
@@ -118,10 +169,20 @@ it(`audit of ${N} hosts x ${FILES} files`, async () => {
   await writeFile(pb, reference ?? ANSIBLE_AUDIT)
   console.log(`ansible-playbook runs ${reference ? REFERENCE_AUDIT : 'the inline find/stat audit'}`)
   const tuned = join(lab.dir, 'ansible.tuned.cfg')
-  await writeFile(tuned, `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${lab.dir}/cp\n`)
+  await writeFile(
+    tuned,
+    `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${lab.dir}/cp\n`,
+  )
   const stock = join(lab.dir, 'ansible.default.cfg')
-  await writeFile(stock, `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\ncontrol_path_dir = ${lab.dir}/cp-stock\n`)
-  const ap = (cfg: string) => () => run('ansible-playbook', ['-i', lab.inventoryFile, '-f', '50', pb], { env: { ...process.env, ANSIBLE_CONFIG: cfg }, maxBuffer: 256 << 20 })
+  await writeFile(
+    stock,
+    `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\ncontrol_path_dir = ${lab.dir}/cp-stock\n`,
+  )
+  const ap = (cfg: string) => () =>
+    run('ansible-playbook', ['-i', lab.inventoryFile, '-f', '50', pb], {
+      env: { ...process.env, ANSIBLE_CONFIG: cfg },
+      maxBuffer: 256 << 20,
+    })
   await timed('ansible-playbook find/stat audit (stock)', ap(stock))
   await timed('ansible-playbook find/stat audit (tuned)', ap(tuned))
 })

@@ -28,10 +28,17 @@ beforeAll(async () => {
   await copyFile(lab.inventoryFile, join(inv, 'hosts.yml'))
   await mkdir(join(inv, 'group_vars'))
   await writeFile(join(inv, 'group_vars', 'all.yml'), 'container_runtime: none\n')
-  const bundles = BUNDLES.map((b) => `  ${b}:\n    hosts: all\n    keys:\n${Array.from({ length: 5 }, (_, i) => `      ${b.toUpperCase().replace(/-/g, '_')}_${i}: password`).join('\n')}`)
+  const bundles = BUNDLES.map(
+    (b) =>
+      `  ${b}:\n    hosts: all\n    keys:\n${Array.from({ length: 5 }, (_, i) => `      ${b.toUpperCase().replace(/-/g, '_')}_${i}: password`).join('\n')}`,
+  )
   await writeFile(join(inv, '.secrets', 'manifest.yml'), `bundles:\n${bundles.join('\n')}\n`)
   await writeFile(join(lab.dir, 'pw'), 'bench-password\n', { mode: 0o600 })
-  env = { ...process.env, MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'), MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state') }
+  env = {
+    ...process.env,
+    MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'),
+    MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state'),
+  }
   await run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, 'vault', 'create'], { env })
 }, 600_000)
 afterAll(async () => {
@@ -39,7 +46,14 @@ afterAll(async () => {
 })
 
 async function accepted(): Promise<number[]> {
-  return Promise.all(lab.hosts.map(async (h) => (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('Accepted publickey')).length))
+  return Promise.all(
+    lab.hosts.map(
+      async (h) =>
+        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
+          .split('\n')
+          .filter((l) => l.includes('Accepted publickey')).length,
+    ),
+  )
 }
 
 async function timed(label: string, fn: () => Promise<unknown>): Promise<number> {
@@ -48,18 +62,28 @@ async function timed(label: string, fn: () => Promise<unknown>): Promise<number>
   await fn()
   const secs = (performance.now() - t0) / 1000
   const conns = (await accepted()).map((a, i) => a - (before[i] as number))
-  console.log(`${label.padEnd(44)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`)
+  console.log(
+    `${label.padEnd(44)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`,
+  )
   return Math.max(...conns)
 }
 
-const ms = (...args: string[]) => () => run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, '-f', '50', ...args], { env, maxBuffer: 64 << 20 })
+const ms =
+  (...args: string[]) =>
+  () =>
+    run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, '-f', '50', ...args], { env, maxBuffer: 64 << 20 })
 
 /** floor: one plain ssh per host, all at once, listing the secrets dir (what any tool must at least do). */
 function floor(): Promise<void[]> {
-  return Promise.all(lab.hosts.map((h) => new Promise<void>((ok, fail) => {
-    const p = spawn('ssh', ['-F', lab.sshConfig, h.name, 'find', '/opt', '-maxdepth', '2'], { stdio: 'ignore' })
-    p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`ssh ${h.name}: exit ${code}`))))
-  })))
+  return Promise.all(
+    lab.hosts.map(
+      (h) =>
+        new Promise<void>((ok, fail) => {
+          const p = spawn('ssh', ['-F', lab.sshConfig, h.name, 'find', '/opt', '-maxdepth', '2'], { stdio: 'ignore' })
+          p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`ssh ${h.name}: exit ${code}`))))
+        }),
+    ),
+  )
 }
 
 it(`setup and deploy of ${BUNDLES.length} bundles over ${N} hosts`, async () => {
@@ -77,20 +101,41 @@ it(`setup and deploy of ${BUNDLES.length} bundles over ${N} hosts`, async () => 
   expect(await timed('manage-secrets rotate --check (nothing due)', ms('rotate', '--check'))).toBe(1)
   expect(await timed('manage-secrets rotate --force --bundle aws', ms('rotate', '--force', '--bundle', 'aws'))).toBe(1)
   expect(await timed('manage-secrets rotate (nothing due)', ms('rotate'))).toBe(1)
-  if (process.env.BENCH_ANSIBLE === '0' || !(await run('ansible-playbook', ['--version']).then(() => true, () => false))) {
-    console.log('ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped')
+  if (
+    process.env.BENCH_ANSIBLE === '0' ||
+    !(await run('ansible-playbook', ['--version']).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    console.log(
+      'ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped',
+    )
     return
   }
   const files = join(lab.dir, 'files')
   await mkdir(files)
   for (const b of BUNDLES) await writeFile(join(files, `${b}.env`), `${b.toUpperCase()}=x\n`)
   const pb = join(lab.dir, 'copy5.yml')
-  await writeFile(pb, `- hosts: all\n  gather_facts: false\n  tasks:\n    - file: {path: /opt/ans, state: directory, mode: "0700", owner: root, group: root}\n${BUNDLES.map((b) => `    - copy: {src: ${files}/${b}.env, dest: /opt/ans/${b}.env, mode: "0600", owner: root, group: root}\n`).join('')}`)
+  await writeFile(
+    pb,
+    `- hosts: all\n  gather_facts: false\n  tasks:\n    - file: {path: /opt/ans, state: directory, mode: "0700", owner: root, group: root}\n${BUNDLES.map((b) => `    - copy: {src: ${files}/${b}.env, dest: /opt/ans/${b}.env, mode: "0600", owner: root, group: root}\n`).join('')}`,
+  )
   const tuned = join(lab.dir, 'ansible.tuned.cfg')
-  await writeFile(tuned, `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${lab.dir}/cp\n`)
+  await writeFile(
+    tuned,
+    `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${lab.dir}/cp\n`,
+  )
   const stock = join(lab.dir, 'ansible.default.cfg')
-  await writeFile(stock, `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\ncontrol_path_dir = ${lab.dir}/cp-stock\n`)
-  const ap = (cfg: string) => () => run('ansible-playbook', ['-i', lab.inventoryFile, '-f', '50', pb], { env: { ...process.env, ANSIBLE_CONFIG: cfg }, maxBuffer: 64 << 20 })
+  await writeFile(
+    stock,
+    `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\ncontrol_path_dir = ${lab.dir}/cp-stock\n`,
+  )
+  const ap = (cfg: string) => () =>
+    run('ansible-playbook', ['-i', lab.inventoryFile, '-f', '50', pb], {
+      env: { ...process.env, ANSIBLE_CONFIG: cfg },
+      maxBuffer: 64 << 20,
+    })
   await timed('ansible-playbook copy 5 files (stock, first)', ap(stock))
   await timed('ansible-playbook copy 5 files (stock, unchanged)', ap(stock))
   await timed('ansible-playbook copy 5 files (tuned, unchanged)', ap(tuned))

@@ -25,7 +25,12 @@ afterAll(async () => {
 
 async function accepted(): Promise<number[]> {
   return Promise.all(
-    lab.hosts.map(async (h) => (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('Accepted publickey')).length),
+    lab.hosts.map(
+      async (h) =>
+        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
+          .split('\n')
+          .filter((l) => l.includes('Accepted publickey')).length,
+    ),
   )
 }
 
@@ -36,16 +41,24 @@ async function timed(label: string, argv: string[], env: Record<string, string> 
   const secs = (performance.now() - t0) / 1000
   const after = await accepted()
   const conns = after.map((a, i) => a - (before[i] as number))
-  console.log(`${label.padEnd(40)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`)
+  console.log(
+    `${label.padEnd(40)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`,
+  )
   return Math.max(...conns)
 }
 
 async function hasAnsible(): Promise<boolean> {
-  return run('ansible-playbook', ['--version']).then(() => true, () => false)
+  return run('ansible-playbook', ['--version']).then(
+    () => true,
+    () => false,
+  )
 }
 
 it(`10 tasks over ${N} hosts`, async () => {
-  const tasks = Array.from({ length: 10 }, (_, i) => `    - name: stat ${i}\n      ansible.builtin.stat: {path: /opt}\n`).join('')
+  const tasks = Array.from(
+    { length: 10 },
+    (_, i) => `    - name: stat ${i}\n      ansible.builtin.stat: {path: /opt}\n`,
+  ).join('')
   const pb = join(lab.dir, 'ten.yml')
   await writeFile(pb, `- hosts: all\n  gather_facts: false\n  tasks:\n${tasks}`)
   const ms = ['node', join(PROJECT, 'bin/manage-secrets.js'), 'play', pb, '-i', lab.inventoryFile, '-f', '50']
@@ -53,13 +66,21 @@ it(`10 tasks over ${N} hosts`, async () => {
   expect(await timed('manage-secrets play', ms)).toBe(1)
   await timed('manage-secrets play (again)', ms)
   if (process.env.BENCH_ANSIBLE === '0' || !(await hasAnsible())) {
-    console.log('ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped')
+    console.log(
+      'ansible-playbook: not installed (apt-get install ansible-core) or BENCH_ANSIBLE=0 — comparison skipped',
+    )
     return
   }
   const cfg = join(lab.dir, 'ansible.tuned.cfg')
-  await writeFile(cfg, `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${lab.dir}/cp\n`)
+  await writeFile(
+    cfg,
+    `[defaults]\nretry_files_enabled = False\ninterpreter_python = /usr/bin/python3\n[ssh_connection]\npipelining = True\nssh_args = -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${lab.dir}/cp\n`,
+  )
   const stock = join(lab.dir, 'ansible.default.cfg')
-  await writeFile(stock, `[defaults]\nretry_files_enabled = False\n[ssh_connection]\ncontrol_path_dir = ${lab.dir}/cp-stock\n`)
+  await writeFile(
+    stock,
+    `[defaults]\nretry_files_enabled = False\n[ssh_connection]\ncontrol_path_dir = ${lab.dir}/cp-stock\n`,
+  )
   const ap = ['ansible-playbook', '-i', lab.inventoryFile, '-f', '50', pb]
   await timed('ansible-playbook (stock)', ap, { ANSIBLE_CONFIG: stock })
   await timed('ansible-playbook (tuned, cold)', ap, { ANSIBLE_CONFIG: cfg })

@@ -25,7 +25,9 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'ms-audit-e2e-'))
   inv = join(tmp, 'inv.yml')
   env = { MANAGE_SECRETS_STATE_DIR: join(tmp, 'state') }
-  await writeFile(inv, `all:
+  await writeFile(
+    inv,
+    `all:
   vars:
     ansible_connection: local
     secrets_root: "${tmp}/{{ inventory_hostname }}/opt"
@@ -35,7 +37,8 @@ beforeAll(async () => {
   hosts:
     big:
     small:
-`)
+`,
+  )
   // big: 100,000 files in 100 dirs under secrets/, all 0600 in 0700 dirs; small: a few files
   sh(`umask 077
     mkdir -p big/opt/secrets big/backups small/opt/secrets small/backups
@@ -48,7 +51,9 @@ afterAll(async () => {
 })
 
 const summary = (doc: AuditDocument): string[] =>
-  Object.values(doc.hosts).flatMap((h) => h.findings.map((f) => `${f.host} ${f.check} ${f.path.slice(tmp.length)}`)).sort()
+  Object.values(doc.hosts)
+    .flatMap((h) => h.findings.map((f) => `${f.host} ${f.check} ${f.path.slice(tmp.length)}`))
+    .sort()
 
 describe('manage-secrets audit on local hosts (#8)', () => {
   it('a clean fleet: exit 0, every host clean, no manifest needed for the tree checks', async () => {
@@ -79,8 +84,12 @@ describe('manage-secrets audit on local hosts (#8)', () => {
     const human = await cli('audit', '--fail-on', 'critical')
     expect(human.code).toBe(6)
     expect(human.stdout).toMatch(/^big {2}7 findings \(100105 paths\)\n/)
-    expect(human.stdout).toContain(`  CRITICAL  credential-file-perms  ${tmp}/small/opt/vault-password: mode 0640, expected 0600 or stricter`)
-    expect(human.stdout).toMatch(/\naudit: 2 hosts, 8 findings \(2 critical, 5 high, 1 medium, 0 low\); 2 at or above critical\n$/)
+    expect(human.stdout).toContain(
+      `  CRITICAL  credential-file-perms  ${tmp}/small/opt/vault-password: mode 0640, expected 0600 or stricter`,
+    )
+    expect(human.stdout).toMatch(
+      /\naudit: 2 hosts, 8 findings \(2 critical, 5 high, 1 medium, 0 low\); 2 at or above critical\n$/,
+    )
   })
 
   it('--fix --check changes nothing; --fix repairs all but the symlink; then only --fail-on decides', async () => {
@@ -88,7 +97,11 @@ describe('manage-secrets audit on local hosts (#8)', () => {
     const before = modes()
     const preview = await cli('audit', '--fix', '--check', '--json')
     expect(preview.code).toBe(6)
-    expect((JSON.parse(preview.stdout) as AuditDocument).fixed.map((f) => `${f.path.slice(tmp.length)} ${f.changes.join(',')} ${f.applied}`).sort()).toEqual([
+    expect(
+      (JSON.parse(preview.stdout) as AuditDocument).fixed
+        .map((f) => `${f.path.slice(tmp.length)} ${f.changes.join(',')} ${f.applied}`)
+        .sort(),
+    ).toEqual([
       '/big/opt/secrets/d17/f523.dat mode 0644 -> 0600 false',
       '/big/opt/secrets/d3/f3.dat mode 04600 -> 0600 false',
       '/big/opt/secrets/d50 mode 0711 -> 0700 false',
@@ -108,7 +121,9 @@ describe('manage-secrets audit on local hosts (#8)', () => {
   it('bad input: an unknown --fail-on, a bad extra audit path', async () => {
     const r = await cli('audit', '--fail-on', 'severe')
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/^manage-secrets: error: invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/)
+    expect(r.stderr).toMatch(
+      /^manage-secrets: error: invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/,
+    )
     const p = await cli('audit', '--json', '-e', '{"audit_paths": [{"path": "relative/dir"}]}')
     expect(p.code).toBe(4)
     expect((JSON.parse(p.stdout) as AuditDocument).hosts.big?.msg).toMatch(/paths\.0\.path: must be an absolute path/)

@@ -4,7 +4,21 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectOneLineError, runCli } from '../helpers/cli.js'
 
-const COMMANDS = ['setup', 'deploy', 'rotate', 'audit', 'status', 'backup', 'restore', 'vault', 'play', 'hosts', 'schedule', 'journal', 'load']
+const COMMANDS = [
+  'setup',
+  'deploy',
+  'rotate',
+  'audit',
+  'status',
+  'backup',
+  'restore',
+  'vault',
+  'play',
+  'hosts',
+  'schedule',
+  'journal',
+  'load',
+]
 
 let tmp: string
 beforeAll(async () => {
@@ -33,7 +47,8 @@ describe('manage-secrets CLI (#2)', () => {
     // every command offers the globals it uses (#16: only those; test/e2e/help.test.ts)
     for (const opt of ['--color', '--verbose', '--help']) expect(r.stdout).toContain(opt)
     if (['setup', 'deploy', 'rotate', 'audit', 'backup', 'restore', 'play'].includes(command)) {
-      for (const opt of ['--inventory', '--hosts', '--forks', '--json', '--check', '--diff', '--vault-password-file']) expect(r.stdout).toContain(opt)
+      for (const opt of ['--inventory', '--hosts', '--forks', '--json', '--check', '--diff', '--vault-password-file'])
+        expect(r.stdout).toContain(opt)
     }
   })
   it('an unknown command or option is one line with hints, exit 2, no stack', async () => {
@@ -63,8 +78,16 @@ describe('usage errors name the option (#16)', () => {
     expectOneLineError(stray, 2, /unexpected argument: b$/)
   })
   it('a missing option or argument is named, with what is allowed', async () => {
-    expectOneLineError(await runCli(['restore', '--hosts', 'onode1']), 2, /^manage-secrets: error: restore needs --from$/)
-    expectOneLineError(await runCli(['vault']), 2, /vault needs its action \(one of: create, view, edit, encrypt, decrypt, rekey, import, status, keygen\)$/)
+    expectOneLineError(
+      await runCli(['restore', '--hosts', 'onode1']),
+      2,
+      /^manage-secrets: error: restore needs --from$/,
+    )
+    expectOneLineError(
+      await runCli(['vault']),
+      2,
+      /vault needs its action \(one of: create, view, edit, encrypt, decrypt, rekey, import, status, keygen\)$/,
+    )
     expectOneLineError(await runCli(['play']), 2, /play needs its playbook$/)
   })
 })

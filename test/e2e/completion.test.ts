@@ -15,7 +15,10 @@ let bin = ''
 beforeAll(async () => {
   bin = await mkdtemp(join(tmpdir(), 'ms-completion-'))
   // the script calls `manage-secrets` by name, as an installed CLI is
-  await writeFile(join(bin, 'manage-secrets'), `#!/bin/sh\nexec ${process.execPath} ${resolve(PROJECT, 'bin/manage-secrets.js')} "$@"\n`)
+  await writeFile(
+    join(bin, 'manage-secrets'),
+    `#!/bin/sh\nexec ${process.execPath} ${resolve(PROJECT, 'bin/manage-secrets.js')} "$@"\n`,
+  )
   await chmod(join(bin, 'manage-secrets'), 0o755)
 })
 afterAll(() => rm(bin, { recursive: true, force: true }))
@@ -23,7 +26,9 @@ afterAll(() => rm(bin, { recursive: true, force: true }))
 /** complete sources the completion script in bash and completes `words` (the last one being typed). */
 async function complete(words: string[]): Promise<string[]> {
   const script = `source <(manage-secrets completion); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _manage-secrets_yargs_completions; printf '%s\\n' "\${COMPREPLY[@]}"`
-  const { stdout } = await run('bash', ['-c', script], { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: bin, SHELL: '/bin/bash' } })
+  const { stdout } = await run('bash', ['-c', script], {
+    env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: bin, SHELL: '/bin/bash' },
+  })
   return stdout.split('\n').filter(Boolean)
 }
 

@@ -16,7 +16,10 @@ const cli = (args: string[]): Promise<CliResult> => runCli(['-i', join(root, 'in
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ms-deploy-local-'))
   await mkdir(join(root, 'inv', '.secrets'), { recursive: true })
-  await writeFile(join(root, 'inv', 'hosts.yml'), `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/{{ inventory_hostname }}/opt"\n    secrets_owner: "{{ ansible_user_id }}"\n    secrets_group: "{{ ansible_user_gid }}"\n    container_runtime: none\n  hosts: {l1: {}}\n`)
+  await writeFile(
+    join(root, 'inv', 'hosts.yml'),
+    `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/{{ inventory_hostname }}/opt"\n    secrets_owner: "{{ ansible_user_id }}"\n    secrets_group: "{{ ansible_user_gid }}"\n    container_runtime: none\n  hosts: {l1: {}}\n`,
+  )
   await writeFile(join(root, 'inv', '.secrets', 'manifest.yml'), 'bundles:\n  app:\n    keys: {A: password}\n')
   await writeFile(join(root, 'pw'), 'local-deploy-password\n', { mode: 0o600 })
   env = { MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw'), MANAGE_SECRETS_STATE_DIR: join(root, 'state') }
@@ -31,7 +34,9 @@ describe('deploy on the local connection (#5)', () => {
     await writeFile(stray, 'OLD=1\n', { mode: 0o600 })
     const r = await cli(['deploy'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
-    expect(r.stdout).toContain(`[WARNING]: l1: ${stray} is not in the manifest for this host: left in place, remove it by hand when nothing reads it`)
+    expect(r.stdout).toContain(
+      `[WARNING]: l1: ${stray} is not in the manifest for this host: left in place, remove it by hand when nothing reads it`,
+    )
     expect(await readFile(stray, 'utf8')).toBe('OLD=1\n')
     const json = await cli(['deploy', '--json'])
     expect(json.code).toBe(0)

@@ -18,7 +18,14 @@ const BIN = resolve(PROJECT, 'bin/manage-secrets.js')
 
 /** onTerminal runs `manage-secrets ARGS` on a pseudo-terminal `cols` wide and returns what it printed. */
 async function onTerminal(args: string[], cols: number): Promise<string> {
-  const { stdout } = await run('script', ['-qc', `stty cols ${cols}; ${process.execPath} ${BIN} ${args.join(' ')}`, '/dev/null'], { cwd: PROJECT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm' } })
+  const { stdout } = await run(
+    'script',
+    ['-qc', `stty cols ${cols}; ${process.execPath} ${BIN} ${args.join(' ')}`, '/dev/null'],
+    {
+      cwd: PROJECT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm' },
+    },
+  )
   return stdout.replaceAll('\r', '')
 }
 
@@ -45,21 +52,39 @@ function expectOwnFirst(out: string, command: string): void {
 }
 
 describe('--help at any width (#16)', () => {
-  it.each([undefined, ...NAMES])('%s --help: no word cut, own options first, at 60, 80 and 140 columns and through a pipe', async (command) => {
-    const args = command ? [command, '--help'] : ['--help']
-    const [t60, t80, t140, piped] = await Promise.all([onTerminal(args, 60), onTerminal(args, 80), onTerminal(args, 140), runCli(args)])
-    expect(piped.code).toBe(0)
-    expect(piped.stdout).toBe(t80)
-    for (const [out, cols] of [[t60, 60], [t80, 80], [t140, 140], [piped.stdout, 80]] as const) {
-      expectWellWrapped(out, command, cols)
-      if (command) expectOwnFirst(out, command)
-    }
-    expect(t140.split('\n').length).toBeLessThan(t60.split('\n').length)
-  })
+  it.each([undefined, ...NAMES])(
+    '%s --help: no word cut, own options first, at 60, 80 and 140 columns and through a pipe',
+    async (command) => {
+      const args = command ? [command, '--help'] : ['--help']
+      const [t60, t80, t140, piped] = await Promise.all([
+        onTerminal(args, 60),
+        onTerminal(args, 80),
+        onTerminal(args, 140),
+        runCli(args),
+      ])
+      expect(piped.code).toBe(0)
+      expect(piped.stdout).toBe(t80)
+      for (const [out, cols] of [
+        [t60, 60],
+        [t80, 80],
+        [t140, 140],
+        [piped.stdout, 80],
+      ] as const) {
+        expectWellWrapped(out, command, cols)
+        if (command) expectOwnFirst(out, command)
+      }
+      expect(t140.split('\n').length).toBeLessThan(t60.split('\n').length)
+    },
+  )
   it('vault --help lists its nine actions, one line each, and no option it does not take', async () => {
     const r = await runCli(['vault', '--help'])
     const actions = /\nActions:\n((?: {2}\S.*\n(?: {4,}.*\n)*)+)/.exec(r.stdout)?.[1] ?? ''
-    expect(actions.split('\n').filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim().split(' ')[0])).toEqual(['create', 'view', 'edit', 'encrypt', 'decrypt', 'rekey', 'import', 'status', 'keygen'])
+    expect(
+      actions
+        .split('\n')
+        .filter((l) => /^ {2}\S/.test(l))
+        .map((l) => l.trim().split(' ')[0]),
+    ).toEqual(['create', 'view', 'edit', 'encrypt', 'decrypt', 'rekey', 'import', 'status', 'keygen'])
     for (const absent of ['--forks', '--tags', '--hosts', '--diff']) expect(r.stdout).not.toContain(absent)
     expect(r.stdout).toContain('--vault-password-file')
   })
@@ -71,6 +96,8 @@ describe('--help at any width (#16)', () => {
   })
   it('examples are on their own lines: the command first, its description under it', async () => {
     const r = await runCli(['vault', '--help'])
-    expect(r.stdout).toContain('\n  manage-secrets vault import secrets.yml --vault-password-file ~/.vault_pass\n        migrate an ansible-vault file\n')
+    expect(r.stdout).toContain(
+      '\n  manage-secrets vault import secrets.yml --vault-password-file ~/.vault_pass\n        migrate an ansible-vault file\n',
+    )
   })
 })

@@ -36,7 +36,10 @@ beforeAll(async () => {
     join(root, 'inv', 'hosts.yml'),
     `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/{{ inventory_hostname }}/opt"\n    backup_dir: "${root}/{{ inventory_hostname }}/backups"\n    secrets_owner: "{{ ansible_user_id }}"\n    secrets_group: "{{ ansible_user_gid }}"\n    container_runtime: none\n  hosts: {j1: {}, j2: {}}\n`,
   )
-  await writeFile(join(root, 'inv', '.secrets', 'manifest.yml'), 'bundles:\n  app:\n    keys: {DB_PASSWORD: password, TOKEN: {generator: hex, length: 32}}\n')
+  await writeFile(
+    join(root, 'inv', '.secrets', 'manifest.yml'),
+    'bundles:\n  app:\n    keys: {DB_PASSWORD: password, TOKEN: {generator: hex, length: 32}}\n',
+  )
   await writeFile(join(root, 'pw'), 'journal-test-password\n', { mode: 0o600 })
   env = { MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw'), MANAGE_SECRETS_STATE_DIR: join(root, 'state') }
   for (const args of [['vault', 'create'], ['setup'], ['rotate', '--force'], ['backup'], ['audit']]) {
@@ -49,8 +52,25 @@ afterAll(() => rm(root, { recursive: true, force: true }))
 describe('the run journal (#7)', () => {
   it('has a run line and host lines for each command, 0600, names only, never a value', async () => {
     expect((await stat(journal())).mode & 0o777).toBe(0o600)
-    const entries = (await lines()).map((l) => JSON.parse(l) as { kind: string; command: string; host?: string; keys?: string[]; bundles?: string[]; result: string; backup_sha256?: string })
-    expect(entries.filter((e) => e.kind === 'run').map((e) => e.command)).toEqual(['vault', 'setup', 'rotate', 'backup', 'audit'])
+    const entries = (await lines()).map(
+      (l) =>
+        JSON.parse(l) as {
+          kind: string
+          command: string
+          host?: string
+          keys?: string[]
+          bundles?: string[]
+          result: string
+          backup_sha256?: string
+        },
+    )
+    expect(entries.filter((e) => e.kind === 'run').map((e) => e.command)).toEqual([
+      'vault',
+      'setup',
+      'rotate',
+      'backup',
+      'audit',
+    ])
     const rotated = entries.filter((e) => e.kind === 'host' && e.command === 'rotate')
     expect(rotated.map((e) => [e.host, e.result, e.bundles, e.keys])).toEqual([
       ['j1', 'ok', ['app'], ['DB_PASSWORD', 'TOKEN']],
@@ -75,7 +95,14 @@ describe('the run journal (#7)', () => {
   it('status reads the last rotation, audit and backup from it', async () => {
     const r = await cli(['status', '--json'])
     expect(r.code, r.stderr).toBe(0)
-    const j1 = (JSON.parse(r.stdout) as { hosts: Record<string, { last_audit: { status: string }; last_rotation: { result: string }; backup: { verified: string } }> }).hosts.j1
+    const j1 = (
+      JSON.parse(r.stdout) as {
+        hosts: Record<
+          string,
+          { last_audit: { status: string }; last_rotation: { result: string }; backup: { verified: string } }
+        >
+      }
+    ).hosts.j1
     expect(j1?.last_audit.status).toBe('clean')
     expect(j1?.last_rotation.result).toBe('rotated')
     expect(j1?.backup.verified).toBe('ok')
@@ -86,11 +113,20 @@ describe('the run journal (#7)', () => {
     const newest = (await runProgram('sh', ['-c', `ls -1 ${dir}/secrets-*.tar.gz | sort | tail -n 1`])).stdout.trim()
     const bytes = await readFile(newest)
     // the same archive, re-compressed: a valid gzip with other bytes (as if swapped for another)
-    expect((await runProgram('sh', ['-c', `gzip -dc '${newest}' | gzip -9n > '${newest}.x' && cat '${newest}.x' > '${newest}' && rm '${newest}.x'`])).code).toBe(0)
+    expect(
+      (
+        await runProgram('sh', [
+          '-c',
+          `gzip -dc '${newest}' | gzip -9n > '${newest}.x' && cat '${newest}.x' > '${newest}' && rm '${newest}.x'`,
+        ])
+      ).code,
+    ).toBe(0)
     expect(await readFile(newest)).not.toEqual(bytes)
     const r = await cli(['audit', '--hosts', 'j2'])
     expect(r.code).toBe(6)
-    expect(r.stdout).toMatch(/HIGH +backup-altered +\S+secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz: sha256 [0-9a-f]{16}…, expected sha256 [0-9a-f]{16}… \(recorded when it was made\)/)
+    expect(r.stdout).toMatch(
+      /HIGH +backup-altered +\S+secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz: sha256 [0-9a-f]{16}…, expected sha256 [0-9a-f]{16}… \(recorded when it was made\)/,
+    )
     await writeFile(newest, 'not gzip')
     expect((await cli(['audit', '--hosts', 'j2'])).stdout).toMatch(/HIGH +backup-corrupt/)
     const status = await cli(['status', '--hosts', 'j2'])
@@ -114,9 +150,15 @@ describe('the run journal (#7)', () => {
     expect(sample('manage_secrets_findings', { job: 'audit', host: 'j2', severity: 'critical' })).toBe('0')
     expect(sample('manage_secrets_last_run_success', { job: 'audit' })).toBe('0')
     expect(sample('manage_secrets_last_run_success', { job: 'weekly-backup' })).toBe('1')
-    expect(Number(sample('manage_secrets_last_success_timestamp_seconds', { job: 'weekly-backup' }))).toBeGreaterThan(Date.now() / 1000 - 600)
+    expect(Number(sample('manage_secrets_last_success_timestamp_seconds', { job: 'weekly-backup' }))).toBeGreaterThan(
+      Date.now() / 1000 - 600,
+    )
     expect(sample('manage_secrets_hosts', { job: 'weekly-backup' })).toBe('2')
-    const payload = JSON.parse(await readFile(alert, 'utf8')) as { job: string; exit: number; findings: { host: string; severity: string; count: number }[] }
+    const payload = JSON.parse(await readFile(alert, 'utf8')) as {
+      job: string
+      exit: number
+      findings: { host: string; severity: string; count: number }[]
+    }
     expect(payload).toMatchObject({ job: 'audit', exit: 6 })
     expect(payload.findings).toContainEqual({ host: 'j1', severity: 'critical', count: 1 })
     for (const v of await allValues()) {

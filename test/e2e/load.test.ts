@@ -41,8 +41,15 @@ function envText(values: Record<string, string>): Secret {
   return renderEnv(bundleValues(bundle), fp)
 }
 
-const load = (args: string[], env: Record<string, string> = {}): Promise<CliResult> => runCli(['load', ...args], { env: { HOME: home, ...env } })
-const withPassword = (dir: string, ...rest: string[]): string[] => ['--secrets-dir', p(dir), '--password-file', p('vault-password'), ...rest]
+const load = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(['load', ...args], { env: { HOME: home, ...env } })
+const withPassword = (dir: string, ...rest: string[]): string[] => [
+  '--secrets-dir',
+  p(dir),
+  '--password-file',
+  p('vault-password'),
+  ...rest,
+]
 
 function expectNoValue(r: CliResult, values: readonly string[] = ALL_VALUES): void {
   for (const v of values) {
@@ -70,7 +77,9 @@ beforeAll(async () => {
   await writeFile(p('other.key'), other.privateKey, { mode: 0o600 })
   // the one Argon2 encryption of this file: password mode, the host's own password
   const appCopy = await sealForHost(envText(VALUES.app), { password: fp.secret(password) })
-  const keyedCopy = await sealForHost(envText(VALUES.keyed), { publicKey: await openpgp.readKey({ armoredKey: id.publicKey }) })
+  const keyedCopy = await sealForHost(envText(VALUES.keyed), {
+    publicKey: await openpgp.readKey({ armoredKey: id.publicKey }),
+  })
   const plainCopy = envText(VALUES.plain).reveal()
   const files: Record<string, string> = {
     'pw/app.env': appCopy,
@@ -104,7 +113,10 @@ function flipInBody(armored: string): string {
 
 describe('load runs a command with the bundles in its environment (#5)', () => {
   it('password mode: decrypts every bundle, secrets override the environment, other variables stay', async () => {
-    const r = await load(withPassword('pw', '--', 'sh', '-c', 'printf "%s|%s|%s|%s" "$DB_PASSWORD" "$API_TOKEN" "$PLAIN_VALUE" "$KEEP"'), { DB_PASSWORD: 'old', KEEP: 'kept' })
+    const r = await load(
+      withPassword('pw', '--', 'sh', '-c', 'printf "%s|%s|%s|%s" "$DB_PASSWORD" "$API_TOKEN" "$PLAIN_VALUE" "$KEEP"'),
+      { DB_PASSWORD: 'old', KEEP: 'kept' },
+    )
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(`${VALUES.app.DB_PASSWORD}|${VALUES.app.API_TOKEN}|${VALUES.plain.PLAIN_VALUE}|kept`)
@@ -113,12 +125,31 @@ describe('load runs a command with the bundles in its environment (#5)', () => {
   })
 
   it('recipient mode: --identity opens bundles encrypted to the host key', async () => {
-    const r = await load(['--secrets-dir', p('keys'), '--identity', p('host.key'), '--', 'sh', '-c', 'printf "%s|%s" "$AWS_SECRET" "$PLAIN_VALUE"'])
+    const r = await load([
+      '--secrets-dir',
+      p('keys'),
+      '--identity',
+      p('host.key'),
+      '--',
+      'sh',
+      '-c',
+      'printf "%s|%s" "$AWS_SECRET" "$PLAIN_VALUE"',
+    ])
     expect(r).toEqual({ code: 0, stdout: `${VALUES.keyed.AWS_SECRET}|${VALUES.plain.PLAIN_VALUE}`, stderr: '' })
   })
 
   it('a plaintext env bundle needs no credential; --bundle picks bundles; -v names keys, never values', async () => {
-    const r = await load(['--secrets-dir', p('pw'), '--bundle', 'plain', '-vvv', '--', 'sh', '-c', 'printf "%s|%s" "$PLAIN_VALUE" "${DB_PASSWORD-unset}"'])
+    const r = await load([
+      '--secrets-dir',
+      p('pw'),
+      '--bundle',
+      'plain',
+      '-vvv',
+      '--',
+      'sh',
+      '-c',
+      'printf "%s|%s" "$PLAIN_VALUE" "${DB_PASSWORD-unset}"',
+    ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe(`${VALUES.plain.PLAIN_VALUE}|unset`)
     expect(r.stderr).toBe(`manage-secrets: loaded plain from ${p('pw/plain.env')}: PLAIN_VALUE\n`)
@@ -135,13 +166,35 @@ describe('load runs a command with the bundles in its environment (#5)', () => {
   })
 
   it('a command and --format together, or neither, is a usage error (exit 2)', async () => {
-    expectLoadError(await load(['--secrets-dir', p('pw'), '--format', 'env', '--', 'sh', '-c', 'echo child-ran']), 2, /either a command to run or --format/)
+    expectLoadError(
+      await load(['--secrets-dir', p('pw'), '--format', 'env', '--', 'sh', '-c', 'echo child-ran']),
+      2,
+      /either a command to run or --format/,
+    )
     expectLoadError(await load(['--secrets-dir', p('pw')]), 2, /needs a command to run/)
   })
 
   it("passes the child's exit code through, its arguments verbatim, and 127 for a missing command", async () => {
-    expect(await load(['--secrets-dir', p('pw'), '--bundle', 'plain', '--', 'sh', '-c', 'exit 7'])).toMatchObject({ code: 7, stderr: '' })
-    const args = await load(['--secrets-dir', p('pw'), '--bundle', 'plain', '--', 'sh', '-c', 'printf "[%s]" "$@"', 'sh', '0x10', '1e3', '007', '--json', '-v'])
+    expect(await load(['--secrets-dir', p('pw'), '--bundle', 'plain', '--', 'sh', '-c', 'exit 7'])).toMatchObject({
+      code: 7,
+      stderr: '',
+    })
+    const args = await load([
+      '--secrets-dir',
+      p('pw'),
+      '--bundle',
+      'plain',
+      '--',
+      'sh',
+      '-c',
+      'printf "[%s]" "$@"',
+      'sh',
+      '0x10',
+      '1e3',
+      '007',
+      '--json',
+      '-v',
+    ])
     expect(args).toMatchObject({ code: 0, stdout: '[0x10][1e3][007][--json][-v]' })
     const missing = await load(['--secrets-dir', p('pw'), '--bundle', 'plain', '--', `no-such-command-${tag}`])
     expect(missing.code).toBe(127)
@@ -150,12 +203,16 @@ describe('load runs a command with the bundles in its environment (#5)', () => {
 
   it('forwards SIGTERM and SIGINT to the child and exits with its code, or 128+signal', async () => {
     // the loop ends by itself, so a loader that died without forwarding leaves no endless orphan
-    const trapped = 'trap "echo got-$0; exit 42" TERM INT; echo ready; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done'
+    const trapped =
+      'trap "echo got-$0; exit 42" TERM INT; echo ready; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done'
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       const r = await signalled(['--', 'sh', '-c', trapped, sig.slice(3)], sig)
       expect(r, sig).toEqual({ code: 42, stdout: `ready\ngot-${sig.slice(3)}\n` })
     }
-    expect(await signalled(['--', 'sh', '-c', 'echo ready; exec sleep 20'], 'SIGTERM')).toEqual({ code: 143, stdout: 'ready\n' })
+    expect(await signalled(['--', 'sh', '-c', 'echo ready; exec sleep 20'], 'SIGTERM')).toEqual({
+      code: 143,
+      stdout: 'ready\n',
+    })
   })
 
   it('values are in the child environment only: not in the argv of the loader nor of the child', async () => {
@@ -178,12 +235,26 @@ describe('load runs a command with the bundles in its environment (#5)', () => {
 describe('load refuses what it cannot trust (#5)', () => {
   it('the same key in two bundles is an error naming the key and both files, never the value', async () => {
     const r = await load(['--secrets-dir', p('dup'), '--', 'sh', '-c', 'echo child-ran'])
-    expectLoadError(r, 2, new RegExp(`key PLAIN_VALUE is set in two bundles: ${p('dup/other.env')} and ${p('dup/plain.env')}`))
+    expectLoadError(
+      r,
+      2,
+      new RegExp(`key PLAIN_VALUE is set in two bundles: ${p('dup/other.env')} and ${p('dup/plain.env')}`),
+    )
   })
 
   it('a wrong password is exit 3 with no value shown, also with --allow-missing', async () => {
     for (const extra of [[], ['--allow-missing']]) {
-      const r = await load(['--secrets-dir', p('pw'), '--password-file', p('wrong-password'), ...extra, '--', 'sh', '-c', 'echo child-ran'])
+      const r = await load([
+        '--secrets-dir',
+        p('pw'),
+        '--password-file',
+        p('wrong-password'),
+        ...extra,
+        '--',
+        'sh',
+        '-c',
+        'echo child-ran',
+      ])
       expectLoadError(r, 3, new RegExp(`wrong vault password or corrupted file: ${p('pw/app.env')}`))
     }
   })
@@ -201,8 +272,16 @@ describe('load refuses what it cannot trust (#5)', () => {
   })
 
   it('a symlinked bundle is refused (exit 3), listed or named, even with --allow-missing', async () => {
-    expectLoadError(await load(['--secrets-dir', p('sym'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']), 3, /sym\/linked\.env is a symbolic link; refusing to follow it/)
-    expectLoadError(await load(withPassword('sym', '--bundle', 'linked', '--', 'sh', '-c', 'echo child-ran')), 3, /sym\/linked\.env is a symbolic link/)
+    expectLoadError(
+      await load(['--secrets-dir', p('sym'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']),
+      3,
+      /sym\/linked\.env is a symbolic link; refusing to follow it/,
+    )
+    expectLoadError(
+      await load(withPassword('sym', '--bundle', 'linked', '--', 'sh', '-c', 'echo child-ran')),
+      3,
+      /sym\/linked\.env is a symbolic link/,
+    )
   })
 
   it('a password or identity file group or others can read is refused (exit 2)', async () => {
@@ -210,25 +289,74 @@ describe('load refuses what it cannot trust (#5)', () => {
     await chmod(p('loose-password'), 0o640)
     await writeFile(p('loose.key'), await readFile(p('host.key')), { mode: 0o600 })
     await chmod(p('loose.key'), 0o604)
-    expectLoadError(await load(['--secrets-dir', p('pw'), '--password-file', p('loose-password'), '--', 'sh', '-c', 'echo child-ran']), 2, /vault password file .*loose-password is accessible by group or others \(mode 0640\)/)
-    expectLoadError(await load(['--secrets-dir', p('keys'), '--identity', p('loose.key'), '--allow-missing', '--', 'sh', '-c', 'echo child-ran']), 2, /identity file .*loose\.key is accessible by group or others/)
+    expectLoadError(
+      await load([
+        '--secrets-dir',
+        p('pw'),
+        '--password-file',
+        p('loose-password'),
+        '--',
+        'sh',
+        '-c',
+        'echo child-ran',
+      ]),
+      2,
+      /vault password file .*loose-password is accessible by group or others \(mode 0640\)/,
+    )
+    expectLoadError(
+      await load([
+        '--secrets-dir',
+        p('keys'),
+        '--identity',
+        p('loose.key'),
+        '--allow-missing',
+        '--',
+        'sh',
+        '-c',
+        'echo child-ran',
+      ]),
+      2,
+      /identity file .*loose\.key is accessible by group or others/,
+    )
   })
 })
 
 describe('load when pieces are missing (#5)', () => {
-  const run = (extra: string[]): string[] => [...extra, '--', 'sh', '-c', 'echo child-ran "${PLAIN_VALUE:-no-plain}" "${API_TOKEN:-no-token}"']
+  const run = (extra: string[]): string[] => [
+    ...extra,
+    '--',
+    'sh',
+    '-c',
+    'echo child-ran "${PLAIN_VALUE:-no-plain}" "${API_TOKEN:-no-token}"',
+  ]
 
   it('a missing or empty secrets dir is exit 3 and nothing runs; --allow-missing warns and runs', async () => {
-    expectLoadError(await load(withPassword('nope', ...run([]))), 3, new RegExp(`secrets dir ${p('nope')} does not exist`))
+    expectLoadError(
+      await load(withPassword('nope', ...run([]))),
+      3,
+      new RegExp(`secrets dir ${p('nope')} does not exist`),
+    )
     expectLoadError(await load(withPassword('empty', ...run([]))), 3, /no bundles \(\*\.env\) in secrets dir/)
     const r = await load(withPassword('nope', ...run(['--allow-missing'])))
-    expect(r).toEqual({ code: 0, stdout: 'child-ran no-plain no-token\n', stderr: `manage-secrets: warning: secrets dir ${p('nope')} does not exist; running without it\n` })
+    expect(r).toEqual({
+      code: 0,
+      stdout: 'child-ran no-plain no-token\n',
+      stderr: `manage-secrets: warning: secrets dir ${p('nope')} does not exist; running without it\n`,
+    })
   })
 
   it('a missing --bundle is exit 3; --allow-missing warns and loads the others', async () => {
-    expectLoadError(await load(withPassword('pw', '--bundle', 'plain', '--bundle', 'aws', ...run([]))), 3, new RegExp(`bundle aws: ${p('pw/aws.env')} does not exist`))
+    expectLoadError(
+      await load(withPassword('pw', '--bundle', 'plain', '--bundle', 'aws', ...run([]))),
+      3,
+      new RegExp(`bundle aws: ${p('pw/aws.env')} does not exist`),
+    )
     const r = await load(withPassword('pw', '--bundle', 'plain', '--bundle', 'aws', ...run(['--allow-missing'])))
-    expect(r).toEqual({ code: 0, stdout: `child-ran ${VALUES.plain.PLAIN_VALUE} no-token\n`, stderr: `manage-secrets: warning: bundle aws: ${p('pw/aws.env')} does not exist; running without it\n` })
+    expect(r).toEqual({
+      code: 0,
+      stdout: `child-ran ${VALUES.plain.PLAIN_VALUE} no-token\n`,
+      stderr: `manage-secrets: warning: bundle aws: ${p('pw/aws.env')} does not exist; running without it\n`,
+    })
   })
 
   it('a missing password file is exit 3; --allow-missing warns, skips the encrypted bundles, loads the plaintext ones', async () => {
@@ -269,7 +397,13 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
   it('a value with a NUL byte is one error line, exit 3, naming bundle and key, never the value, no stack', async () => {
     for (const tail of [child, ['--format', 'json'], ['--format', 'env']]) {
       const r = await load(['--secrets-dir', p('nul'), ...tail])
-      expectLoadError(r, 3, new RegExp(`^manage-secrets: error: bundle ${p('nul/app.env')}: key NUL_KEY: a value must not contain a NUL byte`))
+      expectLoadError(
+        r,
+        3,
+        new RegExp(
+          `^manage-secrets: error: bundle ${p('nul/app.env')}: key NUL_KEY: a value must not contain a NUL byte`,
+        ),
+      )
       expect(r.stderr).not.toContain(nulTail)
       expect(r.stdout).not.toContain(nulTail)
       noStack(r)
@@ -277,9 +411,18 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
   })
 
   it('a NODE_OPTIONS key is refused (exit 3, says how to allow it) and nothing runs, in every mode', async () => {
-    for (const tail of [['--', process.execPath, '-e', 'console.log("child-ran")'], ['--format', 'env']]) {
+    for (const tail of [
+      ['--', process.execPath, '-e', 'console.log("child-ran")'],
+      ['--format', 'env'],
+    ]) {
       const r = await load(['--secrets-dir', p('node-options'), ...tail])
-      expectLoadError(r, 3, new RegExp(`bundle ${p('node-options/app.env')}: key NODE_OPTIONS changes how a process loads code; refusing it \\(if it is meant: load --allow-key NODE_OPTIONS\\)$`))
+      expectLoadError(
+        r,
+        3,
+        new RegExp(
+          `bundle ${p('node-options/app.env')}: key NODE_OPTIONS changes how a process loads code; refusing it \\(if it is meant: load --allow-key NODE_OPTIONS\\)$`,
+        ),
+      )
       expect(r.stdout).not.toContain(evil)
       expect(r.stderr).not.toContain(p('evil.cjs'))
     }
@@ -289,26 +432,66 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
     const cmd = ['--', process.execPath, '-e', 'console.log("child-ran " + process.env.APP_KEY)']
     const allowed = await load(['--secrets-dir', p('node-options'), '--allow-key', 'NODE_OPTIONS', ...cmd])
     expect(allowed).toEqual({ code: 0, stdout: `${evil}\nchild-ran app-${tag}\n`, stderr: '' })
-    const replaced = await load(['--secrets-dir', p('node-options'), '--allow-key', 'NODE_OPTIONS', ...cmd], { NODE_OPTIONS: '--no-warnings' })
+    const replaced = await load(['--secrets-dir', p('node-options'), '--allow-key', 'NODE_OPTIONS', ...cmd], {
+      NODE_OPTIONS: '--no-warnings',
+    })
     expect(replaced.code, replaced.stderr).toBe(0)
     expect(replaced.stdout).toBe(`${evil}\nchild-ran app-${tag}\n`)
-    expect(replaced.stderr).toBe(`manage-secrets: warning: bundle ${p('node-options/app.env')} replaces NODE_OPTIONS of the environment (allowed by --allow-key NODE_OPTIONS)\n`)
+    expect(replaced.stderr).toBe(
+      `manage-secrets: warning: bundle ${p('node-options/app.env')} replaces NODE_OPTIONS of the environment (allowed by --allow-key NODE_OPTIONS)\n`,
+    )
     expect(replaced.stderr).not.toContain('--require')
   })
 
   it('LD_PRELOAD and PATH are refused too; --allow-key PATH runs with the warning', async () => {
-    expectLoadError(await load(['--secrets-dir', p('ld'), ...child]), 3, /key LD_PRELOAD changes how a process loads code; refusing it \(if it is meant: load --allow-key LD_PRELOAD\)$/)
-    expectLoadError(await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', ...child]), 3, /key PATH changes how a process loads code; refusing it/)
-    const r = await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', '--allow-key', 'PATH', '--', 'sh', '-c', 'printf "%s" "$PATH"'])
+    expectLoadError(
+      await load(['--secrets-dir', p('ld'), ...child]),
+      3,
+      /key LD_PRELOAD changes how a process loads code; refusing it \(if it is meant: load --allow-key LD_PRELOAD\)$/,
+    )
+    expectLoadError(
+      await load(['--secrets-dir', p('path'), '--allow-key', 'NODE_OPTIONS', ...child]),
+      3,
+      /key PATH changes how a process loads code; refusing it/,
+    )
+    const r = await load([
+      '--secrets-dir',
+      p('path'),
+      '--allow-key',
+      'NODE_OPTIONS',
+      '--allow-key',
+      'PATH',
+      '--',
+      'sh',
+      '-c',
+      'printf "%s" "$PATH"',
+    ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe(`/usr/bin:/bin:/opt/bundle-${tag}`)
-    expect(r.stderr).toBe(`manage-secrets: warning: bundle ${p('path/app.env')} replaces PATH of the environment (allowed by --allow-key PATH)\n`)
+    expect(r.stderr).toBe(
+      `manage-secrets: warning: bundle ${p('path/app.env')} replaces PATH of the environment (allowed by --allow-key PATH)\n`,
+    )
   })
 
   it('a key that is not a valid key name (a tampered host file) is refused, exit 3; KEY_PREVIOUS of a rotation is loaded', async () => {
-    expectLoadError(await load(['--secrets-dir', p('long-key'), ...child]), 3, /long-key\/app\.env: key "K{80}…": a key name has at most 128 characters \(corrupted or tampered\)$/)
-    expectLoadError(await load(['--secrets-dir', p('previous-twice'), ...child]), 3, /previous-twice\/app\.env: key "TOKEN_PREVIOUS_PREVIOUS": the _PREVIOUS suffix is reserved/)
-    const r = await load(['--secrets-dir', p('previous'), '--', 'sh', '-c', 'printf "%s|%s" "$TOKEN" "$TOKEN_PREVIOUS"'])
+    expectLoadError(
+      await load(['--secrets-dir', p('long-key'), ...child]),
+      3,
+      /long-key\/app\.env: key "K{80}…": a key name has at most 128 characters \(corrupted or tampered\)$/,
+    )
+    expectLoadError(
+      await load(['--secrets-dir', p('previous-twice'), ...child]),
+      3,
+      /previous-twice\/app\.env: key "TOKEN_PREVIOUS_PREVIOUS": the _PREVIOUS suffix is reserved/,
+    )
+    const r = await load([
+      '--secrets-dir',
+      p('previous'),
+      '--',
+      'sh',
+      '-c',
+      'printf "%s|%s" "$TOKEN" "$TOKEN_PREVIOUS"',
+    ])
     expect(r).toEqual({ code: 0, stdout: 'new|old', stderr: '' })
   })
 
@@ -316,14 +499,29 @@ describe('load never lets a bundle change how the command runs (#12)', () => {
     const help = await runCli(['load', '--help'])
     expect(help.stdout).toContain('--allow-key')
     expect(help.stdout).toContain('let a bundle set NODE_OPTIONS')
-    expectLoadError(await load(['--secrets-dir', p('path'), '--allow-key', 'NOT-A-KEY', ...child]), 2, /^manage-secrets: error: --allow-key "NOT-A-KEY": key names are letters, digits and _/)
+    expectLoadError(
+      await load(['--secrets-dir', p('path'), '--allow-key', 'NOT-A-KEY', ...child]),
+      2,
+      /^manage-secrets: error: --allow-key "NOT-A-KEY": key names are letters, digits and _/,
+    )
   })
 })
 
 /** signalled starts a loader on the plaintext bundle, sends `sig` once the child printed "ready", and collects the result. */
 function signalled(tail: string[], sig: NodeJS.Signals): Promise<{ code: number | null; stdout: string }> {
-  const args = [resolve(PROJECT, 'bin/manage-secrets.js'), 'load', '--secrets-dir', p('pw'), '--bundle', 'plain', ...tail]
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const args = [
+    resolve(PROJECT, 'bin/manage-secrets.js'),
+    'load',
+    '--secrets-dir',
+    p('pw'),
+    '--bundle',
+    'plain',
+    ...tail,
+  ]
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let stdout = ''
   let sent = false
   return new Promise((done, fail) => {

@@ -10,8 +10,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ms-e2e-play-'))
   inv = join(dir, 'hosts.ini')
   await writeFile(inv, `[web]\nw1 root=${dir}/w1\nw2 root=${dir}/w2\n[all:vars]\nansible_connection=local\n`)
-  await writeFile(join(dir, 'ok.yml'), '- name: demo\n  hosts: web\n  tasks:\n    - name: dir\n      file: {path: "{{ root }}", state: directory, mode: "0700"}\n')
-  await writeFile(join(dir, 'fail.yml'), '- hosts: web\n  tasks:\n    - name: boom\n      command: {argv: ["false"]}\n      when: inventory_hostname == "w2"\n')
+  await writeFile(
+    join(dir, 'ok.yml'),
+    '- name: demo\n  hosts: web\n  tasks:\n    - name: dir\n      file: {path: "{{ root }}", state: directory, mode: "0700"}\n',
+  )
+  await writeFile(
+    join(dir, 'fail.yml'),
+    '- hosts: web\n  tasks:\n    - name: boom\n      command: {argv: ["false"]}\n      when: inventory_hostname == "w2"\n',
+  )
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
@@ -23,7 +29,9 @@ describe('manage-secrets play (#3)', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/PLAY \[demo\]/)
     expect(r.stdout).toMatch(/changed: \[w1\] dir => create /)
-    expect(r.stdout).toMatch(/PLAY RECAP \*+\nw1 : ok=1 changed=1 unreachable=0 failed=0 skipped=0 ignored=0 unknown=0\nw2 : ok=1 changed=1/)
+    expect(r.stdout).toMatch(
+      /PLAY RECAP \*+\nw1 : ok=1 changed=1 unreachable=0 failed=0 skipped=0 ignored=0 unknown=0\nw2 : ok=1 changed=1/,
+    )
     expect(r.stdout).not.toMatch(/\x1b\[/)
   })
   it('colours with --color, never with NO_COLOR unless forced', async () => {
@@ -37,7 +45,10 @@ describe('manage-secrets play (#3)', () => {
     const doc = JSON.parse(r.stdout)
     expect(doc.check).toBe(true)
     // hosts run in parallel: results come in the order they finish
-    expect(doc.plays[0].results.map((x: { host: string; status: string }) => `${x.host}:${x.status}`).sort()).toEqual(['w1:ok', 'w2:ok'])
+    expect(doc.plays[0].results.map((x: { host: string; status: string }) => `${x.host}:${x.status}`).sort()).toEqual([
+      'w1:ok',
+      'w2:ok',
+    ])
     expect(Object.keys(doc.stats)).toEqual(['w1', 'w2'])
   })
   it('a failed host exits 4 and the others finish', async () => {

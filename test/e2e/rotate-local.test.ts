@@ -20,7 +20,11 @@ const cli = (args: string[]): Promise<CliResult> => runCli(['-i', join(root, 'in
  * stat calls and not others, and `tar --diff` would see a changed mtime).
  */
 const later = (days: number, args: string[]): Promise<CliResult> =>
-  runProgram('faketime', ['-f', `+${days}d`, process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', join(root, 'inv'), ...args], { env: { ...env, NO_FAKE_STAT: '1' } })
+  runProgram(
+    'faketime',
+    ['-f', `+${days}d`, process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', join(root, 'inv'), ...args],
+    { env: { ...env, NO_FAKE_STAT: '1' } },
+  )
 
 async function values(r: (a: string[]) => Promise<CliResult> = cli): Promise<Record<string, string>> {
   const v = await r(['vault', 'view', 'cloud', '--reveal', '--json'])
@@ -32,9 +36,15 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ms-rotate-local-'))
   await mkdir(join(root, 'inv', '.secrets'), { recursive: true })
   // the hook prints a new value each run; it logs its argv and environment for the test to check
-  await writeFile(join(root, 'hook.sh'), `#!/bin/sh\necho "$0 $*" >> ${root}/hook.log\nenv >> ${root}/hook.log\nhead -c 18 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo\n`)
+  await writeFile(
+    join(root, 'hook.sh'),
+    `#!/bin/sh\necho "$0 $*" >> ${root}/hook.log\nenv >> ${root}/hook.log\nhead -c 18 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo\n`,
+  )
   await chmod(join(root, 'hook.sh'), 0o755)
-  await writeFile(join(root, 'inv', 'hosts.yml'), `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/{{ inventory_hostname }}/opt"\n    backup_dir: "${root}/{{ inventory_hostname }}/backups"\n    secrets_owner: "{{ ansible_user_id }}"\n    secrets_group: "{{ ansible_user_gid }}"\n    container_runtime: none\n  hosts: {r1: {}}\n`)
+  await writeFile(
+    join(root, 'inv', 'hosts.yml'),
+    `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/{{ inventory_hostname }}/opt"\n    backup_dir: "${root}/{{ inventory_hostname }}/backups"\n    secrets_owner: "{{ ansible_user_id }}"\n    secrets_group: "{{ ansible_user_gid }}"\n    container_runtime: none\n  hosts: {r1: {}}\n`,
+  )
   await writeFile(
     join(root, 'inv', '.secrets', 'manifest.yml'),
     // health fails, and takes the backups with it, while the flag file exists (a host that cannot be rolled back)
@@ -55,7 +65,9 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
     const check = await later(8, ['rotate', '--check'])
     expect(check.code, check.stdout + check.stderr).toBe(0)
     expect(check.stdout).toMatch(/change +API_KEY +due: rotated 8 days ago \(rotate_days 7\); new value from its hook/)
-    expect(check.stdout).toMatch(/unknown +MANUAL_KEY +due: rotated 8 days ago \(rotate_days 7\), but it is external without a hook: rotate it by hand/)
+    expect(check.stdout).toMatch(
+      /unknown +MANUAL_KEY +due: rotated 8 days ago \(rotate_days 7\), but it is external without a hook: rotate it by hand/,
+    )
     expect(check.stdout).toMatch(/ok +PINNED +rotate_days 0: rotated only with --force/)
     // #16: the plan alone; the PLAY and RECAP lines that repeat it only with -v
     expect(check.stdout).not.toMatch(/PLAY \[|PLAY RECAP/)
@@ -82,12 +94,22 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
     expect(within.stdout).toMatch(/host r1: ok/)
     const expired = await later(11, ['rotate', '--bundle', 'cloud', '--force'])
     expect(expired.code, expired.stdout + expired.stderr).toBe(0)
-    const v = await later(11, ['vault', 'view', 'cloud', '--reveal', '--json']).then((r) => (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.cloud ?? {})
+    const v = await later(11, ['vault', 'view', 'cloud', '--reveal', '--json']).then(
+      (r) => (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.cloud ?? {},
+    )
     // forced: every generated or hooked key rotates (a new previous each, from now); MANUAL_KEY is still by hand
     expect(Object.keys(v).sort()).toEqual(['API_KEY', 'API_KEY_PREVIOUS', 'MANUAL_KEY', 'PINNED', 'PINNED_PREVIOUS'])
     const gone = await later(14, ['deploy'])
     expect(gone.code).toBe(0)
-    const host = await later(14, ['load', '--secrets-dir', join(root, 'r1/opt/secrets'), '--password-file', join(root, 'r1/opt/vault-password'), '--format', 'json'])
+    const host = await later(14, [
+      'load',
+      '--secrets-dir',
+      join(root, 'r1/opt/secrets'),
+      '--password-file',
+      join(root, 'r1/opt/vault-password'),
+      '--format',
+      'json',
+    ])
     expect(Object.keys(JSON.parse(host.stdout) as object).sort()).toEqual(['API_KEY', 'MANUAL_KEY', 'PINNED'])
   })
 
@@ -98,7 +120,9 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
       const storeBefore = await readFile(join(root, 'inv/.secrets/cloud.asc'))
       const r = await later(14, ['rotate', '--force', '--bundle', 'cloud'])
       expect(r.code, r.stdout + r.stderr).toBe(4)
-      expect(r.stdout).toMatch(/r1 +not rotated: backup before rotating failed: .*elsewhere\.env is not a regular file or directory \(a symlink\?\): no backup of a tree restore would refuse/)
+      expect(r.stdout).toMatch(
+        /r1 +not rotated: backup before rotating failed: .*elsewhere\.env is not a regular file or directory \(a symlink\?\): no backup of a tree restore would refuse/,
+      )
       expect(await readFile(join(root, 'inv/.secrets/cloud.asc'))).toEqual(storeBefore)
     } finally {
       await rm(link)
@@ -109,15 +133,27 @@ describe('rotate: external keys, rotate_days 0, grace (#6)', () => {
     await writeFile(join(root, 'break'), '')
     const failed = await later(14, ['rotate', '--force', '--bundle', 'cloud'])
     expect(failed.code, failed.stdout).toBe(4)
-    expect(failed.stdout).toMatch(/cloud +rotated [A-Z_, ]+; store: new values kept: r1 could not be rolled back and holds them/)
+    expect(failed.stdout).toMatch(
+      /cloud +rotated [A-Z_, ]+; store: new values kept: r1 could not be rolled back and holds them/,
+    )
     expect(failed.stdout).toMatch(/r1 +failed: .*rollback from .* failed too/)
     const hostValues = async (): Promise<unknown> => {
-      const host = await later(14, ['load', '--secrets-dir', join(root, 'r1/opt/secrets'), '--password-file', join(root, 'r1/opt/vault-password'), '--format', 'json'])
+      const host = await later(14, [
+        'load',
+        '--secrets-dir',
+        join(root, 'r1/opt/secrets'),
+        '--password-file',
+        join(root, 'r1/opt/vault-password'),
+        '--format',
+        'json',
+      ])
       expect(host.code, host.stderr).toBe(0)
       return JSON.parse(host.stdout)
     }
     const storeValues = async (): Promise<unknown> =>
-      later(14, ['vault', 'view', 'cloud', '--reveal', '--json']).then((r) => (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.cloud ?? {})
+      later(14, ['vault', 'view', 'cloud', '--reveal', '--json']).then(
+        (r) => (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.cloud ?? {},
+      )
     expect(await hostValues()).toEqual(await storeValues())
     await rm(join(root, 'break'))
     const again = await later(14, ['rotate', '--force', '--bundle', 'cloud'])

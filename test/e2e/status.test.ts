@@ -15,30 +15,45 @@ import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 
 let root = ''
 let env: Record<string, string> = {}
-const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(['-i', join(root, 'inv'), ...args], { env: { ...env, ...extra } })
+const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(['-i', join(root, 'inv'), ...args], { env: { ...env, ...extra } })
 interface Doc {
-  hosts: Record<string, { reachable: boolean; error?: string; bundles: { name: string; state: string; why?: string; next_due?: string }[]; backup: { age_days: number; verified: string } | null }>
+  hosts: Record<
+    string,
+    {
+      reachable: boolean
+      error?: string
+      bundles: { name: string; state: string; why?: string; next_due?: string }[]
+      backup: { age_days: number; verified: string } | null
+    }
+  >
 }
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ms-status-'))
   await mkdir(join(root, 'inv', '.secrets'), { recursive: true })
-  await writeFile(join(root, 'inv', 'hosts.yml'), [
-    'all:',
-    '  vars:',
-    '    ansible_connection: local',
-    `    secrets_root: "${root}/{{ inventory_hostname }}/opt"`,
-    `    backup_dir: "${root}/{{ inventory_hostname }}/backups"`,
-    '    secrets_owner: "{{ ansible_user_id }}"',
-    '    secrets_group: "{{ ansible_user_gid }}"',
-    '    container_runtime: none',
-    '  hosts:',
-    '    s1: {}',
-    '    s2: {}',
-    '    gone: {ansible_connection: ssh, ansible_host: 127.0.0.1, ansible_port: 9, ansible_ssh_timeout: 2}',
-    '',
-  ].join('\n'))
-  await writeFile(join(root, 'inv', '.secrets', 'manifest.yml'), 'bundles:\n  app:\n    hosts: "s1,s2"\n    rotate_days: 30\n    keys: {A: password}\n  extra:\n    hosts: s1\n    keys: {B: password}\n')
+  await writeFile(
+    join(root, 'inv', 'hosts.yml'),
+    [
+      'all:',
+      '  vars:',
+      '    ansible_connection: local',
+      `    secrets_root: "${root}/{{ inventory_hostname }}/opt"`,
+      `    backup_dir: "${root}/{{ inventory_hostname }}/backups"`,
+      '    secrets_owner: "{{ ansible_user_id }}"',
+      '    secrets_group: "{{ ansible_user_gid }}"',
+      '    container_runtime: none',
+      '  hosts:',
+      '    s1: {}',
+      '    s2: {}',
+      '    gone: {ansible_connection: ssh, ansible_host: 127.0.0.1, ansible_port: 9, ansible_ssh_timeout: 2}',
+      '',
+    ].join('\n'),
+  )
+  await writeFile(
+    join(root, 'inv', '.secrets', 'manifest.yml'),
+    'bundles:\n  app:\n    hosts: "s1,s2"\n    rotate_days: 30\n    keys: {A: password}\n  extra:\n    hosts: s1\n    keys: {B: password}\n',
+  )
   await writeFile(join(root, 'pw'), 'status-password-123\n', { mode: 0o600 })
   env = { MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw'), MANAGE_SECRETS_STATE_DIR: join(root, 'state') }
   expect((await cli(['vault', 'create'])).code).toBe(0)
@@ -52,7 +67,10 @@ describe('status (#8)', () => {
     await writeFile(join(root, 's1/opt/secrets/extra.env'), 'tampered\n')
     await rm(join(root, 's2/opt/secrets/app.env'))
     await mkdir(join(root, 's1/backups'), { recursive: true })
-    await writeFile(join(root, 's1/backups/secrets-20261120T030000Z.tar.gz'), gzipSync('made by hand, not by manage-secrets backup'))
+    await writeFile(
+      join(root, 's1/backups/secrets-20261120T030000Z.tar.gz'),
+      gzipSync('made by hand, not by manage-secrets backup'),
+    )
     const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000 - 60_000)
     await utimes(join(root, 's1/backups/secrets-20261120T030000Z.tar.gz'), threeDaysAgo, threeDaysAgo)
     const r = await cli(['status', '--json'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' })
@@ -61,7 +79,9 @@ describe('status (#8)', () => {
     const state = (h: string) => Object.fromEntries((doc.hosts[h]?.bundles ?? []).map((b) => [b.name, b.state]))
     expect(state('s1')).toEqual({ app: 'in-sync', extra: 'drifted' })
     expect(state('s2')).toEqual({ app: 'missing' })
-    expect(doc.hosts.s1?.bundles[0]?.next_due?.slice(0, 10)).toBe(new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10))
+    expect(doc.hosts.s1?.bundles[0]?.next_due?.slice(0, 10)).toBe(
+      new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10),
+    )
     expect(doc.hosts.s1?.backup?.age_days).toBe(3)
     expect(doc.hosts.s1?.backup?.verified).toBe('unrecorded') // not made by `backup`: no checksum in the journal
     expect(doc.hosts.s2?.backup).toBeNull()
@@ -79,7 +99,9 @@ describe('status (#8)', () => {
     expect(lines[2]).toMatch(/^ {14}extra {2}drifted {2}differs from what the last deploy wrote$/)
     expect(lines[3]).toMatch(/^ {2}last audit {2}\d{4}-\d\d-\d\d \d\d:\d\d \(today\): findings, [1-9]\d* findings?$/)
     expect(lines[4]).toBe('  last rotate none recorded')
-    expect(lines[5]).toMatch(/^ {2}last backup \d{4}-\d\d-\d\d \d\d:\d\d \(3 d ago\) {2}.*secrets-20261120T030000Z\.tar\.gz {2}not in the journal$/)
+    expect(lines[5]).toMatch(
+      /^ {2}last backup \d{4}-\d\d-\d\d \d\d:\d\d \(3 d ago\) {2}.*secrets-20261120T030000Z\.tar\.gz {2}not in the journal$/,
+    )
     expect(lines[6]).toBe('1 host: 0 in sync, 1 drifted, 0 overdue, 0 unreachable')
     expect(lines).toHaveLength(7)
   })
@@ -87,7 +109,16 @@ describe('status (#8)', () => {
   it('on a terminal, one live progress line (hosts done / total, failures), erased; never in a pipe or with --json (#16)', async () => {
     const onTerminal = async (args: string[]): Promise<string> => {
       const cmd = [process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', join(root, 'inv'), ...args].join(' ')
-      const { stdout } = await promisify(execFile)('script', ['-qc', cmd, '/dev/null'], { cwd: PROJECT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm', NO_COLOR: '1', ...env } })
+      const { stdout } = await promisify(execFile)('script', ['-qc', cmd, '/dev/null'], {
+        cwd: PROJECT,
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/root',
+          TERM: 'xterm',
+          NO_COLOR: '1',
+          ...env,
+        },
+      })
       return stdout
     }
     const tty = await onTerminal(['status', '--hosts', 's1,s2'])

@@ -15,9 +15,11 @@ import { expectOneLineError, runCli, type CliResult } from '../helpers/cli.js'
 let root = ''
 let inv = ''
 let env: Record<string, string> = {}
-const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(['-i', inv, ...args], { env: { ...env, ...extra }, cwd: root })
+const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(['-i', inv, ...args], { env: { ...env, ...extra }, cwd: root })
 
-const MANIFEST = 'bundles:\n  app:\n    keys: {A: password, B: alnum}\n  web:\n    hosts: l2\n    format: env\n    keys: {W: hex}\n'
+const MANIFEST =
+  'bundles:\n  app:\n    keys: {A: password, B: alnum}\n  web:\n    hosts: l2\n    format: env\n    keys: {W: hex}\n'
 
 /** snapshot lists every file under `dir` with its bytes (what a run must leave alone). */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -83,14 +85,20 @@ describe('control-node input is checked before any host is touched (#12)', () =>
   })
 
   it('a bundle whose pattern matches no host is an error for every command, unless allow_no_hosts', async () => {
-    await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST + '  lost:\n    hosts: apii\n    keys: {L: password}\n')
+    await writeFile(
+      join(inv, '.secrets', 'manifest.yml'),
+      MANIFEST + '  lost:\n    hosts: apii\n    keys: {L: password}\n',
+    )
     try {
       for (const cmd of [['setup'], ['deploy'], ['rotate', '--check'], ['vault', 'status'], ['audit'], ['status']]) {
         const r = await cli(cmd)
         expectOneLineError(r, 2, /bundle lost \(hosts: "apii"\) matches no host of the inventory/)
         expect(r.stderr).toContain('allow_no_hosts: true')
       }
-      await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST + '  lost:\n    hosts: apii\n    allow_no_hosts: true\n    keys: {L: password}\n')
+      await writeFile(
+        join(inv, '.secrets', 'manifest.yml'),
+        MANIFEST + '  lost:\n    hosts: apii\n    allow_no_hosts: true\n    keys: {L: password}\n',
+      )
       const ok = await cli(['deploy', '--check'])
       expect(ok.code, ok.stdout + ok.stderr).toBe(0)
     } finally {
@@ -103,7 +111,10 @@ describe('control-node input is checked before any host is touched (#12)', () =>
     const keep = join(root, 'app.asc.keep')
     await copyFile(asc, keep)
     const text = await readFile(asc, 'utf8')
-    await writeFile(asc, text.replace(/\n([A-Za-z0-9+/])/, (_m, c: string) => `\n${c === 'A' ? 'B' : 'A'}`))
+    await writeFile(
+      asc,
+      text.replace(/\n([A-Za-z0-9+/])/, (_m, c: string) => `\n${c === 'A' ? 'B' : 'A'}`),
+    )
     const before = await snapshot(hosts())
     try {
       for (const cmd of [['deploy'], ['rotate', '--check'], ['vault', 'status']]) {
@@ -156,7 +167,11 @@ describe('control-node input is checked before any host is touched (#12)', () =>
   })
 
   it('a bad --fail-on names the option, the value and what is allowed', async () => {
-    expectOneLineError(await cli(['audit', '--fail-on', 'severe']), 2, /invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/)
+    expectOneLineError(
+      await cli(['audit', '--fail-on', 'severe']),
+      2,
+      /invalid value for --fail-on: "severe" \(allowed: critical, high, medium, low\)/,
+    )
   })
 })
 
@@ -168,9 +183,12 @@ describe('names and values are data (#12)', () => {
       const r = await cli(['vault', 'encrypt', join(root, 'in.env'), `--bundle=${name}`])
       expectOneLineError(r, 2, /--bundle ".*": bundle names are/)
     }
-    for (const name of ['../../leak', 'a/b']) expectOneLineError(await cli(['vault', 'edit', name], { EDITOR: 'true' }), 2, /vault edit ".*": bundle names are/)
+    for (const name of ['../../leak', 'a/b'])
+      expectOneLineError(await cli(['vault', 'edit', name], { EDITOR: 'true' }), 2, /vault edit ".*": bundle names are/)
     const after = await snapshot(root)
-    expect(Object.keys(after).filter((p) => !p.includes('/state/'))).toEqual(Object.keys(before).filter((p) => !p.includes('/state/')))
+    expect(Object.keys(after).filter((p) => !p.includes('/state/'))).toEqual(
+      Object.keys(before).filter((p) => !p.includes('/state/')),
+    )
   })
 
   it('refuses a bad bundle name in the manifest with file:line:col', async () => {
@@ -190,11 +208,27 @@ describe('names and values are data (#12)', () => {
   })
 
   it('refuses keys that change how a process loads code unless the manifest allows them by name', async () => {
-    await writeFile(join(root, 'loader.env'), 'NODE_OPTIONS=--require /tmp/evil.js\nLD_PRELOAD=/tmp/evil.so\n', { mode: 0o600 })
-    expectOneLineError(await cli(['vault', 'encrypt', join(root, 'loader.env'), '--bundle', 'app']), 2, /key "NODE_OPTIONS": NODE_OPTIONS changes how a process loads code/)
+    await writeFile(join(root, 'loader.env'), 'NODE_OPTIONS=--require /tmp/evil.js\nLD_PRELOAD=/tmp/evil.so\n', {
+      mode: 0o600,
+    })
+    expectOneLineError(
+      await cli(['vault', 'encrypt', join(root, 'loader.env'), '--bundle', 'app']),
+      2,
+      /key "NODE_OPTIONS": NODE_OPTIONS changes how a process loads code/,
+    )
     await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST + '  boot:\n    keys: {PATH: password}\n')
-    expectOneLineError(await cli(['vault', 'status']), 2, /manifest\.yml:\d+:\d+.*PATH changes how a process loads code/)
-    await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST.replace('    keys: {A: password, B: alnum}\n', '    allow_keys: [NODE_OPTIONS, LD_PRELOAD]\n    keys: {A: password, B: alnum}\n'))
+    expectOneLineError(
+      await cli(['vault', 'status']),
+      2,
+      /manifest\.yml:\d+:\d+.*PATH changes how a process loads code/,
+    )
+    await writeFile(
+      join(inv, '.secrets', 'manifest.yml'),
+      MANIFEST.replace(
+        '    keys: {A: password, B: alnum}\n',
+        '    allow_keys: [NODE_OPTIONS, LD_PRELOAD]\n    keys: {A: password, B: alnum}\n',
+      ),
+    )
     try {
       const r = await cli(['vault', 'encrypt', join(root, 'loader.env'), '--bundle', 'app'])
       expect(r.code, r.stderr).toBe(0)
@@ -221,8 +255,12 @@ describe('vault rekey carries the hosts own passwords, in one transaction (#12)'
   it('a rekey killed after its commit point is finished by the next command; one killed before it leaves the store as it was', async () => {
     const store = join(inv, '.secrets')
     const files = ['app.asc', 'app.meta.json', 'hosts/vault-passwords.asc', 'hosts/vault-passwords.meta.json']
-    const old = Object.fromEntries(await Promise.all(files.map(async (f) => [f, await readFile(join(store, f))] as const)))
-    const r = await cli(['vault', 'rekey', '--new-vault-password-file', join(root, 'pw')], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw2') })
+    const old = Object.fromEntries(
+      await Promise.all(files.map(async (f) => [f, await readFile(join(store, f))] as const)),
+    )
+    const r = await cli(['vault', 'rekey', '--new-vault-password-file', join(root, 'pw')], {
+      MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw2'),
+    })
     expect(r.code, r.stderr).toBe(0)
     // make it look as if the process died after writing the marker, before its renames
     const id = 'a1b2c3d4e5f6'
@@ -231,12 +269,18 @@ describe('vault rekey carries the hosts own passwords, in one transaction (#12)'
       await rename(join(store, f), temp(f))
       await writeFile(join(store, f), old[f] as Buffer, { mode: 0o600 })
     }
-    await writeFile(join(store, '.transaction.json'), JSON.stringify({ id, files: files.map((f) => ({ target: f, temp: temp(f).slice(store.length + 1) })) }), { mode: 0o600 })
+    await writeFile(
+      join(store, '.transaction.json'),
+      JSON.stringify({ id, files: files.map((f) => ({ target: f, temp: temp(f).slice(store.length + 1) })) }),
+      { mode: 0o600 },
+    )
     const view = await cli(['vault', 'view', 'app', '--json'])
     expect(view.code, view.stderr).toBe(0)
     expect(view.stderr).toMatch(/warning: .*finished the store write interrupted earlier \(4 files\)/)
     // killed before the marker: the temps are removed by the next write and the old files stay
-    const now = Object.fromEntries(await Promise.all(files.map(async (f) => [f, await readFile(join(store, f))] as const)))
+    const now = Object.fromEntries(
+      await Promise.all(files.map(async (f) => [f, await readFile(join(store, f))] as const)),
+    )
     for (const f of files) await writeFile(temp(f), 'half-written', { mode: 0o600 })
     expect((await cli(['vault', 'view', 'app', '--json'])).code).toBe(0)
     for (const f of files) expect(await readFile(join(store, f))).toEqual(now[f])

@@ -35,8 +35,10 @@ describe('vault removes the plaintext of a killed edit (#12)', () => {
   let kinv = ''
   let ktemp = ''
   const kenv = (): Record<string, string> => ({ ...env, TMPDIR: ktemp })
-  const kvault = (args: string[], extra: Record<string, string> = {}) => runCli(['-i', kinv, 'vault', ...args], { env: { ...kenv(), ...extra }, cwd: root })
-  const removedLine = (pid: number, dir: string): string => `manage-secrets: removed plaintext left by an interrupted vault edit (pid ${pid}): ${dir}\n`
+  const kvault = (args: string[], extra: Record<string, string> = {}) =>
+    runCli(['-i', kinv, 'vault', ...args], { env: { ...kenv(), ...extra }, cwd: root })
+  const removedLine = (pid: number, dir: string): string =>
+    `manage-secrets: removed plaintext left by an interrupted vault edit (pid ${pid}): ${dir}\n`
   /** deadPid is the pid of a process that has exited (and been reaped). */
   const deadPid = async (): Promise<number> => {
     const child = spawn('true')
@@ -97,14 +99,17 @@ describe('vault removes the plaintext of a killed edit (#12)', () => {
     expect(again).toMatchObject({ code: 0, stderr: '' })
   })
 
-  it('a command that opens the store outside vault (audit) removes a dead edit\'s plaintext too', async () => {
+  it("a command that opens the store outside vault (audit) removes a dead edit's plaintext too", async () => {
     const pid = await deadPid()
     const dir = join(ktemp, `manage-secrets-edit-${pid}-AbC123`)
     await mkdir(dir, { mode: 0o700 })
     await writeFile(join(dir, 'k.env'), 'K=left-by-a-killed-edit-0123456789\n', { mode: 0o600 })
     const ainv = join(root, 'ainv')
     await mkdir(join(ainv, '.secrets'), { recursive: true })
-    await writeFile(join(ainv, 'hosts.yml'), `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/ahost/opt"\n    backup_dir: "${root}/ahost/backups"\n  hosts: {a1: {}}\n`)
+    await writeFile(
+      join(ainv, 'hosts.yml'),
+      `all:\n  vars:\n    ansible_connection: local\n    secrets_root: "${root}/ahost/opt"\n    backup_dir: "${root}/ahost/backups"\n  hosts: {a1: {}}\n`,
+    )
     await writeFile(join(ainv, '.secrets', 'manifest.yml'), 'bundles:\n  k:\n    keys: {K: password}\n')
     const r = await runCli(['-i', ainv, 'audit'], { env: kenv(), cwd: root })
     expect(r.stderr).toContain(removedLine(pid, dir))
@@ -137,7 +142,14 @@ describe('vault removes the plaintext of a killed edit (#12)', () => {
       const r = await kvault(['status'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' })
       expect(r.code, r.stderr).toBe(0)
       expect(r.stderr).toBe(removedLine(dead, links))
-      expect((await readdir(ktemp)).sort()).toEqual([`manage-secrets-edit-${dead}-link01`, `manage-secrets-edit-${dead}-loose1`, `manage-secrets-edit-${livePid}-live01`, 'manage-secrets-edit-Ab12Cd'].sort())
+      expect((await readdir(ktemp)).sort()).toEqual(
+        [
+          `manage-secrets-edit-${dead}-link01`,
+          `manage-secrets-edit-${dead}-loose1`,
+          `manage-secrets-edit-${livePid}-live01`,
+          'manage-secrets-edit-Ab12Cd',
+        ].sort(),
+      )
       for (const d of [liveDir, loose, noPid]) expect(await readFile(join(d, 'k.env'), 'utf8')).toBe('K=plain\n')
       expect(await readFile(join(outside, 'keep.env'), 'utf8')).toBe('KEEP=keep-me\n')
       expect(await readFile(join(outside, 'linked.env'), 'utf8')).toBe('LINKED=linked-keep\n')
@@ -164,6 +176,8 @@ describe('vault removes the plaintext of a killed edit (#12)', () => {
     expectOneLineError(r, 2, /"\.\.\/\.\.\/leak": bundle names are letters, digits, _, \. and -/)
     expect(await snapshot(kinv)).toEqual(before)
     expect(await readdir(ktemp)).toEqual([])
-    expect((await readdir(root)).filter((n) => n.startsWith('leak') || n.startsWith('record-editor-ran'))).toEqual(['leak.asc'])
+    expect((await readdir(root)).filter((n) => n.startsWith('leak') || n.startsWith('record-editor-ran'))).toEqual([
+      'leak.asc',
+    ])
   })
 })

@@ -35,13 +35,17 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
   return out
 }
 
-const vault = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(['-i', inv, 'vault', ...args], { env: { ...env, ...extra }, cwd: root })
+const vault = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(['-i', inv, 'vault', ...args], { env: { ...env, ...extra }, cwd: root })
 
 /** values returns every value of a bundle (via --reveal --json), to look for leaks. */
 async function values(bundle: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
   const r = await vault(['view', bundle, '--reveal', '--json'], extra)
   expect(r.code, r.stderr).toBe(0)
-  return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<string, string>
+  return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<
+    string,
+    string
+  >
 }
 
 beforeAll(async () => {
@@ -50,12 +54,23 @@ beforeAll(async () => {
   temp = join(root, 'tmp')
   await mkdir(join(inv, '.secrets'), { recursive: true })
   await mkdir(temp, { mode: 0o700 })
-  await writeFile(join(inv, 'hosts.yml'), 'all:\n  children:\n    web:\n      hosts: {h1: {}, h2: {}}\n  hosts:\n    h3: {}\n')
-  await writeFile(join(root, 'hook.sh'), `#!/bin/sh\n{ tr '\\0' '\\n' < /proc/self/environ; tr '\\0' ' ' < /proc/$PPID/cmdline; tr '\\0' '\\n' < /proc/$PPID/environ; } > "${root}/hook-dump"\necho ext-from-hook-3141\n`, { mode: 0o700 })
+  await writeFile(
+    join(inv, 'hosts.yml'),
+    'all:\n  children:\n    web:\n      hosts: {h1: {}, h2: {}}\n  hosts:\n    h3: {}\n',
+  )
+  await writeFile(
+    join(root, 'hook.sh'),
+    `#!/bin/sh\n{ tr '\\0' '\\n' < /proc/self/environ; tr '\\0' ' ' < /proc/$PPID/cmdline; tr '\\0' '\\n' < /proc/$PPID/environ; } > "${root}/hook-dump"\necho ext-from-hook-3141\n`,
+    { mode: 0o700 },
+  )
   await writeFile(join(inv, '.secrets', 'manifest.yml'), MANIFEST.replace('HOOK', join(root, 'hook.sh')))
   await writeFile(join(root, 'pw'), 'store-password-1\n', { mode: 0o600 })
   await writeFile(join(root, 'pw2'), 'store-password-2\n', { mode: 0o600 })
-  env = { MANAGE_SECRETS_STATE_DIR: join(root, 'state'), MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw'), TMPDIR: temp }
+  env = {
+    MANAGE_SECRETS_STATE_DIR: join(root, 'state'),
+    MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(root, 'pw'),
+    TMPDIR: temp,
+  }
 })
 afterAll(() => rm(root, { recursive: true, force: true }))
 
@@ -101,7 +116,10 @@ describe('vault in password mode (#4)', () => {
     const r = await vault(['status', '--json'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' })
     expect(r.code, r.stderr).toBe(0)
     const s = JSON.parse(r.stdout) as { bundles: { bundle: string; keys: number; mode: string; metaInSync: boolean }[] }
-    expect(s.bundles.map((b) => [b.bundle, b.keys, b.mode, b.metaInSync])).toEqual([['app', 3, 'password', true], ['other', 1, 'password', true]])
+    expect(s.bundles.map((b) => [b.bundle, b.keys, b.mode, b.metaInSync])).toEqual([
+      ['app', 3, 'password', true],
+      ['other', 1, 'password', true],
+    ])
   })
 
   it('edits through $EDITOR: no value in its argv or environment or ours, temp dir gone after', async () => {
@@ -118,7 +136,12 @@ describe('vault in password mode (#4)', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe('app: added ADDED; changed TOKEN; removed EXT\n')
     const after = await values('app')
-    expect(after).toMatchObject({ TOKEN: 'new token value 2718', TOKEN_PREVIOUS: before.TOKEN, ADDED: 'added-value-1618', DB_PASSWORD: before.DB_PASSWORD })
+    expect(after).toMatchObject({
+      TOKEN: 'new token value 2718',
+      TOKEN_PREVIOUS: before.TOKEN,
+      ADDED: 'added-value-1618',
+      DB_PASSWORD: before.DB_PASSWORD,
+    })
     expect(after.EXT).toBeUndefined()
     const seen = await readFile(dump, 'utf8')
     expect(seen).toMatch(/\n600\n700\n$/)
@@ -188,9 +211,27 @@ describe('vault in password mode (#4)', () => {
 
 describe('vault refuses bad input and changes nothing (#4)', () => {
   it.each([
-    ['a wrong password', ['rekey', '--new-vault-password-file', 'pw2'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: 'wrong-pw' }, 3, /^manage-secrets: error: wrong vault password or corrupted file: .*app\.asc$/],
-    ['a world-readable password file', ['edit', 'app'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: 'loose-pw' }, 2, /vault password file loose-pw is accessible by group or others \(mode 0644\); refusing to use it$/],
-    ['no password and no terminal', ['view', 'app'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' }, 3, /a vault password is needed and there is no terminal to ask on$/],
+    [
+      'a wrong password',
+      ['rekey', '--new-vault-password-file', 'pw2'],
+      { MANAGE_SECRETS_VAULT_PASSWORD_FILE: 'wrong-pw' },
+      3,
+      /^manage-secrets: error: wrong vault password or corrupted file: .*app\.asc$/,
+    ],
+    [
+      'a world-readable password file',
+      ['edit', 'app'],
+      { MANAGE_SECRETS_VAULT_PASSWORD_FILE: 'loose-pw' },
+      2,
+      /vault password file loose-pw is accessible by group or others \(mode 0644\); refusing to use it$/,
+    ],
+    [
+      'no password and no terminal',
+      ['view', 'app'],
+      { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' },
+      3,
+      /a vault password is needed and there is no terminal to ask on$/,
+    ],
     ['a missing bundle', ['edit', 'ghost'], {}, 3, /bundle 'ghost' not found in /],
     ['an unknown action', ['frobnicate'], {}, 2, /invalid value for action: "frobnicate" \(allowed: create, view, /],
   ] as const)('%s', async (_what, args, extra, code, pattern) => {
@@ -205,11 +246,14 @@ describe('vault refuses bad input and changes nothing (#4)', () => {
 
   it.each([
     ['a truncated bundle', async (f: string) => truncate(f, 300)],
-    ['a flipped byte', async (f: string) => {
-      const text = await readFile(f, 'utf8')
-      const i = text.indexOf('\n\n') + 60
-      await writeFile(f, text.slice(0, i) + (text[i] === 'A' ? 'B' : 'A') + text.slice(i + 1))
-    }],
+    [
+      'a flipped byte',
+      async (f: string) => {
+        const text = await readFile(f, 'utf8')
+        const i = text.indexOf('\n\n') + 60
+        await writeFile(f, text.slice(0, i) + (text[i] === 'A' ? 'B' : 'A') + text.slice(i + 1))
+      },
+    ],
   ])('%s', async (_what, damage) => {
     const asc = join(inv, '.secrets', 'other.asc')
     const backup = join(root, 'other.asc.bak')
@@ -217,7 +261,10 @@ describe('vault refuses bad input and changes nothing (#4)', () => {
     try {
       await damage(asc)
       const before = await snapshot(inv)
-      for (const args of [['view', 'other'], ['rekey', '--new-vault-password-file', 'pw2']]) {
+      for (const args of [
+        ['view', 'other'],
+        ['rekey', '--new-vault-password-file', 'pw2'],
+      ]) {
         const r = await vault([...args, '-vvv'])
         expectOneLineError(r, 3, /other\.asc( is corrupted| is corrupted or truncated|$)/)
         expect(await snapshot(inv)).toEqual(before)
@@ -232,18 +279,30 @@ describe('vault import and rekey (#4)', () => {
   // git keeps no modes: the fixture password files are copied 0600, or they would be refused
   const sourcePw = (name: string): string => join(root, `src-${name}`)
   beforeAll(async () => {
-    for (const name of ['password.txt', 'password-prod.txt']) await writeFile(sourcePw(name), await readFile(join(FIXTURES, name)), { mode: 0o600 })
+    for (const name of ['password.txt', 'password-prod.txt'])
+      await writeFile(sourcePw(name), await readFile(join(FIXTURES, name)), { mode: 0o600 })
   })
 
-  it('refuses the fixtures\' own password files: group and others may read them', async () => {
-    expectOneLineError(await vault(['view', join(FIXTURES, 'env.vault'), '--source-password-file', join(FIXTURES, 'password.txt')]), 2, /accessible by group or others/)
+  it("refuses the fixtures' own password files: group and others may read them", async () => {
+    expectOneLineError(
+      await vault(['view', join(FIXTURES, 'env.vault'), '--source-password-file', join(FIXTURES, 'password.txt')]),
+      2,
+      /accessible by group or others/,
+    )
   })
 
   it('imports ansible-vault files, inline !vault YAML and .env, then names the plaintext left', async () => {
     await writeFile(join(root, 'legacy.env'), 'export LEGACY_KEY="legacy value 42"\n')
     const r = await vault([
-      'import', join(FIXTURES, 'env.vault'), join(FIXTURES, 'prod-env.vault'), join(FIXTURES, 'inline.yml'), 'legacy.env',
-      '--source-password-file', sourcePw('password.txt'), '--source-password-file', sourcePw('password-prod.txt'),
+      'import',
+      join(FIXTURES, 'env.vault'),
+      join(FIXTURES, 'prod-env.vault'),
+      join(FIXTURES, 'inline.yml'),
+      'legacy.env',
+      '--source-password-file',
+      sourcePw('password.txt'),
+      '--source-password-file',
+      sourcePw('password-prod.txt'),
     ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^plaintext files remain, delete them: .*inline\.yml legacy\.env$/m)
@@ -256,7 +315,12 @@ describe('vault import and rekey (#4)', () => {
   })
 
   it('views an ansible-vault file without importing it', async () => {
-    const r = await vault(['view', join(FIXTURES, 'prod-env.vault'), '--source-password-file', sourcePw('password-prod.txt')])
+    const r = await vault([
+      'view',
+      join(FIXTURES, 'prod-env.vault'),
+      '--source-password-file',
+      sourcePw('password-prod.txt'),
+    ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/<secret:[0-9a-f]{12}>/)
   })
@@ -274,24 +338,41 @@ describe('vault import and rekey (#4)', () => {
 describe('vault in recipient mode (#4)', () => {
   let rinv = ''
   const keys = (n: string) => join(root, 'keys', `${n}.key`)
-  const rvault = (args: string[], extra: Record<string, string> = {}) => runCli(['-i', rinv, 'vault', ...args], { env: { ...env, MANAGE_SECRETS_VAULT_PASSWORD_FILE: '', ...extra }, cwd: root })
+  const rvault = (args: string[], extra: Record<string, string> = {}) =>
+    runCli(['-i', rinv, 'vault', ...args], {
+      env: { ...env, MANAGE_SECRETS_VAULT_PASSWORD_FILE: '', ...extra },
+      cwd: root,
+    })
 
   beforeAll(async () => {
     rinv = join(root, 'rinv')
     await mkdir(join(rinv, '.secrets'), { recursive: true })
     await mkdir(join(root, 'keys'), { mode: 0o700 })
     await writeFile(join(rinv, 'hosts.yml'), 'all:\n  hosts: {h1: {}, h2: {}}\n')
-    await writeFile(join(rinv, '.secrets', 'manifest.yml'), 'encryption: recipients\nbundles:\n  one:\n    hosts: h1\n    keys: {A: password}\n  two:\n    hosts: h2\n    keys: {B: password}\n')
+    await writeFile(
+      join(rinv, '.secrets', 'manifest.yml'),
+      'encryption: recipients\nbundles:\n  one:\n    hosts: h1\n    keys: {A: password}\n  two:\n    hosts: h2\n    keys: {B: password}\n',
+    )
   })
 
   it('makes key pairs: private 0600 outside the repo, public in recipients/', async () => {
-    for (const [flag, name] of [['--admin', 'alice'], ['--host', 'h1'], ['--host', 'h2']]) {
+    for (const [flag, name] of [
+      ['--admin', 'alice'],
+      ['--host', 'h1'],
+      ['--host', 'h2'],
+    ]) {
       const r = await rvault(['keygen', flag as string, name as string, '--output', keys(name as string)])
       expect(r.code, r.stderr).toBe(0)
       expect((await stat(keys(name as string))).mode & 0o777).toBe(0o600)
     }
-    expect(await readFile(join(rinv, '.secrets', 'recipients', 'hosts', 'h1.asc'), 'utf8')).toMatch(/BEGIN PGP PUBLIC KEY BLOCK/)
-    expectOneLineError(await rvault(['keygen', '--admin', 'bob', '--output', join(rinv, 'bob.key')]), 2, /inside the inventory/)
+    expect(await readFile(join(rinv, '.secrets', 'recipients', 'hosts', 'h1.asc'), 'utf8')).toMatch(
+      /BEGIN PGP PUBLIC KEY BLOCK/,
+    )
+    expectOneLineError(
+      await rvault(['keygen', '--admin', 'bob', '--output', join(rinv, 'bob.key')]),
+      2,
+      /inside the inventory/,
+    )
   })
 
   it('round-trips; a host key opens only its bundles (wrong recipient: exit 3, nothing changed)', async () => {
@@ -310,6 +391,10 @@ describe('vault in recipient mode (#4)', () => {
 
   it('refuses a private key file that others can read', async () => {
     await writeFile(join(root, 'keys', 'loose.key'), await readFile(keys('h1')), { mode: 0o644 })
-    expectOneLineError(await rvault(['view', 'one', '--identity', join(root, 'keys', 'loose.key')]), 2, /accessible by group or others/)
+    expectOneLineError(
+      await rvault(['view', 'one', '--identity', join(root, 'keys', 'loose.key')]),
+      2,
+      /accessible by group or others/,
+    )
   })
 })

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PROJECT, runProgram } from '../helpers/cli.js'
 
-const wrapper = (args: string[]) => runProgram(join(PROJECT, 'scripts/manage-secrets.sh'), args, { env: { NO_COLOR: '1' } })
+const wrapper = (args: string[]) =>
+  runProgram(join(PROJECT, 'scripts/manage-secrets.sh'), args, { env: { NO_COLOR: '1' } })
 
 describe('scripts/manage-secrets.sh (#6)', () => {
   it("passes each of the seed's commands and its options through to the CLI", async () => {

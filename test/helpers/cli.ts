@@ -32,7 +32,11 @@ export interface RunOptions {
 /** runProgram spawns `file ARGS` (e.g. one of scripts/) the way runCli does. */
 export function runProgram(file: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...opts.env }
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      ...opts.env,
+    }
     const child = spawn(file, args, { cwd: opts.cwd ?? PROJECT, env })
     opts.onSpawn?.(child)
     let stdout = ''

@@ -14,7 +14,10 @@ import { loadPlaybook } from '../../cli/playbook/load.js'
 export interface Playground {
   dir: string
   write(rel: string, text: string): Promise<string>
-  run(playbook: string, opts?: Partial<Omit<RunOptions, 'inventory' | 'reporter'>>): Promise<{ events: EngineEvent[]; stats: Record<string, HostStats>; exitCode: number }>
+  run(
+    playbook: string,
+    opts?: Partial<Omit<RunOptions, 'inventory' | 'reporter'>>,
+  ): Promise<{ events: EngineEvent[]; stats: Record<string, HostStats>; exitCode: number }>
   cleanup(): Promise<void>
 }
 
@@ -27,7 +30,17 @@ export async function playground(hosts = 2, extraVars = ''): Promise<Playground>
     await writeFile(path, text)
     return path
   }
-  const lines = ['all:', '  vars:', '    ansible_connection: local', `    base: ${dir}`, ...extraVars.split('\n').filter(Boolean).map((l) => `    ${l}`), '  hosts:']
+  const lines = [
+    'all:',
+    '  vars:',
+    '    ansible_connection: local',
+    `    base: ${dir}`,
+    ...extraVars
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `    ${l}`),
+    '  hosts:',
+  ]
   for (let i = 1; i <= hosts; i++) lines.push(`    h${i}: {root: "${dir}/h${i}"}`)
   await write('inventory.yml', lines.join('\n') + '\n')
   for (let i = 1; i <= hosts; i++) await mkdir(join(dir, `h${i}`))
@@ -38,7 +51,15 @@ export async function playground(hosts = 2, extraVars = ''): Promise<Playground>
       const events: EngineEvent[] = []
       const pb = await loadPlaybook(join(dir, playbook))
       const inventory = await loadInventory(join(dir, 'inventory.yml'))
-      const r = await runPlaybook(pb, { inventory, check: false, diff: false, forks: 5, stateDir: join(dir, 'state'), ...opts, reporter: { emit: (e) => events.push(e) } })
+      const r = await runPlaybook(pb, {
+        inventory,
+        check: false,
+        diff: false,
+        forks: 5,
+        stateDir: join(dir, 'state'),
+        ...opts,
+        reporter: { emit: (e) => events.push(e) },
+      })
       return { events, ...r }
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
@@ -47,5 +68,7 @@ export async function playground(hosts = 2, extraVars = ''): Promise<Playground>
 
 /** results picks the host-result events of one task. */
 export function results(events: EngineEvent[], task: string): Extract<EngineEvent, { kind: 'host-result' }>[] {
-  return events.filter((e): e is Extract<EngineEvent, { kind: 'host-result' }> => e.kind === 'host-result' && e.task === task)
+  return events.filter(
+    (e): e is Extract<EngineEvent, { kind: 'host-result' }> => e.kind === 'host-result' && e.task === task,
+  )
 }

@@ -35,7 +35,11 @@ export interface CommandResult {
 }
 
 /** runCommand runs a program without a shell and collects its output, so callers never quote arguments. */
-export function runCommand(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -116,7 +120,9 @@ async function addNode(rootfs: string): Promise<void> {
     await mkdir(join(rootfs, 'usr/bin'), { recursive: true })
     await symlink(node, join(rootfs, 'usr/bin/node'))
   }
-  const libs = [...(await mustRun('ldd', [node], process.env)).matchAll(/(\/\S+) \(0x[0-9a-f]+\)/g)].map((m) => m[1] as string)
+  const libs = [...(await mustRun('ldd', [node], process.env)).matchAll(/(\/\S+) \(0x[0-9a-f]+\)/g)].map(
+    (m) => m[1] as string,
+  )
   if (libs.length === 0) throw new Error(`ldd ${node} listed no libraries`)
   for (const lib of libs) await copyAtSamePath(rootfs, lib, 0o755)
 }
@@ -177,15 +183,24 @@ export async function removeContainers(ids: readonly string[], containersConf: s
  * (bundle `app`), and `script` (sh) started with the values in its environment. Replaces a
  * container of the same name.
  */
-export async function startConsumer(lab: { sh(host: string, script: string): Promise<CommandResultLike> }, host: string, image: string, project: string, script: string): Promise<void> {
-  const r = await lab.sh(host, [
-    `podman rm -f ${host}-api >/dev/null 2>&1;`,
-    `podman run -d --network none --stop-timeout 1 --name ${host}-api`,
-    '-v /opt/callableapis/vault-password:/app/vault-password:ro -v /opt/callableapis/secrets:/app/secrets:ro',
-    `-v ${project}:/opt/manage-secrets:ro ${image}`,
-    'node /opt/manage-secrets/bin/manage-secrets.js load --secrets-dir /app/secrets --password-file /app/vault-password --bundle app --',
-    `sh -c '${script}'`,
-  ].join(' '))
+export async function startConsumer(
+  lab: { sh(host: string, script: string): Promise<CommandResultLike> },
+  host: string,
+  image: string,
+  project: string,
+  script: string,
+): Promise<void> {
+  const r = await lab.sh(
+    host,
+    [
+      `podman rm -f ${host}-api >/dev/null 2>&1;`,
+      `podman run -d --network none --stop-timeout 1 --name ${host}-api`,
+      '-v /opt/callableapis/vault-password:/app/vault-password:ro -v /opt/callableapis/secrets:/app/secrets:ro',
+      `-v ${project}:/opt/manage-secrets:ro ${image}`,
+      'node /opt/manage-secrets/bin/manage-secrets.js load --secrets-dir /app/secrets --password-file /app/vault-password --bundle app --',
+      `sh -c '${script}'`,
+    ].join(' '),
+  )
   if (r.code !== 0) throw new Error(`podman run on ${host} failed: ${r.stderr}`)
 }
 

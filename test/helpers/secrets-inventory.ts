@@ -13,7 +13,10 @@ export interface SecretsInventory {
 }
 
 /** secretsInventory writes `<lab>/<name>/` (hosts.yml, group_vars/all.yml, .secrets/manifest.yml) and a password file. */
-export async function secretsInventory(lab: TestLab, opts: { name?: string; groupVars: string; manifest: string; password: string }): Promise<SecretsInventory> {
+export async function secretsInventory(
+  lab: TestLab,
+  opts: { name?: string; groupVars: string; manifest: string; password: string },
+): Promise<SecretsInventory> {
   const inv = join(lab.dir, opts.name ?? 'inv')
   await mkdir(join(inv, '.secrets'), { recursive: true })
   await mkdir(join(inv, 'group_vars'))

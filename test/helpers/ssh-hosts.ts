@@ -73,9 +73,13 @@ function procStat(pid: number): { state: string; ppid: number } | undefined {
 }
 /** A zombie counts as gone: PID 1 on this VM reaps orphans only every few seconds. */
 const alive = (pid: number): boolean => !['Z', 'X', undefined].includes(procStat(pid)?.state)
-const allPids = (): number[] => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+const allPids = (): number[] =>
+  readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
 /** isOurs: the pid is alive and is the sshd started with this host's config file. */
-const isOurs = (pid: number, cfg: string): boolean => pid > 0 && alive(pid) && readProc(pid, 'cmdline').replaceAll('\0', ' ').includes(cfg)
+const isOurs = (pid: number, cfg: string): boolean =>
+  pid > 0 && alive(pid) && readProc(pid, 'cmdline').replaceAll('\0', ' ').includes(cfg)
 
 /** descendants: every process below `root` (breadth-first over one /proc snapshot). */
 function descendants(root: number): number[] {
@@ -122,10 +126,11 @@ function installSafetyNet(): void {
 }
 
 async function freePorts(n: number): Promise<number[]> {
-  const listen = (): Promise<net.Server> => new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })
+  const listen = (): Promise<net.Server> =>
+    new Promise((resolve, reject) => {
+      const server = net.createServer().once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve(server))
+    })
   const servers = await Promise.all(Array.from({ length: n }, listen))
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port)
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
@@ -133,10 +138,24 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 function sshdConfig(h: TestHost, podman: boolean): string {
-  const lines = [`Port ${h.port}`, 'ListenAddress 127.0.0.1', `HostKey ${h.dir}/host_key`, `PidFile ${h.dir}/sshd.pid`,
-    'PermitRootLogin prohibit-password', `AuthorizedKeysFile ${h.dir}/authorized_keys`, 'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no', 'StrictModes no', 'UsePAM no', 'PrintMotd no', 'PrintLastLog no',
-    'X11Forwarding no', 'Subsystem sftp internal-sftp', 'MaxSessions 100', 'MaxStartups 100:30:200']
+  const lines = [
+    `Port ${h.port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${h.dir}/host_key`,
+    `PidFile ${h.dir}/sshd.pid`,
+    'PermitRootLogin prohibit-password',
+    `AuthorizedKeysFile ${h.dir}/authorized_keys`,
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'StrictModes no',
+    'UsePAM no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'X11Forwarding no',
+    'Subsystem sftp internal-sftp',
+    'MaxSessions 100',
+    'MaxStartups 100:30:200',
+  ]
   if (podman) lines.push(`SetEnv CONTAINERS_CONF=${confOf(h)}`)
   return lines.join('\n') + '\n'
 }
@@ -147,9 +166,23 @@ async function keygen(file: string, comment: string): Promise<string> {
   return r.code === 0 ? readFile(`${file}.pub`, 'utf8') : fail(`ssh-keygen ${file}: ${r.stderr}`)
 }
 
-async function prepareHost(labDir: string, name: string, port: number, clientPub: string, podman: boolean): Promise<TestHost> {
+async function prepareHost(
+  labDir: string,
+  name: string,
+  port: number,
+  clientPub: string,
+  podman: boolean,
+): Promise<TestHost> {
   const dir = join(labDir, name)
-  const h: TestHost = { name, port, dir, optDir: join(dir, 'opt'), backupsDir: join(dir, 'backups'), hostKeyPub: '', pid: 0 }
+  const h: TestHost = {
+    name,
+    port,
+    dir,
+    optDir: join(dir, 'opt'),
+    backupsDir: join(dir, 'backups'),
+    hostKeyPub: '',
+    pid: 0,
+  }
   await mkdir(h.optDir, { recursive: true })
   await mkdir(h.backupsDir)
   await mkdir(join(dir, 'root'), { mode: 0o700 })
@@ -186,7 +219,8 @@ async function launch(h: TestHost): Promise<boolean> {
     }
     const fresh = (await readFile(log, 'utf8').catch(() => '')).slice(from)
     if (fresh.includes('Address already in use')) return false
-    if (fresh.includes('fatal') || Date.now() > deadline) throw new Error(`${h.name}: sshd did not start: ${fresh.trim()}`)
+    if (fresh.includes('fatal') || Date.now() > deadline)
+      throw new Error(`${h.name}: sshd did not start: ${fresh.trim()}`)
   }
 }
 
@@ -211,16 +245,35 @@ async function writeClientFiles(dir: string, hosts: readonly TestHost[], clientK
   const kh = join(dir, 'known_hosts')
   await writeFile(kh, hosts.map((h) => `[127.0.0.1]:${h.port} ${h.hostKeyPub}\n`).join(''))
   const cfg = hosts.flatMap((h) => [`Host ${h.name}`, '  HostName 127.0.0.1', `  Port ${h.port}`])
-  cfg.push('Host *', '  User root', `  IdentityFile ${clientKey}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${kh}`,
-    '  StrictHostKeyChecking yes', '  BatchMode yes', '  LogLevel ERROR')
+  cfg.push(
+    'Host *',
+    '  User root',
+    `  IdentityFile ${clientKey}`,
+    '  IdentitiesOnly yes',
+    `  UserKnownHostsFile ${kh}`,
+    '  StrictHostKeyChecking yes',
+    '  BatchMode yes',
+    '  LogLevel ERROR',
+  )
   await writeFile(join(dir, 'ssh_config'), cfg.join('\n') + '\n')
   const group = (hs: readonly TestHost[]): string[] =>
-    hs.length === 0 ? ['      hosts: {}'] : ['      hosts:', ...hs.map((h) => `        ${h.name}: {ansible_port: ${h.port}}`)]
+    hs.length === 0
+      ? ['      hosts: {}']
+      : ['      hosts:', ...hs.map((h) => `        ${h.name}: {ansible_port: ${h.port}}`)]
   const web = Math.floor(hosts.length / 2)
-  const inv = ['all:', '  vars:', '    ansible_host: 127.0.0.1', '    ansible_user: root',
+  const inv = [
+    'all:',
+    '  vars:',
+    '    ansible_host: 127.0.0.1',
+    '    ansible_user: root',
     `    ansible_ssh_private_key_file: ${JSON.stringify(clientKey)}`,
     `    ansible_ssh_common_args: ${JSON.stringify(`-o UserKnownHostsFile=${kh} -o StrictHostKeyChecking=yes`)}`,
-    '  children:', '    web:', ...group(hosts.slice(0, web)), '    db:', ...group(hosts.slice(web))]
+    '  children:',
+    '    web:',
+    ...group(hosts.slice(0, web)),
+    '    db:',
+    ...group(hosts.slice(web)),
+  ]
   await writeFile(join(dir, 'inventory.yml'), inv.join('\n') + '\n')
 }
 
@@ -246,7 +299,9 @@ function makeLab(dir: string, hosts: TestHost[], podman: boolean): TestLab {
     labDirs.delete(dir)
   }
   return {
-    dir, hosts, host,
+    dir,
+    hosts,
+    host,
     clientKey: join(dir, 'client_key'),
     knownHosts: join(dir, 'known_hosts'),
     sshConfig: join(dir, 'ssh_config'),
@@ -261,7 +316,8 @@ function makeLab(dir: string, hosts: TestHost[], podman: boolean): TestLab {
 /** shIn enters the live sshd's mount namespace; for a killed host it builds the same view afresh. */
 function shIn(h: TestHost, script: string, podman: boolean): Promise<CommandResult> {
   const env = podman ? { ...process.env, CONTAINERS_CONF: confOf(h) } : process.env
-  if (isOurs(h.pid, cfgOf(h))) return runCommand('nsenter', ['--target', String(h.pid), '--mount', 'sh', '-c', script], env)
+  if (isOurs(h.pid, cfgOf(h)))
+    return runCommand('nsenter', ['--target', String(h.pid), '--mount', 'sh', '-c', script], env)
   const inner = `${bindMounts(h)} && exec sh -c ${q(script)}`
   return runCommand('unshare', [...UNSHARE, inner], env)
 }

@@ -47,17 +47,26 @@ const audit = async (...args: string[]): Promise<{ r: CliResult; doc: AuditDocum
   const r = await cli(['audit', '--json', ...args])
   return { r, doc: JSON.parse(r.stdout) as AuditDocument }
 }
-const lines = (doc: AuditDocument): string[] => Object.values(doc.hosts).flatMap((h) => h.findings.filter((f) => !f.fixed).map((f) => `${f.host} ${f.check} ${f.path}`)).sort()
+const lines = (doc: AuditDocument): string[] =>
+  Object.values(doc.hosts)
+    .flatMap((h) => h.findings.filter((f) => !f.fixed).map((f) => `${f.host} ${f.check} ${f.path}`))
+    .sort()
 const must = async (host: string, script: string): Promise<string> => {
   const r = await lab.sh(host, script)
   expect(r.code, `${host}: ${script}: ${r.stderr}`).toBe(0)
   return r.stdout
 }
 /** tree is every path with mode, owner and checksum under the audited roots of a host. */
-const tree = (host: string): Promise<string> => must(host, `find /opt /var/backups -printf '%p %m %U:%G %y %l\\n' | sort; find /opt /var/backups -type f -exec sha256sum {} + | sort`)
+const tree = (host: string): Promise<string> =>
+  must(
+    host,
+    `find /opt /var/backups -printf '%p %m %U:%G %y %l\\n' | sort; find /opt /var/backups -type f -exec sha256sum {} + | sort`,
+  )
 /** execs counts the ssh command sessions of a host since the last call. */
-const execs = async (host: string): Promise<number> => Number((await must(host, 'n=$(wc -l < /root/ms-execs); : > /root/ms-execs; echo $n')).trim())
-const freshBackup = (host: string): Promise<string> => must(host, `mkdir -p -m 0700 ${BK} && (umask 077 && echo planted | gzip > ${BK}/secrets-20250101T000000Z.tar.gz)`)
+const execs = async (host: string): Promise<number> =>
+  Number((await must(host, 'n=$(wc -l < /root/ms-execs); : > /root/ms-execs; echo $n')).trim())
+const freshBackup = (host: string): Promise<string> =>
+  must(host, `mkdir -p -m 0700 ${BK} && (umask 077 && echo planted | gzip > ${BK}/secrets-20250101T000000Z.tar.gz)`)
 const sidecar = (bundle: string): string => join(inv, '.secrets', `${bundle}.meta.json`)
 
 /** EXPECTED is every planted problem, one per line: host, rule id, path. */
@@ -92,7 +101,8 @@ const UNFIXABLE = EXPECTED.filter((l) => /backup-|bundle-|plaintext-|symlink/.te
 beforeAll(async () => {
   lab = await startLab(3, { prefix: 'aud' })
   ;({ inv, env } = await secretsInventory(lab, {
-    groupVars: 'container_runtime: none\naudit_paths:\n  - {path: /opt/app-extra, group: daemon, file_mode: "0640", dir_mode: "0750"}\n',
+    groupVars:
+      'container_runtime: none\naudit_paths:\n  - {path: /opt/app-extra, group: daemon, file_mode: "0640", dir_mode: "0750"}\n',
     manifest: MANIFEST,
     password: 'audit-test-password',
   }))
@@ -104,7 +114,10 @@ beforeAll(async () => {
     await must(h, `echo 'echo x >> /root/ms-execs' > /root/.bashrc; : > /root/ms-execs`)
   }
   // a tree audit_paths names, clean (root:daemon, group may read) on aud3 only
-  await must('aud3', 'mkdir -m 0750 /opt/app-extra && chgrp daemon /opt/app-extra && (umask 027 && echo k > /opt/app-extra/ca.pem && echo k > /opt/app-extra/tls.key) && chgrp daemon /opt/app-extra/*')
+  await must(
+    'aud3',
+    'mkdir -m 0750 /opt/app-extra && chgrp daemon /opt/app-extra && (umask 027 && echo k > /opt/app-extra/ca.pem && echo k > /opt/app-extra/tls.key) && chgrp daemon /opt/app-extra/*',
+  )
 }, 120_000)
 afterAll(async () => {
   await lab?.stop()
@@ -121,29 +134,40 @@ describe('audit on real sshd hosts (#8)', () => {
   })
 
   it('reports exactly the planted problems of every kind, among clean files: exit 6', async () => {
-    await must('aud1', [
-      `chmod 0604 ${S}/app.env`,
-      `(umask 077; echo n > ${S}/notes.txt; echo c > ${S}/clean.txt) && chmod 0620 ${S}/notes.txt`,
-      `mkdir -m 0700 ${S}/drop && chmod 0702 ${S}/drop && (umask 077; echo d > ${S}/drop/inside.txt)`,
-      'chmod 0640 /opt/callableapis/vault-password',
-      `ln -s /etc/passwd ${S}/link.env`,
-      `(umask 077; echo WEB_KEY=now-in-plaintext > ${S}/web-only.env)`,
-      `rm -r ${BK}`,
-    ].join(' && '))
-    await must('aud2', [
-      `chmod 0640 ${S}/app.env`,
-      `cd ${S} && umask 077 && for f in owner-daemon group-daemon ghost-user ghost-group suid sgid clean; do echo x > $f.txt; done`,
-      'chown daemon owner-daemon.txt && chgrp daemon group-daemon.txt && chown 4242 ghost-user.txt && chgrp 4343 ghost-group.txt',
-      'chmod 4600 suid.txt && chmod 2600 sgid.txt && mkdir -m 0711 traversable',
-    ].join(' && '))
-    await must('aud3', [
-      `rm ${S}/plain.env`,
-      `echo >> ${S}/app.env`,
-      `touch -d '20 days ago' ${BK}/secrets-20250101T000000Z.tar.gz`,
-      'chmod 0644 /opt/app-extra/tls.key',
-    ].join(' && '))
+    await must(
+      'aud1',
+      [
+        `chmod 0604 ${S}/app.env`,
+        `(umask 077; echo n > ${S}/notes.txt; echo c > ${S}/clean.txt) && chmod 0620 ${S}/notes.txt`,
+        `mkdir -m 0700 ${S}/drop && chmod 0702 ${S}/drop && (umask 077; echo d > ${S}/drop/inside.txt)`,
+        'chmod 0640 /opt/callableapis/vault-password',
+        `ln -s /etc/passwd ${S}/link.env`,
+        `(umask 077; echo WEB_KEY=now-in-plaintext > ${S}/web-only.env)`,
+        `rm -r ${BK}`,
+      ].join(' && '),
+    )
+    await must(
+      'aud2',
+      [
+        `chmod 0640 ${S}/app.env`,
+        `cd ${S} && umask 077 && for f in owner-daemon group-daemon ghost-user ghost-group suid sgid clean; do echo x > $f.txt; done`,
+        'chown daemon owner-daemon.txt && chgrp daemon group-daemon.txt && chown 4242 ghost-user.txt && chgrp 4343 ghost-group.txt',
+        'chmod 4600 suid.txt && chmod 2600 sgid.txt && mkdir -m 0711 traversable',
+      ].join(' && '),
+    )
+    await must(
+      'aud3',
+      [
+        `rm ${S}/plain.env`,
+        `echo >> ${S}/app.env`,
+        `touch -d '20 days ago' ${BK}/secrets-20250101T000000Z.tar.gz`,
+        'chmod 0644 /opt/app-extra/tls.key',
+      ].join(' && '),
+    )
     // stale: a key of `shared` last rotated 100 days ago (rotate_days 7) — the sidecar, no password
-    const meta = JSON.parse(await readFile(sidecar('shared'), 'utf8')) as { keys: Record<string, { rotated_at: string }> }
+    const meta = JSON.parse(await readFile(sidecar('shared'), 'utf8')) as {
+      keys: Record<string, { rotated_at: string }>
+    }
     for (const k of Object.values(meta.keys)) k.rotated_at = new Date(Date.now() - 100 * 86_400_000).toISOString()
     await writeFile(sidecar('shared'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
     // outdated: the store has a new value for `plain` that was never deployed
@@ -155,14 +179,23 @@ describe('audit on real sshd hosts (#8)', () => {
     expect(lines(doc)).toEqual(EXPECTED)
     for (const h of HOSTS) expect(await execs(h), h).toBe(1)
     const f = doc.hosts.aud2?.findings.find((x) => x.check === 'unowned-uid')
-    expect(f).toMatchObject({ severity: 'high', actual: 'uid 4242 (no such user)', expected: 'root (0)', ref: expect.stringContaining('no_files_unowned_by_user') })
+    expect(f).toMatchObject({
+      severity: 'high',
+      actual: 'uid 4242 (no such user)',
+      expected: 'root (0)',
+      ref: expect.stringContaining('no_files_unowned_by_user'),
+    })
     expect(doc.hosts.aud1?.totals).toEqual({ critical: 4, high: 2, medium: 1, low: 0, total: 7 })
     // the human report: grouped by host, a summary line; --fail-on critical still fails, low findings alone would not
     const human = await cli(['audit'])
     expect(human.code).toBe(6)
     expect(human.stdout).toMatch(/^aud1 {2}7 findings/m)
-    expect(human.stdout).toContain(`  CRITICAL  plaintext-bundle       ${S}/web-only.env: plaintext (no OpenPGP armour), expected an OpenPGP message`)
-    expect(human.stdout).toMatch(/\naudit: 3 hosts, 22 findings \(\d+ critical, \d+ high, \d+ medium, 1 low\); \d+ at or above high\n$/)
+    expect(human.stdout).toContain(
+      `  CRITICAL  plaintext-bundle       ${S}/web-only.env: plaintext (no OpenPGP armour), expected an OpenPGP message`,
+    )
+    expect(human.stdout).toMatch(
+      /\naudit: 3 hosts, 22 findings \(\d+ critical, \d+ high, \d+ medium, 1 low\); \d+ at or above high\n$/,
+    )
     expect(human.stdout).not.toContain('\u001b[') // not a TTY: no colour
   })
 
@@ -197,8 +230,20 @@ describe('audit on real sshd hosts (#8)', () => {
     expect(lines(doc)).toEqual(UNFIXABLE)
     // scan + one chmod per distinct mode (+ one chown per distinct owner), never one per file
     expect(await Promise.all(HOSTS.map(execs))).toEqual([1 + 2, 1 + 3, 1 + 1])
-    expect(await must('aud2', `stat -c '%n %a %U:%G' ${S}/suid.txt ${S}/ghost-user.txt ${S}/ghost-group.txt ${S}/traversable ${S}/shared.env`)).toBe(
-      [`${S}/suid.txt 600 root:root`, `${S}/ghost-user.txt 600 root:root`, `${S}/ghost-group.txt 600 root:root`, `${S}/traversable 700 root:root`, `${S}/shared.env 640 root:root`, ''].join('\n'),
+    expect(
+      await must(
+        'aud2',
+        `stat -c '%n %a %U:%G' ${S}/suid.txt ${S}/ghost-user.txt ${S}/ghost-group.txt ${S}/traversable ${S}/shared.env`,
+      ),
+    ).toBe(
+      [
+        `${S}/suid.txt 600 root:root`,
+        `${S}/ghost-user.txt 600 root:root`,
+        `${S}/ghost-group.txt 600 root:root`,
+        `${S}/traversable 700 root:root`,
+        `${S}/shared.env 640 root:root`,
+        '',
+      ].join('\n'),
     )
     expect(await must('aud3', 'stat -c "%a %U:%G" /opt/app-extra/tls.key')).toBe('640 root:daemon\n')
     expect(await must('aud1', `readlink ${S}/link.env; stat -c %a /etc/passwd`)).toMatch(/^\/etc\/passwd\n644\n$/) // never followed
@@ -210,7 +255,9 @@ describe('audit on real sshd hosts (#8)', () => {
     await must('aud1', `rm ${S}/link.env`)
     for (const h of ['aud1', 'aud3']) await freshBackup(h)
     await must('aud3', `touch ${BK}/secrets-20250101T000000Z.tar.gz`)
-    const meta = JSON.parse(await readFile(sidecar('shared'), 'utf8')) as { keys: Record<string, { rotated_at: string }> }
+    const meta = JSON.parse(await readFile(sidecar('shared'), 'utf8')) as {
+      keys: Record<string, { rotated_at: string }>
+    }
     for (const k of Object.values(meta.keys)) k.rotated_at = new Date().toISOString()
     await writeFile(sidecar('shared'), JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
     const deploy = await cli(['deploy'])
@@ -247,11 +294,19 @@ esac
 `
 
 describe("a host's words are data too (#12), on aud1", () => {
-  const one = async (...args: string[]): Promise<{ r: CliResult; doc: AuditDocument }> => audit('--hosts', 'aud1', ...args)
-  const mine = (doc: AuditDocument): string[] => (doc.hosts.aud1?.findings ?? []).filter((f) => !f.fixed).map((f) => `${f.severity} ${f.check} ${f.path}`).sort()
+  const one = async (...args: string[]): Promise<{ r: CliResult; doc: AuditDocument }> =>
+    audit('--hosts', 'aud1', ...args)
+  const mine = (doc: AuditDocument): string[] =>
+    (doc.hosts.aud1?.findings ?? [])
+      .filter((f) => !f.fixed)
+      .map((f) => `${f.severity} ${f.check} ${f.path}`)
+      .sort()
 
   it('hostile names and link targets are shown escaped (piped, coloured, --fix -v); --json keeps them exact', async () => {
-    await must('aud1', `cd ${S} && (umask 022; echo x > '${HOSTILE}') && ln -s "$(printf '\\033]0;t\\007')" hostile-link`)
+    await must(
+      'aud1',
+      `cd ${S} && (umask 022; echo x > '${HOSTILE}') && ln -s "$(printf '\\033]0;t\\007')" hostile-link`,
+    )
     const { r: json, doc } = await one()
     expect(doc.hosts.aud1?.findings.map((f) => f.path)).toContain(`${S}/${HOSTILE}`) // the data itself is exact
     expect(json.stdout).not.toMatch(/[\u007f-\u009f]/) // JSON escapes C0; C1 too
@@ -270,10 +325,17 @@ describe("a host's words are data too (#12), on aud1", () => {
   })
 
   it('a hard link at a bundle path to a file outside the tree: reported, and --fix leaves that file alone', async () => {
-    await must('aud1', `mkdir /opt/outside && echo v > /opt/outside/victim && chown daemon:daemon /opt/outside/victim && chmod 0644 /opt/outside/victim && mv ${S}/app.env /opt/app.env.keep && ln /opt/outside/victim ${S}/app.env`)
+    await must(
+      'aud1',
+      `mkdir /opt/outside && echo v > /opt/outside/victim && chown daemon:daemon /opt/outside/victim && chmod 0644 /opt/outside/victim && mv ${S}/app.env /opt/app.env.keep && ln /opt/outside/victim ${S}/app.env`,
+    )
     const { r, doc } = await one()
     expect(r.code).toBe(6)
-    expect(doc.hosts.aud1?.findings.find((f) => f.check === 'hardlink')).toMatchObject({ path: `${S}/app.env`, severity: 'high', actual: '2 links' })
+    expect(doc.hosts.aud1?.findings.find((f) => f.check === 'hardlink')).toMatchObject({
+      path: `${S}/app.env`,
+      severity: 'high',
+      actual: '2 links',
+    })
     const fix = await one('--fix')
     expect(fix.doc.fixed).toEqual([])
     expect(mine(fix.doc)).toContain(`high hardlink ${S}/app.env`)
@@ -283,13 +345,22 @@ describe("a host's words are data too (#12), on aud1", () => {
 
   it('a forged reply naming ../ paths, or one past audit_max_reply_bytes, fails the host and nothing is changed', async () => {
     await must('aud1', `mkdir -p /root/bin /opt/outside && cat > /root/bin/sh <<'EOF'\n${FAKE_SH}EOF\n`)
-    await must('aud1', [
-      'chmod 0755 /root/bin/sh && cp /root/.bashrc /root/bashrc.keep && echo "PATH=/root/bin:\\$PATH" >> /root/.bashrc && echo path > /root/forge-mode',
-      `echo o > /opt/outside/x && chmod 0644 /opt/outside/x && (umask 022; echo f > ${S}/forge.txt)`,
-    ].join(' && '))
+    await must(
+      'aud1',
+      [
+        'chmod 0755 /root/bin/sh && cp /root/.bashrc /root/bashrc.keep && echo "PATH=/root/bin:\\$PATH" >> /root/.bashrc && echo path > /root/forge-mode',
+        `echo o > /opt/outside/x && chmod 0644 /opt/outside/x && (umask 022; echo f > ${S}/forge.txt)`,
+      ].join(' && '),
+    )
     const forged = await one('--fix')
     expect(forged.r.code).toBe(4)
-    expect(forged.doc.hosts.aud1).toMatchObject({ status: 'failed', findings: [], msg: expect.stringMatching(/scan reply refused: .*\.\.\/\.\.\/outside\/x.* is not a normalised path inside the audited roots/) })
+    expect(forged.doc.hosts.aud1).toMatchObject({
+      status: 'failed',
+      findings: [],
+      msg: expect.stringMatching(
+        /scan reply refused: .*\.\.\/\.\.\/outside\/x.* is not a normalised path inside the audited roots/,
+      ),
+    })
     expect(forged.doc.fixed).toEqual([])
     expect(await must('aud1', 'stat -c %a /opt/outside/x')).toBe('644\n')
     await must('aud1', 'echo flood > /root/forge-mode')
@@ -298,7 +369,10 @@ describe("a host's words are data too (#12), on aud1", () => {
     expect(flood.r.code).toBe(4)
     expect(flood.doc.hosts.aud1?.msg).toMatch(/audit scan reply larger than 1 MiB: /)
     expect(Date.now() - t0).toBeLessThan(20_000)
-    await must('aud1', `mv /root/bashrc.keep /root/.bashrc && rm -r /root/bin /root/forge-mode /opt/outside ${S}/forge.txt`)
+    await must(
+      'aud1',
+      `mv /root/bashrc.keep /root/.bashrc && rm -r /root/bin /root/forge-mode /opt/outside ${S}/forge.txt`,
+    )
     const small = await one('-e', '{"audit_max_reply_bytes": 1000}') // the real reply is a few KiB
     expect(small.doc.hosts.aud1?.msg).toMatch(/audit scan reply larger than 1000 bytes: /)
   })

@@ -22,20 +22,41 @@ let lab: TestLab
 let inv = ''
 let env: Record<string, string> = {}
 const cli = (args: string[]): Promise<CliResult> => runCli(['-i', inv, ...args], { env })
-const backups = async (host: string): Promise<string[]> => (await lab.sh(host, 'ls /var/backups/callableapis 2>/dev/null')).stdout.split('\n').filter(Boolean)
+const backups = async (host: string): Promise<string[]> =>
+  (await lab.sh(host, 'ls /var/backups/callableapis 2>/dev/null')).stdout.split('\n').filter(Boolean)
 const NAME = /^secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz$/
 const BK = '/var/backups/callableapis'
 /** oldStamp is the seed's form of a backup name's stamp, `days` ago: 20261122T030000Z. */
-const oldStamp = (days: number): string => new Date(Date.now() - days * 86_400_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+const oldStamp = (days: number): string =>
+  new Date(Date.now() - days * 86_400_000)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
 const FINE = oldStamp(9)
 const DAMAGED = oldStamp(2)
 /** frozen runs the CLI with its clock stopped at `at` (libfaketime; timers and file times stay real). */
 const frozen = (at: Date, args: string[]): Promise<CliResult> =>
-  runProgram('faketime', ['-f', at.toISOString().slice(0, 19).replace('T', ' '), process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, ...args], { env: { ...env, TZ: 'UTC', FAKETIME_DONT_FAKE_MONOTONIC: '1', NO_FAKE_STAT: '1' } })
+  runProgram(
+    'faketime',
+    [
+      '-f',
+      at.toISOString().slice(0, 19).replace('T', ' '),
+      process.execPath,
+      join(PROJECT, 'bin/manage-secrets.js'),
+      '-i',
+      inv,
+      ...args,
+    ],
+    { env: { ...env, TZ: 'UTC', FAKETIME_DONT_FAKE_MONOTONIC: '1', NO_FAKE_STAT: '1' } },
+  )
 
 beforeAll(async () => {
   lab = await startLab(2, { prefix: 'bak' })
-  ;({ inv, env } = await secretsInventory(lab, { groupVars: 'container_runtime: none\n', manifest: 'bundles:\n  app:\n    keys: {A: password}\n', password: 'backup-test-password' }))
+  ;({ inv, env } = await secretsInventory(lab, {
+    groupVars: 'container_runtime: none\n',
+    manifest: 'bundles:\n  app:\n    keys: {A: password}\n',
+    password: 'backup-test-password',
+  }))
   expect((await cli(['vault', 'create'])).code).toBe(0)
   expect((await cli(['setup'])).code).toBe(0)
 }, 120_000)
@@ -56,29 +77,50 @@ describe('backup on real sshd hosts (#6)', () => {
     expect(r.code, r.stdout).toBe(0)
     const [name] = await backups('bak1')
     expect(name).toMatch(NAME)
-    expect((await lab.sh('bak1', `stat -c '%a %U' /var/backups/callableapis /var/backups/callableapis/${name}`)).stdout).toBe('700 root\n600 root\n')
-    const members = (await lab.sh('bak1', `tar -tzf /var/backups/callableapis/${name}`)).stdout.split('\n').filter(Boolean).map((m) => m.replace(/\/$/, '')).sort()
+    expect(
+      (await lab.sh('bak1', `stat -c '%a %U' /var/backups/callableapis /var/backups/callableapis/${name}`)).stdout,
+    ).toBe('700 root\n600 root\n')
+    const members = (await lab.sh('bak1', `tar -tzf /var/backups/callableapis/${name}`)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((m) => m.replace(/\/$/, ''))
+      .sort()
     const live = (await lab.sh('bak1', 'cd /opt && find callableapis')).stdout.split('\n').filter(Boolean).sort()
     expect(members).toEqual(live)
     expect(members).toContain('callableapis/secrets/app.env')
-    const inArchive = (await lab.sh('bak1', `tar -xzOf /var/backups/callableapis/${name} callableapis/vault-password | sha256sum`)).stdout
+    const inArchive = (
+      await lab.sh('bak1', `tar -xzOf /var/backups/callableapis/${name} callableapis/vault-password | sha256sum`)
+    ).stdout
     expect(inArchive).toBe((await lab.sh('bak1', 'sha256sum < /opt/callableapis/vault-password')).stdout)
     const local = join(lab.dir, 'state', 'backups', 'bak1', name as string)
     expect((await stat(local)).mode & 0o777).toBe(0o600)
     expect((await stat(join(lab.dir, 'state', 'backups', 'bak1'))).mode & 0o777).toBe(0o700)
     const remoteSum = (await lab.sh('bak1', `sha256sum < /var/backups/callableapis/${name}`)).stdout.split(' ')[0]
-    expect(createHash('sha256').update(await readFile(local)).digest('hex')).toBe(remoteSum)
+    expect(
+      createHash('sha256')
+        .update(await readFile(local))
+        .digest('hex'),
+    ).toBe(remoteSum)
     // bak2 holds only backups named the seed's way (made by an older manage-secrets): the
     // newest, 2 days old, is damaged; the older one is a good copy
     const [made] = await backups('bak2')
     const [fine, damaged] = [FINE, DAMAGED]
-    const plant = await lab.sh('bak2', `cd ${BK} && mv ${made} secrets-${fine}.tar.gz && touch -d '9 days ago' secrets-${fine}.tar.gz && (umask 077 && echo damaged > secrets-${damaged}.tar.gz) && touch -d '2 days ago' secrets-${damaged}.tar.gz`)
+    const plant = await lab.sh(
+      'bak2',
+      `cd ${BK} && mv ${made} secrets-${fine}.tar.gz && touch -d '9 days ago' secrets-${fine}.tar.gz && (umask 077 && echo damaged > secrets-${damaged}.tar.gz) && touch -d '2 days ago' secrets-${damaged}.tar.gz`,
+    )
     expect(plant.code, plant.stderr).toBe(0)
     // audit and status see them
-    const audit = JSON.parse((await cli(['audit', '--json'])).stdout) as { hosts: Record<string, { findings: { check: string; path: string }[] }> }
+    const audit = JSON.parse((await cli(['audit', '--json'])).stdout) as {
+      hosts: Record<string, { findings: { check: string; path: string }[] }>
+    }
     expect(audit.hosts.bak1?.findings.map((f) => f.check)).toEqual([])
-    expect(audit.hosts.bak2?.findings.map((f) => `${f.check} ${f.path}`)).toEqual([`backup-corrupt ${BK}/secrets-${damaged}.tar.gz`])
-    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { hosts: Record<string, { backup: { path: string; verified: string } | null }> }
+    expect(audit.hosts.bak2?.findings.map((f) => `${f.check} ${f.path}`)).toEqual([
+      `backup-corrupt ${BK}/secrets-${damaged}.tar.gz`,
+    ])
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {
+      hosts: Record<string, { backup: { path: string; verified: string } | null }>
+    }
     expect(status.hosts.bak1?.backup).toMatchObject({ path: `${BK}/${name}`, verified: 'ok' })
     expect(status.hosts.bak2?.backup).toMatchObject({ path: `${BK}/secrets-${damaged}.tar.gz`, verified: 'corrupt' })
     // restore takes the seed's stamp
@@ -115,24 +157,33 @@ describe('backup on real sshd hosts (#6)', () => {
     expect(one.stdout).toContain(`identical to ${BK}/${older}`)
     const both = await cli(['restore', '--hosts', 'bak1', '--from', second])
     expect(both.code).toBe(2)
-    expect(both.stderr).toContain(`manage-secrets: error: --from ${second} names several backups (bak1: ${[...twins].sort().join(', ')})`)
+    expect(both.stderr).toContain(
+      `manage-secrets: error: --from ${second} names several backups (bak1: ${[...twins].sort().join(', ')})`,
+    )
   })
 
   it('a full backup disk is said in words, and nothing is left half-written', async () => {
-    const fill = await lab.sh('bak1', [
-      `set -e; cp ${BK}/$(ls ${BK} | tail -n 1) /tmp/ms-one.tar.gz`,
-      `mount -t tmpfs -o size=64k,mode=0700 tmpfs ${BK}`,
-      `mv /tmp/ms-one.tar.gz ${BK}/secrets-20261122T030000Z.tar.gz`,
-      `dd if=/dev/zero of=${BK}/.filler bs=1k 2>/dev/null || true`,
-    ].join('; '))
+    const fill = await lab.sh(
+      'bak1',
+      [
+        `set -e; cp ${BK}/$(ls ${BK} | tail -n 1) /tmp/ms-one.tar.gz`,
+        `mount -t tmpfs -o size=64k,mode=0700 tmpfs ${BK}`,
+        `mv /tmp/ms-one.tar.gz ${BK}/secrets-20261122T030000Z.tar.gz`,
+        `dd if=/dev/zero of=${BK}/.filler bs=1k 2>/dev/null || true`,
+      ].join('; '),
+    )
     expect(fill.code, fill.stderr).toBe(0)
     try {
       const r = await cli(['backup', '--hosts', 'bak1'])
       expect(r.code).toBe(4)
-      expect(r.stdout).toContain(`fatal: [bak1] back up the secrets tree => backup failed: no space left on device in ${BK} (writing the archive)`)
+      expect(r.stdout).toContain(
+        `fatal: [bak1] back up the secrets tree => backup failed: no space left on device in ${BK} (writing the archive)`,
+      )
       const back = await cli(['restore', '--hosts', 'bak1', '--from', 'latest', '--check'])
       expect(back.code).toBe(4)
-      expect(back.stdout).toContain(`restore failed: no space left on device in ${BK} (unpacking the backup to compare it)`)
+      expect(back.stdout).toContain(
+        `restore failed: no space left on device in ${BK} (unpacking the backup to compare it)`,
+      )
       expect((await lab.sh('bak1', `ls -A ${BK}`)).stdout).toBe('.filler\nsecrets-20261122T030000Z.tar.gz\n')
     } finally {
       await lab.sh('bak1', `umount ${BK}`)
@@ -140,10 +191,15 @@ describe('backup on real sshd hosts (#6)', () => {
   })
 
   it('refuses a symlinked backup dir, writing nothing through it', async () => {
-    await lab.sh('bak2', 'rm -rf /var/backups/callableapis && mkdir -p /opt/elsewhere && ln -s /opt/elsewhere /var/backups/callableapis')
+    await lab.sh(
+      'bak2',
+      'rm -rf /var/backups/callableapis && mkdir -p /opt/elsewhere && ln -s /opt/elsewhere /var/backups/callableapis',
+    )
     const r = await cli(['backup', '--hosts', 'bak2'])
     expect(r.code).toBe(4)
-    expect(r.stdout).toMatch(/fatal: \[bak2\] back up the secrets tree => backup failed: \/var\/backups\/callableapis is a symlink: refusing to write through it/)
+    expect(r.stdout).toMatch(
+      /fatal: \[bak2\] back up the secrets tree => backup failed: \/var\/backups\/callableapis is a symlink: refusing to write through it/,
+    )
     expect((await lab.sh('bak2', 'ls -A /opt/elsewhere')).stdout).toBe('')
   })
 })

@@ -46,18 +46,25 @@ bundles:
 ${Array.from({ length: BIG_KEYS }, (_, i) => `      K${i}: {generator: alnum, length: 4096}`).join('\n')}
 `
 
-const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(['-i', inv, ...args], { env: { ...env, ...extra } })
+const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> =>
+  runCli(['-i', inv, ...args], { env: { ...env, ...extra } })
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
 
 async function values(bundle: string): Promise<Record<string, string>> {
   const r = await cli(['vault', 'view', bundle, '--reveal', '--json'])
   expect(r.code, r.stderr).toBe(0)
-  return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<string, string>
+  return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<
+    string,
+    string
+  >
 }
 
 /** tree lists every path under /opt/callableapis of a host with mode, owner and checksum. */
 async function tree(host: string): Promise<string> {
-  const r = await lab.sh(host, 'cd /opt && find callableapis -printf "%p %m %U:%G %y\\n" 2>/dev/null | sort; find callableapis -type f -exec sha256sum {} + 2>/dev/null | sort')
+  const r = await lab.sh(
+    host,
+    'cd /opt && find callableapis -printf "%p %m %U:%G %y\\n" 2>/dev/null | sort; find callableapis -type f -exec sha256sum {} + 2>/dev/null | sort',
+  )
   return r.stdout
 }
 
@@ -71,7 +78,13 @@ async function logs(host: string): Promise<string> {
 
 /** startApi runs the seed's container: bundles and password mounted read-only, loaded by `manage-secrets load`. */
 function startApi(host: string): Promise<void> {
-  return startConsumer(lab, host, image, PROJECT, `printf "DB=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)"; exec sleep 1000`)
+  return startConsumer(
+    lab,
+    host,
+    image,
+    PROJECT,
+    `printf "DB=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)"; exec sleep 1000`,
+  )
 }
 
 /** waitForLog waits until the container printed a line (it starts asynchronously). */
@@ -112,7 +125,10 @@ function watchProcs(needles: string[]): { stop: () => Promise<string[]> } {
 /** watchModes runs a watcher inside a host: every path under the tree looser than 0600/0700. */
 function watchModes(host: string): { stop: () => Promise<string> } {
   const flag = `/opt/.stop-watch-${process.pid}`
-  const done = lab.sh(host, `rm -f ${flag}; while [ ! -e ${flag} ]; do find /opt/callableapis \\( -type f -perm /077 \\) -o \\( -type d -perm /077 \\) -print 2>/dev/null; done; rm -f ${flag}`)
+  const done = lab.sh(
+    host,
+    `rm -f ${flag}; while [ ! -e ${flag} ]; do find /opt/callableapis \\( -type f -perm /077 \\) -o \\( -type d -perm /077 \\) -print 2>/dev/null; done; rm -f ${flag}`,
+  )
   return { stop: async () => (await lab.sh(host, `touch ${flag}`), (await done).stdout) }
 }
 
@@ -152,12 +168,17 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
       expect(t).toContain('callableapis/vault-password 600 0:0 f\n')
       expect(t).toContain('callableapis/secrets/app.env 600 0:0 f\n')
     }
-    const names = async (h: string) => (await lab.sh(h, 'ls /opt/callableapis/secrets')).stdout.split('\n').filter(Boolean)
+    const names = async (h: string) =>
+      (await lab.sh(h, 'ls /opt/callableapis/secrets')).stdout.split('\n').filter(Boolean)
     expect(await names('dep1')).toEqual(['app.env', 'big.env', 'web-only.env'])
     expect(await names('dep2')).toEqual(['app.env', 'plain.env'])
     // encrypted by default, plaintext env only where the manifest says so
-    expect((await lab.sh('dep1', 'head -1 /opt/callableapis/secrets/app.env')).stdout).toBe('-----BEGIN PGP MESSAGE-----\n')
-    expect((await lab.sh('dep2', 'cat /opt/callableapis/secrets/plain.env')).stdout).toBe(`PLAIN_KEY=${(await values('plain')).PLAIN_KEY}\n`)
+    expect((await lab.sh('dep1', 'head -1 /opt/callableapis/secrets/app.env')).stdout).toBe(
+      '-----BEGIN PGP MESSAGE-----\n',
+    )
+    expect((await lab.sh('dep2', 'cat /opt/callableapis/secrets/plain.env')).stdout).toBe(
+      `PLAIN_KEY=${(await values('plain')).PLAIN_KEY}\n`,
+    )
     // each host has its own password: dep1's password does not open dep2's copy
     const p1 = (await lab.sh('dep1', 'cat /opt/callableapis/vault-password')).stdout
     const p2 = (await lab.sh('dep2', 'cat /opt/callableapis/vault-password')).stdout
@@ -178,7 +199,9 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
     const r = await cli(['deploy', '--check', '--diff'], { MANAGE_SECRETS_VAULT_PASSWORD_FILE: '' }) // encrypted bundles: no password needed
     expect(r.code, r.stdout + r.stderr).toBe(0)
     // a plaintext (env) bundle is compared by content: without the password that is unknown, not guessed
-    expect(r.stdout).toMatch(/unknown: \[dep2\] push bundles \(item=plain\) => a plaintext \(env\) bundle is compared by content/)
+    expect(r.stdout).toMatch(
+      /unknown: \[dep2\] push bundles \(item=plain\) => a plaintext \(env\) bundle is compared by content/,
+    )
     expect(r.stdout).toMatch(/changed: \[dep1\] push bundles \(item=app\)/)
     expect(r.stdout).toMatch(/DB_PASSWORD=<redacted>/)
     expect(r.stdout).not.toContain('rotated-value-for-the-test-1')
@@ -190,7 +213,11 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
 
   it('deploy writes the change with no value in argv, environment or output, never a loose mode, and restarts the consumers', async () => {
     const before = await Promise.all(HOSTS.map(startedAt))
-    const secretValues = [...Object.values(await values('app')), ...Object.values(await values('web-only')), ...Object.values(await values('plain'))]
+    const secretValues = [
+      ...Object.values(await values('app')),
+      ...Object.values(await values('web-only')),
+      ...Object.values(await values('plain')),
+    ]
     const procs = watchProcs(['rotated-value-for-the-test-1', 'deploy-test-password', ...secretValues.slice(0, 6)])
     const modes = HOSTS.map(watchModes)
     const r = await cli(['deploy', '-vvv'])
@@ -203,7 +230,9 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
     for (const [i, host] of HOSTS.entries()) {
       expect(after[i]?.startsWith('true '), host).toBe(true)
       expect(after[i], host).not.toBe(before[i])
-      expect(await waitForLog(host, `DB=${sha('rotated-value-for-the-test-1')}`)).toContain(`DB=${sha('rotated-value-for-the-test-1')}`)
+      expect(await waitForLog(host, `DB=${sha('rotated-value-for-the-test-1')}`)).toContain(
+        `DB=${sha('rotated-value-for-the-test-1')}`,
+      )
     }
     // only the changed bundle was rewritten
     expect(r.stdout).toMatch(/changed: \[dep1\] push bundles \(item=app\)/)
@@ -220,13 +249,20 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
   })
 
   it('a symlink planted at a bundle path is refused, not followed', async () => {
-    await lab.sh('dep3', 'rm /opt/callableapis/secrets/plain.env && ln -s /opt/planted-target /opt/callableapis/secrets/plain.env')
+    await lab.sh(
+      'dep3',
+      'rm /opt/callableapis/secrets/plain.env && ln -s /opt/planted-target /opt/callableapis/secrets/plain.env',
+    )
     await writeFile(join(lab.dir, 'plain.env'), 'PLAIN_KEY=another-plain-value-0000001\n', { mode: 0o600 })
     expect((await cli(['vault', 'encrypt', join(lab.dir, 'plain.env'), '--bundle', 'plain'])).code).toBe(0)
     const r = await cli(['deploy', '--hosts', 'dep3'])
     expect(r.code).toBe(4)
-    expect(r.stdout).toMatch(/fatal: \[dep3\] push bundles \(item=plain\) => \/opt\/callableapis\/secrets\/plain\.env is a symbolic link; refusing to follow it/)
-    expect((await lab.sh('dep3', 'test -e /opt/planted-target && echo followed || echo untouched')).stdout).toBe('untouched\n')
+    expect(r.stdout).toMatch(
+      /fatal: \[dep3\] push bundles \(item=plain\) => \/opt\/callableapis\/secrets\/plain\.env is a symbolic link; refusing to follow it/,
+    )
+    expect((await lab.sh('dep3', 'test -e /opt/planted-target && echo followed || echo untouched')).stdout).toBe(
+      'untouched\n',
+    )
     expect((await lab.sh('dep3', 'readlink /opt/callableapis/secrets/plain.env')).stdout).toBe('/opt/planted-target\n')
     await lab.sh('dep3', 'rm /opt/callableapis/secrets/plain.env')
     expect((await cli(['deploy', '--hosts', 'dep3'])).code).toBe(0)
@@ -234,8 +270,10 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
 
   it('a symbolic link at the secrets root or the secrets dir fails that host, nothing written outside (#12)', async () => {
     const plant = {
-      '/opt/callableapis': 'mv /opt/callableapis /opt/.real && mkdir -p /opt/outside/secrets && ln -s /opt/outside /opt/callableapis',
-      '/opt/callableapis/secrets': 'mv /opt/callableapis/secrets /opt/.real && mkdir -p /opt/outside && ln -s /opt/outside /opt/callableapis/secrets',
+      '/opt/callableapis':
+        'mv /opt/callableapis /opt/.real && mkdir -p /opt/outside/secrets && ln -s /opt/outside /opt/callableapis',
+      '/opt/callableapis/secrets':
+        'mv /opt/callableapis/secrets /opt/.real && mkdir -p /opt/outside && ln -s /opt/outside /opt/callableapis/secrets',
     }
     for (const [link, script] of Object.entries(plant)) {
       await lab.sh('dep3', `${script} && chown -R 1000:1000 /opt/outside`)
@@ -243,8 +281,10 @@ describe('setup and deploy on real sshd hosts with Podman (#5)', () => {
       const r = await cli(['deploy'])
       expect(r.code, r.stdout).toBe(4)
       const refused = `${link} is a symbolic link; refusing to follow it`
-      for (const item of ['app', 'plain']) expect(r.stdout).toContain(`fatal: [dep3] push bundles (item=${item}) => ${refused}`)
-      for (const h of ['dep1', 'dep2']) expect(r.stdout).toMatch(new RegExp(`${h} +: ok=\\d+ changed=\\d+ unreachable=0 failed=0`))
+      for (const item of ['app', 'plain'])
+        expect(r.stdout).toContain(`fatal: [dep3] push bundles (item=${item}) => ${refused}`)
+      for (const h of ['dep1', 'dep2'])
+        expect(r.stdout).toMatch(new RegExp(`${h} +: ok=\\d+ changed=\\d+ unreachable=0 failed=0`))
       const setup = await cli(['setup', '--hosts', 'dep3'])
       expect(setup.code, setup.stdout).toBe(4)
       expect(setup.stdout).toContain(`=> ${refused}`)
@@ -266,7 +306,8 @@ while [ ! -e ${flag} ]; do
   rm callableapis && mv -T .r callableapis; sleep 0.005
 done`
     const db = ['dep2', 'dep3']
-    const plain = (h: string): Promise<string> => lab.sh(h, 'cat /opt/callableapis/secrets/plain.env').then((r) => r.stdout)
+    const plain = (h: string): Promise<string> =>
+      lab.sh(h, 'cat /opt/callableapis/secrets/plain.env').then((r) => r.stdout)
     const [fresh, old] = ['PLAIN_KEY=raced-plain-value-000000001\n', await Promise.all(db.map(plain))]
     const loops = db.map((h) => lab.sh(h, swap))
     const runs: CliResult[] = []
@@ -274,7 +315,9 @@ done`
     await Promise.all(db.map((h) => lab.sh(h, `touch ${flag}`)))
     await Promise.all(loops)
     for (const [i, h] of db.entries()) {
-      expect((await lab.sh(h, `rm ${flag}; find /opt/out-root /opt/out-secrets | sort`)).stdout, h).toBe('/opt/out-root\n/opt/out-root/secrets\n/opt/out-secrets\n')
+      expect((await lab.sh(h, `rm ${flag}; find /opt/out-root /opt/out-secrets | sort`)).stdout, h).toBe(
+        '/opt/out-root\n/opt/out-root/secrets\n/opt/out-secrets\n',
+      )
       expect((await lab.sh(h, 'ls -a /opt/callableapis/secrets')).stdout, h).not.toContain('ms-tmp')
       await lab.sh(h, 'rm -rf /opt/out-root /opt/out-secrets')
       // written correctly where a run said so, else the old file untouched
@@ -310,7 +353,12 @@ done`
 describe('recipient mode on real sshd hosts (#5)', () => {
   let rinv = ''
   const rcli = (args: string[]): Promise<CliResult> =>
-    runCli(['-i', rinv, ...args], { env: { MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'rstate'), MANAGE_SECRETS_IDENTITY: join(lab.dir, 'keys', 'admin.key') } })
+    runCli(['-i', rinv, ...args], {
+      env: {
+        MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'rstate'),
+        MANAGE_SECRETS_IDENTITY: join(lab.dir, 'keys', 'admin.key'),
+      },
+    })
 
   beforeAll(async () => {
     rinv = join(lab.dir, 'rinv')
@@ -319,7 +367,10 @@ describe('recipient mode on real sshd hosts (#5)', () => {
     await mkdir(join(lab.dir, 'keys'), { mode: 0o700 })
     await copyFile(lab.inventoryFile, join(rinv, 'hosts.yml'))
     await writeFile(join(rinv, 'group_vars', 'all.yml'), 'container_runtime: none\nsecrets_root: /opt/rcp\n')
-    await writeFile(join(rinv, '.secrets', 'manifest.yml'), 'encryption: recipients\nbundles:\n  db-only:\n    hosts: db\n    keys: {DB_KEY: password}\n  first-db:\n    hosts: dep2\n    keys: {FIRST: password}\n')
+    await writeFile(
+      join(rinv, '.secrets', 'manifest.yml'),
+      'encryption: recipients\nbundles:\n  db-only:\n    hosts: db\n    keys: {DB_KEY: password}\n  first-db:\n    hosts: dep2\n    keys: {FIRST: password}\n',
+    )
     const r = await rcli(['vault', 'keygen', '--admin', 'ops', '--output', join(lab.dir, 'keys', 'admin.key')])
     expect(r.code, r.stderr).toBe(0)
   })
@@ -327,7 +378,9 @@ describe('recipient mode on real sshd hosts (#5)', () => {
   it('setup makes each host its key pair on the host; deploy encrypts each copy to its host only', async () => {
     const setup = await rcli(['setup'])
     expect(setup.code, setup.stdout + setup.stderr).toBe(0)
-    expect(setup.stdout).toMatch(/changed: \[dep2\] host key pair => generate dep2's key pair on the host at \/opt\/rcp\/host\.key/)
+    expect(setup.stdout).toMatch(
+      /changed: \[dep2\] host key pair => generate dep2's key pair on the host at \/opt\/rcp\/host\.key/,
+    )
     expect(setup.stderr).toContain('recorded the public key of dep2, dep3 in the store')
     for (const h of ['dep2', 'dep3']) {
       expect((await lab.sh(h, 'stat -c "%a %U" /opt/rcp/host.key')).stdout).toBe('600 root\n')
@@ -341,13 +394,25 @@ describe('recipient mode on real sshd hosts (#5)', () => {
     const deploy = await rcli(['deploy'])
     expect(deploy.code, deploy.stdout).toBe(0)
     const load = (host: string, key: string, bundle: string) =>
-      lab.sh(host, `node ${PROJECT}/bin/manage-secrets.js load --secrets-dir /opt/rcp/secrets --identity ${key} --bundle ${bundle} -- sh -c 'printf %s "$FIRST$DB_KEY" | sha256sum | cut -c1-64'`)
-    const values = JSON.parse((await rcli(['vault', 'view', 'first-db', 'db-only', '--reveal', '--json'])).stdout) as { bundles: Record<string, Record<string, string>> }
-    expect((await load('dep2', '/opt/rcp/host.key', 'first-db')).stdout).toBe(`${sha(values.bundles['first-db']?.FIRST as string)}\n`)
-    expect((await load('dep3', '/opt/rcp/host.key', 'db-only')).stdout).toBe(`${sha(values.bundles['db-only']?.DB_KEY as string)}\n`)
+      lab.sh(
+        host,
+        `node ${PROJECT}/bin/manage-secrets.js load --secrets-dir /opt/rcp/secrets --identity ${key} --bundle ${bundle} -- sh -c 'printf %s "$FIRST$DB_KEY" | sha256sum | cut -c1-64'`,
+      )
+    const values = JSON.parse((await rcli(['vault', 'view', 'first-db', 'db-only', '--reveal', '--json'])).stdout) as {
+      bundles: Record<string, Record<string, string>>
+    }
+    expect((await load('dep2', '/opt/rcp/host.key', 'first-db')).stdout).toBe(
+      `${sha(values.bundles['first-db']?.FIRST as string)}\n`,
+    )
+    expect((await load('dep3', '/opt/rcp/host.key', 'db-only')).stdout).toBe(
+      `${sha(values.bundles['db-only']?.DB_KEY as string)}\n`,
+    )
     // dep3's key does not open dep2's copy (copied over to try)
     await lab.sh('dep2', 'cp /opt/rcp/secrets/db-only.env /tmp/ms-probe.env')
-    const wrong = await lab.sh('dep3', `cp /opt/rcp/host.key /tmp/dep3.key && mkdir -p /tmp/ms-probe && cp /tmp/ms-probe.env /tmp/ms-probe/db-only.env && node ${PROJECT}/bin/manage-secrets.js load --secrets-dir /tmp/ms-probe --identity /tmp/dep3.key -- true; echo "exit $?"; rm -rf /tmp/ms-probe /tmp/dep3.key /tmp/ms-probe.env`)
+    const wrong = await lab.sh(
+      'dep3',
+      `cp /opt/rcp/host.key /tmp/dep3.key && mkdir -p /tmp/ms-probe && cp /tmp/ms-probe.env /tmp/ms-probe/db-only.env && node ${PROJECT}/bin/manage-secrets.js load --secrets-dir /tmp/ms-probe --identity /tmp/dep3.key -- true; echo "exit $?"; rm -rf /tmp/ms-probe /tmp/dep3.key /tmp/ms-probe.env`,
+    )
     expect(wrong.stdout).toContain('exit 3')
     const again = await rcli(['setup'])
     expect(again.code).toBe(0)

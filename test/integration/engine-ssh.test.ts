@@ -22,7 +22,10 @@ afterAll(async () => {
   await lab?.stop()
 })
 
-async function play(yaml: string, opts: Partial<RunOptions> = {}): Promise<{ events: EngineEvent[]; exitCode: number }> {
+async function play(
+  yaml: string,
+  opts: Partial<RunOptions> = {},
+): Promise<{ events: EngineEvent[]; exitCode: number }> {
   // the same text gets the same file name: owed handlers are kept per playbook and play
   const file = join(lab.dir, `pb-${createHash('sha256').update(yaml).digest('hex').slice(0, 12)}.yml`)
   await writeFile(file, yaml)
@@ -41,12 +44,17 @@ async function play(yaml: string, opts: Partial<RunOptions> = {}): Promise<{ eve
 }
 
 function statuses(events: EngineEvent[], task: string): Record<string, string> {
-  return Object.fromEntries(events.flatMap((e) => (e.kind === 'host-result' && e.task === task ? [[e.host, e.status]] : [])))
+  return Object.fromEntries(
+    events.flatMap((e) => (e.kind === 'host-result' && e.task === task ? [[e.host, e.status]] : [])),
+  )
 }
 
 /** treeOf lists modes and checksums of a host's /opt through its own namespace. */
 async function treeOf(host: string): Promise<string> {
-  const r = await lab.sh(host, 'cd /opt && find . -printf "%p %m %U\\n" | sort && find . -type f -exec sha256sum {} + | sort')
+  const r = await lab.sh(
+    host,
+    'cd /opt && find . -printf "%p %m %U\\n" | sort && find . -type f -exec sha256sum {} + | sort',
+  )
   return r.stdout
 }
 
@@ -81,7 +89,10 @@ describe('engine over SSH (#3)', () => {
     const first = await play(DEPLOY)
     expect(first.exitCode).toBe(0)
     expect(Object.keys(statuses(first.events, 'restart')).sort()).toEqual(hosts)
-    const st = await lab.sh('eng1', 'stat -c "%a %U" /opt/callableapis /opt/callableapis/secrets /opt/callableapis/secrets/app.env')
+    const st = await lab.sh(
+      'eng1',
+      'stat -c "%a %U" /opt/callableapis /opt/callableapis/secrets /opt/callableapis/secrets/app.env',
+    )
     expect(st.stdout).toBe('700 root\n700 root\n600 root\n')
 
     const second = await play(DEPLOY)
@@ -97,7 +108,10 @@ describe('engine over SSH (#3)', () => {
   })
 
   it('uses one SSH connection per host for a 10-task playbook', async () => {
-    const tasks = Array.from({ length: 10 }, (_, i) => `    - name: t${i}\n      stat: {path: /opt/callableapis}\n`).join('')
+    const tasks = Array.from(
+      { length: 10 },
+      (_, i) => `    - name: t${i}\n      stat: {path: /opt/callableapis}\n`,
+    ).join('')
     const before = await Promise.all(lab.hosts.map((h) => accepted(h.name)))
     const r = await play(`- hosts: all\n  tasks:\n${tasks}`)
     expect(r.exitCode).toBe(0)
@@ -106,7 +120,9 @@ describe('engine over SSH (#3)', () => {
   })
 
   it('serial batches run one after the other', async () => {
-    const r = await play(`- hosts: all\n  serial: 2\n  tasks:\n    - {name: a, stat: {path: /opt}}\n    - {name: b, stat: {path: /opt}}\n`)
+    const r = await play(
+      `- hosts: all\n  serial: 2\n  tasks:\n    - {name: a, stat: {path: /opt}}\n    - {name: b, stat: {path: /opt}}\n`,
+    )
     const order = r.events.flatMap((e) => (e.kind === 'host-result' ? [e.host] : []))
     expect(new Set(order.slice(0, 4))).toEqual(new Set(['eng1', 'eng2']))
     expect(new Set(order.slice(4))).toEqual(new Set(['eng3', 'eng4']))
@@ -139,7 +155,9 @@ describe('engine over SSH (#3)', () => {
     const old = (await lab.sh('eng4', 'cat /opt/callableapis/secrets/app.env')).stdout
     const big = join(lab.dir, 'big.env')
     await writeFile(big, Buffer.alloc(256 * 1024 * 1024, 'X'))
-    const run = play(`- hosts: eng4\n  tasks:\n    - name: big\n      copy: {dest: /opt/callableapis/secrets/app.env, src: ${big}}\n`)
+    const run = play(
+      `- hosts: eng4\n  tasks:\n    - name: big\n      copy: {dest: /opt/callableapis/secrets/app.env, src: ${big}}\n`,
+    )
     // cut the connection while the temp file is being written
     for (let i = 0; i < 200; i++) {
       const ls = await lab.sh('eng4', 'ls -a /opt/callableapis/secrets')
@@ -159,7 +177,10 @@ describe('engine over SSH (#3)', () => {
   it('restarts a real Podman container and verifies it came back with a new start time', async () => {
     const image = await ensureMiniImage()
     const name = `${lab.hosts[0]?.name}-api-${process.pid}`
-    await lab.sh('eng1', `podman rm -f ${name} >/dev/null 2>&1; podman run -d --network none --stop-timeout 1 -v /opt/callableapis/secrets:/app/secrets:ro --name ${name} ${image} sh -c 'cat /app/secrets/*.env; exec sleep 1000'`)
+    await lab.sh(
+      'eng1',
+      `podman rm -f ${name} >/dev/null 2>&1; podman run -d --network none --stop-timeout 1 -v /opt/callableapis/secrets:/app/secrets:ro --name ${name} ${image} sh -c 'cat /app/secrets/*.env; exec sleep 1000'`,
+    )
     try {
       const yaml = `- hosts: eng1\n  tasks:\n    - name: restart api\n      container: {name: ${name}, state: restarted, runtime: podman, stop_timeout: 1}\n`
       const check = await play(yaml, { check: true })
@@ -180,14 +201,23 @@ describe('engine over SSH (#3)', () => {
     const name = `${lab.hosts[1]?.name}-crashy-${process.pid}`
     // starts fine once; on restart it finds its own marker and exits at once
     const cmd = `if [ -e /tmp/started ]; then echo crashed-on-restart; exit 1; fi; touch /tmp/started; echo first-start; exec sleep 1000`
-    await lab.sh('eng2', `podman rm -f ${name} >/dev/null 2>&1; podman run -d --network none --stop-timeout 1 --name ${name} ${image} sh -c '${cmd}'`)
+    await lab.sh(
+      'eng2',
+      `podman rm -f ${name} >/dev/null 2>&1; podman run -d --network none --stop-timeout 1 --name ${name} ${image} sh -c '${cmd}'`,
+    )
     try {
-      const r = await play(`- hosts: eng2\n  tasks:\n    - name: restart crashy\n      container: {name: ${name}, state: restarted, runtime: podman, stop_timeout: 1}\n`)
+      const r = await play(
+        `- hosts: eng2\n  tasks:\n    - name: restart crashy\n      container: {name: ${name}, state: restarted, runtime: podman, stop_timeout: 1}\n`,
+      )
       expect(r.exitCode).toBe(4)
       const failed = r.events.find((e) => e.kind === 'host-result' && e.task === 'restart crashy')
       expect(failed && failed.kind === 'host-result' ? failed.status : '').toBe('failed')
-      expect(failed && failed.kind === 'host-result' ? failed.msg : '').toMatch(/^restart .*crashy.* failed: not running$/)
-      expect(JSON.stringify(failed && failed.kind === 'host-result' ? failed.result.logs : '')).toContain('crashed-on-restart')
+      expect(failed && failed.kind === 'host-result' ? failed.msg : '').toMatch(
+        /^restart .*crashy.* failed: not running$/,
+      )
+      expect(JSON.stringify(failed && failed.kind === 'host-result' ? failed.result.logs : '')).toContain(
+        'crashed-on-restart',
+      )
     } finally {
       await lab.sh('eng2', `podman rm -f ${name} >/dev/null 2>&1`)
     }

@@ -45,7 +45,9 @@ const refused = (port: number): Promise<boolean> =>
 
 /** openSession starts `ssh HOST sleep` and resolves once the remote side is running. */
 function openSession(lab: TestLab, host: string): Promise<{ exited: Promise<number | null> }> {
-  const child = spawn('ssh', ['-F', lab.sshConfig, host, 'echo ready; exec sleep 1000'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('ssh', ['-F', lab.sshConfig, host, 'echo ready; exec sleep 1000'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve({ exited }))
@@ -130,7 +132,9 @@ describe('ssh lab', () => {
     expect(h2.pid).not.toBe(oldPid)
     expect([h2.port, h2.hostKeyPub]).toEqual([port, key])
     expect(await ssh(lab, 'h2', 'cat /opt/planted')).toMatchObject({ code: 0, stdout: 'planted\n' })
-    expect((await lab.sh('h2', 'readlink /proc/self/ns/mnt')).stdout.trim()).toBe(readlinkSync(`/proc/${h2.pid}/ns/mnt`))
+    expect((await lab.sh('h2', 'readlink /proc/self/ns/mnt')).stdout.trim()).toBe(
+      readlinkSync(`/proc/${h2.pid}/ns/mnt`),
+    )
   })
 
   it('stop() kills every sshd of the lab and its connections, removes the lab dir, and is idempotent', async () => {
@@ -165,11 +169,16 @@ describe('ssh lab with podman', () => {
     await lab.sh(a, `mkdir -p /opt/callableapis/secrets && echo TOKEN=from-${a} > /opt/callableapis/secrets/app.env`)
     await lab.sh(b, `mkdir -p /opt/callableapis/secrets && echo TOKEN=from-${b} > /opt/callableapis/secrets/app.env`)
     const name = `${b}-api`
-    const run = await ssh(lab, b, `podman run -d --network none --stop-timeout 1 -v /opt/callableapis/secrets:/app/secrets:ro --name ${name} ${image} sh -c 'cat /app/secrets/*.env; exec sleep 1000'`)
+    const run = await ssh(
+      lab,
+      b,
+      `podman run -d --network none --stop-timeout 1 -v /opt/callableapis/secrets:/app/secrets:ro --name ${name} ${image} sh -c 'cat /app/secrets/*.env; exec sleep 1000'`,
+    )
     try {
       expect(run).toMatchObject({ code: 0 })
       let logs = ''
-      for (let i = 0; i < 50 && !logs.includes('TOKEN='); i++, await sleep(100)) logs = (await ssh(lab, b, `podman logs ${name}`)).stdout
+      for (let i = 0; i < 50 && !logs.includes('TOKEN='); i++, await sleep(100))
+        logs = (await ssh(lab, b, `podman logs ${name}`)).stdout
       expect(logs).toBe(`TOKEN=from-${b}\n`)
       expect((await lab.sh(b, `podman inspect -f '{{.State.Running}}' ${name}`)).stdout.trim()).toBe('true')
     } finally {
@@ -179,7 +188,9 @@ describe('ssh lab with podman', () => {
 
   it('stop() also removes containers still running on the lab hosts', async () => {
     const name = `${lab.hosts[0]?.name}-leftover`
-    expect(await ssh(lab, lab.hosts[0]?.name ?? '', `podman run -d --network none --name ${name} ${image} sleep 1000`)).toMatchObject({ code: 0 })
+    expect(
+      await ssh(lab, lab.hosts[0]?.name ?? '', `podman run -d --network none --name ${name} ${image} sleep 1000`),
+    ).toMatchObject({ code: 0 })
     await lab.stop()
     const ps = await runCommand('podman', ['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Names}}'])
     expect(ps.stdout.trim()).toBe('')

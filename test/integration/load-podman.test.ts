@@ -15,13 +15,27 @@ import { bundleValues, emptyBundle, renderEnv, setKey } from '../../cli/secrets/
 import { Fingerprinter, type Secret } from '../../cli/secrets/secret.js'
 import { sealForHost } from '../../cli/secrets/crypto.js'
 import { PROJECT } from '../helpers/cli.js'
-import { CONTAINERS_CONF_TEXT, ensureNodeImage, removeContainers, runCommand, type CommandResult } from '../helpers/podman.js'
+import {
+  CONTAINERS_CONF_TEXT,
+  ensureNodeImage,
+  removeContainers,
+  runCommand,
+  type CommandResult,
+} from '../helpers/podman.js'
 
 const fp = Fingerprinter.ephemeral()
 const tag = randomBytes(4).toString('hex')
 const DB_PASSWORD = `db-${tag} "quoted" $x`
 const PLAIN_VALUE = `plain-${tag}`
-const LOADER = ['node', '/opt/manage-secrets/bin/manage-secrets.js', 'load', '--secrets-dir', '/app/secrets', '--password-file', '/app/vault-password']
+const LOADER = [
+  'node',
+  '/opt/manage-secrets/bin/manage-secrets.js',
+  'load',
+  '--secrets-dir',
+  '/app/secrets',
+  '--password-file',
+  '/app/vault-password',
+]
 const SERVICE = ['--', 'sh', '-c', 'echo "service: ${DB_PASSWORD:-no-db} ${PLAIN_VALUE:-no-plain}"']
 
 let root = ''
@@ -41,7 +55,10 @@ function runContainer(name: string, mounts: string[], command: string[]): Promis
   const full = `ms-load-${tag}-${name}`
   started.push(full)
   const volumes = [...mounts, `${PROJECT}:/opt/manage-secrets:ro`].flatMap((m) => ['-v', m])
-  return runCommand('podman', ['run', '--name', full, '--network', 'none', ...volumes, image, ...command], { ...process.env, CONTAINERS_CONF: conf })
+  return runCommand('podman', ['run', '--name', full, '--network', 'none', ...volumes, image, ...command], {
+    ...process.env,
+    CONTAINERS_CONF: conf,
+  })
 }
 
 beforeAll(async () => {
@@ -52,7 +69,11 @@ beforeAll(async () => {
   await mkdir(join(opt, 'secrets'), { recursive: true, mode: 0o700 })
   const password = randomBytes(24).toString('base64url')
   await writeFile(join(opt, 'vault-password'), `${password}\n`, { mode: 0o600 })
-  await writeFile(join(opt, 'secrets/app.env'), await sealForHost(envText({ DB_PASSWORD }), { password: fp.secret(password) }), { mode: 0o600 })
+  await writeFile(
+    join(opt, 'secrets/app.env'),
+    await sealForHost(envText({ DB_PASSWORD }), { password: fp.secret(password) }),
+    { mode: 0o600 },
+  )
   await writeFile(join(opt, 'secrets/plain.env'), envText({ PLAIN_VALUE }).reveal(), { mode: 0o600 })
   image = await ensureNodeImage()
 })
@@ -68,7 +89,11 @@ describe('load as a container entrypoint (#5)', () => {
     expect(r.stderr).toBe('')
     expect(r).toMatchObject({ code: 0, stdout: `service: ${DB_PASSWORD} ${PLAIN_VALUE}\n` })
     // the container's recorded command and environment never held a value
-    const inspect = await runCommand('podman', ['inspect', '--format', '{{json .Config}} {{json .Args}}', `ms-load-${tag}-ok`], { ...process.env, CONTAINERS_CONF: conf })
+    const inspect = await runCommand(
+      'podman',
+      ['inspect', '--format', '{{json .Config}} {{json .Args}}', `ms-load-${tag}-ok`],
+      { ...process.env, CONTAINERS_CONF: conf },
+    )
     expect(inspect.code, inspect.stderr).toBe(0)
     expect(inspect.stdout).toContain('/app/secrets')
     for (const v of [`db-${tag}`, PLAIN_VALUE]) expect(inspect.stdout).not.toContain(v)
@@ -79,7 +104,9 @@ describe('load as a container entrypoint (#5)', () => {
     const failed = await runContainer('missing', mounts, [...LOADER, ...SERVICE])
     expect(failed.code).toBe(3)
     expect(failed.stdout).toBe('')
-    expect(failed.stderr).toBe('manage-secrets: error: secrets dir /app/secrets does not exist\n  hint: with --allow-missing the command runs without them\n')
+    expect(failed.stderr).toBe(
+      'manage-secrets: error: secrets dir /app/secrets does not exist\n  hint: with --allow-missing the command runs without them\n',
+    )
     const allowed = await runContainer('allowed', mounts, [...LOADER, '--allow-missing', ...SERVICE])
     expect(allowed).toEqual({
       code: 0,

@@ -44,40 +44,63 @@ bundles:
     keys: {SOLO_KEY: alnum}
 `
 
-const cli = (args: string[], opts: Parameters<typeof runCli>[1] = {}): Promise<CliResult> => runCli(['-i', inv, ...args], { ...opts, env: { ...env, ...opts.env } })
+const cli = (args: string[], opts: Parameters<typeof runCli>[1] = {}): Promise<CliResult> =>
+  runCli(['-i', inv, ...args], { ...opts, env: { ...env, ...opts.env } })
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 async function values(bundle: string): Promise<Record<string, string>> {
   const r = await cli(['vault', 'view', bundle, '--reveal', '--json'])
   expect(r.code, r.stderr).toBe(0)
-  return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<string, string>
+  return (JSON.parse(r.stdout) as { bundles: Record<string, Record<string, string>> }).bundles[bundle] as Record<
+    string,
+    string
+  >
 }
 
 /** tree: every path under /opt/callableapis with mode, owner, type, and every file's checksum. */
 async function tree(host: string): Promise<string> {
-  return (await lab.sh(host, 'cd /opt && find callableapis -printf "%p %m %U:%G %y\\n" 2>/dev/null | sort; find callableapis -type f -exec sha256sum {} + 2>/dev/null | sort')).stdout
+  return (
+    await lab.sh(
+      host,
+      'cd /opt && find callableapis -printf "%p %m %U:%G %y\\n" 2>/dev/null | sort; find callableapis -type f -exec sha256sum {} + 2>/dev/null | sort',
+    )
+  ).stdout
 }
-const fileSha = async (host: string, path: string): Promise<string> => (await lab.sh(host, `sha256sum < ${path}`)).stdout.trim()
-const startedAt = async (host: string): Promise<string> => (await lab.sh(host, `podman inspect -f '{{.State.Running}} {{.State.StartedAt}}' ${host}-api`)).stdout.trim()
-const backups = async (host: string): Promise<string[]> => (await lab.sh(host, 'ls /var/backups/callableapis 2>/dev/null')).stdout.split('\n').filter(Boolean)
-const storeFiles = async (): Promise<string> => (await runProgram('sh', ['-c', `cd ${inv}/.secrets && sha256sum app.asc app.meta.json solo.asc solo.meta.json`])).stdout
+const fileSha = async (host: string, path: string): Promise<string> =>
+  (await lab.sh(host, `sha256sum < ${path}`)).stdout.trim()
+const startedAt = async (host: string): Promise<string> =>
+  (await lab.sh(host, `podman inspect -f '{{.State.Running}} {{.State.StartedAt}}' ${host}-api`)).stdout.trim()
+const backups = async (host: string): Promise<string[]> =>
+  (await lab.sh(host, 'ls /var/backups/callableapis 2>/dev/null')).stdout.split('\n').filter(Boolean)
+const storeFiles = async (): Promise<string> =>
+  (await runProgram('sh', ['-c', `cd ${inv}/.secrets && sha256sum app.asc app.meta.json solo.asc solo.meta.json`]))
+    .stdout
 
 /** startApi: the seed's container, bundle and password mounted read-only, values via `load`; it prints the checksums of DB_PASSWORD and DB_PASSWORD_PREVIOUS. */
 function startApi(host: string): Promise<void> {
-  return startConsumer(lab, host, image, PROJECT, `printf "DB=%s PREV=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)" "$(printf %s "\${DB_PASSWORD_PREVIOUS:-none}" | sha256sum | cut -c1-64)"; exec sleep 1000`)
+  return startConsumer(
+    lab,
+    host,
+    image,
+    PROJECT,
+    `printf "DB=%s PREV=%s\\n" "$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-64)" "$(printf %s "\${DB_PASSWORD_PREVIOUS:-none}" | sha256sum | cut -c1-64)"; exec sleep 1000`,
+  )
 }
 
 /** lastLine waits for the container's newest `DB=` line after a (re)start. */
 async function sees(host: string, want: string): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
-    const lines = (await lab.sh(host, `podman logs ${host}-api 2>&1`)).stdout.split('\n').filter((l) => l.startsWith('DB='))
+    const lines = (await lab.sh(host, `podman logs ${host}-api 2>&1`)).stdout
+      .split('\n')
+      .filter((l) => l.startsWith('DB='))
     if (lines[lines.length - 1] === want) return true
     await sleep(100)
   }
   return false
 }
-const line = (v: Record<string, string>, prev?: string): string => `DB=${sha(v.DB_PASSWORD as string)} PREV=${sha(prev ?? 'none')}`
+const line = (v: Record<string, string>, prev?: string): string =>
+  `DB=${sha(v.DB_PASSWORD as string)} PREV=${sha(prev ?? 'none')}`
 
 beforeAll(async () => {
   ;[lab, image] = await Promise.all([startLab(3, { prefix: 'rot', podman: true }), ensureNodeImage()])
@@ -87,7 +110,11 @@ beforeAll(async () => {
     password: 'rotate-test-password',
   }))
   // the store as it was made 8 days ago: DB_PASSWORD and SOLO_KEY (7 days) are due, API_TOKEN (90) is not
-  const made = await runProgram('faketime', ['-f', '-8d', process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, 'vault', 'create'], { env })
+  const made = await runProgram(
+    'faketime',
+    ['-f', '-8d', process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, 'vault', 'create'],
+    { env },
+  )
   expect(made.code, made.stderr).toBe(0)
   expect((await cli(['setup'])).code).toBe(0)
   await Promise.all(HOSTS.map(startApi))
@@ -102,7 +129,10 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
   let planFile = ''
 
   it('--check says per key and host what would change, and why, and writes nothing anywhere', async () => {
-    const before = [await Promise.all(HOSTS.map(async (h) => [await tree(h), await startedAt(h), await backups(h)])), await storeFiles()]
+    const before = [
+      await Promise.all(HOSTS.map(async (h) => [await tree(h), await startedAt(h), await backups(h)])),
+      await storeFiles(),
+    ]
     planFile = join(lab.dir, 'plan.json')
     const r = await cli(['rotate', '--check', '--save-plan', planFile])
     expect(r.code, r.stdout + r.stderr).toBe(0)
@@ -110,9 +140,14 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     expect(r.stdout).toMatch(/ok +API_TOKEN +not due: rotated 8 days ago, next \d{4}-\d\d-\d\d \(rotate_days 90\)/)
     expect(r.stdout).toMatch(/change +SOLO_KEY +due/)
     expect(r.stdout).toMatch(/host rot2: change +2 change\(s\); 1 cannot tell in check mode/)
-    expect(r.stdout).toMatch(/unknown +handler check the health of the consumers: app +a command is not run in check mode/)
+    expect(r.stdout).toMatch(
+      /unknown +handler check the health of the consumers: app +a command is not run in check mode/,
+    )
     expect(r.stdout).toMatch(/change +handler restart consumers: api +restart rot2-api/)
-    expect([await Promise.all(HOSTS.map(async (h) => [await tree(h), await startedAt(h), await backups(h)])), await storeFiles()]).toEqual(before)
+    expect([
+      await Promise.all(HOSTS.map(async (h) => [await tree(h), await startedAt(h), await backups(h)])),
+      await storeFiles(),
+    ]).toEqual(before)
     expect((await stat(planFile)).mode & 0o777).toBe(0o600)
     const saved = await readFile(planFile, 'utf8')
     for (const v of [...Object.values(await values('app')), ...Object.values(await values('solo'))]) {
@@ -133,7 +168,9 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     expect((await cli(['vault', 'encrypt', join(lab.dir, 'solo.env'), '--bundle', 'solo'])).code).toBe(0)
     const r = await cli(['rotate', '--plan', planFile])
     expect(r.code, r.stdout).toBe(2)
-    expect(r.stderr).toMatch(/the fleet moved since .*plan\.json.*bundle solo: change, store version 1 .* → ok, store version 2/)
+    expect(r.stderr).toMatch(
+      /the fleet moved since .*plan\.json.*bundle solo: change, store version 1 .* → ok, store version 2/,
+    )
   })
 
   it('a rotation changes exactly the due values; containers see the new value and KEY_PREVIOUS the old', async () => {
@@ -155,7 +192,8 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
       expect(await startedAt(h)).not.toBe(starts[i])
       expect(await backups(h)).toHaveLength(1) // a verified backup before the change
     }
-    for (const v of [...Object.values(now), ...Object.values(old)]) expect(applied.stdout + applied.stderr).not.toContain(v)
+    for (const v of [...Object.values(now), ...Object.values(old)])
+      expect(applied.stdout + applied.stderr).not.toContain(v)
   })
 
   it('a second rotate right after rotates nothing, rewrites nothing, restarts nothing', async () => {
@@ -174,7 +212,9 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     const old = await values('app')
     const r = await cli(['rotate', '--force', '--bundle', 'app'])
     expect(r.code, r.stdout).toBe(4)
-    expect(r.stdout).toMatch(/rot2 +rolled back: check the health of the consumers.*sh exited 1.*; restored \/var\/backups\/callableapis\/secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz/)
+    expect(r.stdout).toMatch(
+      /rot2 +rolled back: check the health of the consumers.*sh exited 1.*; restored \/var\/backups\/callableapis\/secrets-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.tar\.gz/,
+    )
     expect(r.stdout).toMatch(/rot1 +rotated/)
     expect(r.stdout).toMatch(/app +rotated API_TOKEN, DB_PASSWORD; store: new values kept; on rot1, rot3; stale: rot2/)
     expect(await tree('rot2')).toBe(before) // byte for byte, modes and owners: its previous bundles
@@ -212,7 +252,9 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
       const before = await tree('rot1')
       const r = await cli(['rotate', '--force', '--bundle', 'solo'])
       expect(r.code, r.stdout).toBe(4)
-      expect(r.stdout).toMatch(/rot1 +not rotated: backup before rotating failed: .*elsewhere\.env is not a regular file or directory \(a symlink\?\)/)
+      expect(r.stdout).toMatch(
+        /rot1 +not rotated: backup before rotating failed: .*elsewhere\.env is not a regular file or directory \(a symlink\?\)/,
+      )
       expect(await storeFiles()).toBe(store)
       expect(await tree('rot1')).toBe(before)
     } finally {
@@ -222,12 +264,15 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
 
   it('a full disk on one host: it keeps its previous bundles intact, the others rotate, the next run converges', async () => {
     // rot3's tree on a tiny tmpfs, filled up: no new file fits there
-    const fill = await lab.sh('rot3', [
-      'set -e; cp -a /opt/callableapis /tmp/ms-tree',
-      'mount -t tmpfs -o size=64k,mode=0700 tmpfs /opt/callableapis',
-      'cp -a /tmp/ms-tree/. /opt/callableapis/ && rm -rf /tmp/ms-tree',
-      'dd if=/dev/zero of=/opt/callableapis/.filler bs=1k 2>/dev/null || true',
-    ].join('; '))
+    const fill = await lab.sh(
+      'rot3',
+      [
+        'set -e; cp -a /opt/callableapis /tmp/ms-tree',
+        'mount -t tmpfs -o size=64k,mode=0700 tmpfs /opt/callableapis',
+        'cp -a /tmp/ms-tree/. /opt/callableapis/ && rm -rf /tmp/ms-tree',
+        'dd if=/dev/zero of=/opt/callableapis/.filler bs=1k 2>/dev/null || true',
+      ].join('; '),
+    )
     expect(fill.code, fill.stderr).toBe(0)
     const before = await tree('rot3')
     const old = await values('app')
@@ -236,7 +281,9 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     await lab.sh('rot3', 'umount /opt/callableapis')
     expect(full).toBe(before)
     expect(r.code, r.stdout).toBe(4)
-    expect(r.stdout).toMatch(/rot3 +rolled back: push bundles \(app\): .*disk full.*; restored \/var\/backups\/callableapis\/secrets-\S+ and restarted its consumers/)
+    expect(r.stdout).toMatch(
+      /rot3 +rolled back: push bundles \(app\): .*disk full.*; restored \/var\/backups\/callableapis\/secrets-\S+ and restarted its consumers/,
+    )
     expect(r.stdout).toMatch(/rot1 +rotated/)
     expect(await sees('rot3', line(old, old.DB_PASSWORD_PREVIOUS))).toBe(true)
     const again = await cli(['rotate'])
@@ -268,7 +315,8 @@ describe('rotate on real sshd hosts with Podman (#6)', () => {
     const shaBefore = await fileSha('rot1', '/opt/callableapis/secrets/app.env')
     let child: import('node:child_process').ChildProcess | undefined
     const run = cli(['rotate', '--force', '--bundle', 'app'], { onSpawn: (c) => (child = c) })
-    for (let i = 0; i < 1000 && (await fileSha('rot1', '/opt/callableapis/secrets/app.env')) === shaBefore; i++) await sleep(5)
+    for (let i = 0; i < 1000 && (await fileSha('rot1', '/opt/callableapis/secrets/app.env')) === shaBefore; i++)
+      await sleep(5)
     child?.kill('SIGINT')
     const r = await run
     expect(r.code).toBe(130)
@@ -307,7 +355,10 @@ describe('restore on real sshd hosts (#6)', () => {
     // damage: a new value deployed, a mode loosened, an owner changed, a bundle deleted
     const rotated = await cli(['rotate', '--force', '--hosts', 'rot1', '--bundle', 'solo'])
     expect(rotated.code, rotated.stdout).toBe(0)
-    await lab.sh('rot1', 'chmod 0644 /opt/callableapis/secrets/app.env; chown 1:1 /opt/callableapis/vault-password; rm /opt/callableapis/secrets/solo.env; echo extra > /opt/callableapis/secrets/extra.txt')
+    await lab.sh(
+      'rot1',
+      'chmod 0644 /opt/callableapis/secrets/app.env; chown 1:1 /opt/callableapis/vault-password; rm /opt/callableapis/secrets/solo.env; echo extra > /opt/callableapis/secrets/extra.txt',
+    )
     const damaged = await tree('rot1')
     const check = await cli(['restore', '--hosts', 'rot1', '--from', ts, '--check'])
     expect(check.code, check.stdout).toBe(0)

@@ -22,9 +22,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** daemon starts `schedule run` and collects its output until it exits. */
 function daemon(schedule: string): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
   let text = ''
-  const proc = spawn(process.execPath, [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, 'schedule', 'run', '--schedule', schedule], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
-  })
+  const proc = spawn(
+    process.execPath,
+    [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, 'schedule', 'run', '--schedule', schedule],
+    {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    },
+  )
   proc.stdout?.on('data', (d: Buffer) => (text += d.toString()))
   proc.stderr?.on('data', (d: Buffer) => (text += d.toString()))
   const exited = new Promise<number | null>((r) => proc.on('close', (code) => r(code)))
@@ -73,7 +77,14 @@ describe('schedule run on real sshd hosts (#7)', () => {
     await until(() => /end slow-rotation: exit 0/.test(d.out()))
     await until(() => /end fast-audit: exit 0/.test(d.out()))
     // SIGTERM while the rotation runs: the daemon waits for it, then exits 0
-    await until(() => /start slow-rotation: rotate/.test(d.out().split(/end slow-rotation/).pop() ?? ''))
+    await until(() =>
+      /start slow-rotation: rotate/.test(
+        d
+          .out()
+          .split(/end slow-rotation/)
+          .pop() ?? '',
+      ),
+    )
     d.proc.kill('SIGTERM')
     expect(await d.exited).toBe(0)
     const log = d.out()
@@ -90,7 +101,9 @@ describe('schedule run on real sshd hosts (#7)', () => {
     expect(journal).toMatch(/"command":"rotate","result":"ok"/)
     expect(journal).toMatch(/"command":"audit"/)
     const view = await cli(['vault', 'view', 'app', '--reveal', '--json'])
-    const values = Object.values((JSON.parse(view.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.app ?? {})
+    const values = Object.values(
+      (JSON.parse(view.stdout) as { bundles: Record<string, Record<string, string>> }).bundles.app ?? {},
+    )
     expect(values.length).toBeGreaterThan(1)
     const metrics = await readFile(prom, 'utf8')
     expect(metrics).toMatch(/manage_secrets_last_run_success\{job="slow-rotation"\} 1/)
@@ -107,7 +120,9 @@ describe('schedule run on real sshd hosts (#7)', () => {
     const file = join(lab.dir, 'schedule2.yml')
     await writeFile(file, 'jobs:\n  - name: quick-status\n    cron: "*/2 * * * * *"\n    command: status\n')
     const rotation = cli(['rotate', '--force']) // about 5 s under the lock (the health command sleeps)
-    await until(async () => (await readFile(join(lab.dir, 'state', 'run.lock'), 'utf8').catch(() => '')).includes(' rotate '))
+    await until(async () =>
+      (await readFile(join(lab.dir, 'state', 'run.lock'), 'utf8').catch(() => '')).includes(' rotate '),
+    )
     const d = daemon(file)
     await until(() => /skip quick-status: .*locked by another run \(rotate, pid/.test(d.out()))
     expect((await rotation).code).toBe(0)
@@ -115,7 +130,9 @@ describe('schedule run on real sshd hosts (#7)', () => {
     d.proc.kill('SIGTERM')
     expect(await d.exited).toBe(0)
     const journal = await readFile(join(lab.dir, 'state', 'journal.jsonl'), 'utf8')
-    expect(journal).toMatch(/"command":"schedule","result":"skipped".*"options":\{"job":"quick-status","command":"status"\}/)
+    expect(journal).toMatch(
+      /"command":"schedule","result":"skipped".*"options":\{"job":"quick-status","command":"status"\}/,
+    )
   }, 120_000)
 })
 
@@ -128,6 +145,8 @@ describe('schedule next and print-* (#7)', () => {
     expect(new Date(jobs[0]?.next[0] as string).getUTCDay()).toBe(0)
     const bad = await runCli(['schedule', 'print-crontab', '--schedule', join(lab.dir, 'schedule2.yml')])
     expect(bad.code).toBe(2)
-    expect(bad.stderr).toMatch(/job quick-status \("\*\/2 \* \* \* \* \*"\) has a seconds field: system cron counts minutes/)
+    expect(bad.stderr).toMatch(
+      /job quick-status \("\*\/2 \* \* \* \* \*"\) has a seconds field: system cron counts minutes/,
+    )
   })
 })

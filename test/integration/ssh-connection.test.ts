@@ -44,10 +44,15 @@ async function sh(host: string, script: string): Promise<string> {
 }
 /** fingerprintOf asks ssh-keygen for the SHA256 fingerprint of a `type base64` public key. */
 const fingerprintOf = (pub: string): string =>
-  execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', '-'], { input: `${pub}\n` }).toString().split(' ')[1] as string
+  execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', '-'], { input: `${pub}\n` })
+    .toString()
+    .split(' ')[1] as string
 /** establishedTo counts this machine's client-side TCP connections to a port. */
 const establishedTo = (p: number): number =>
-  execFileSync('ss', ['-tnH', 'state', 'established', `( dport = :${p} )`]).toString().split('\n').filter((l) => l.trim()).length
+  execFileSync('ss', ['-tnH', 'state', 'established', `( dport = :${p} )`])
+    .toString()
+    .split('\n')
+    .filter((l) => l.trim()).length
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
     await p
@@ -85,8 +90,34 @@ describe('ssh exec (#transport)', () => {
   })
 
   it('passes every argv word exactly, whatever the shell would make of it', async () => {
-    const odd = ['a b', "it's", "''", '"dq"', '$HOME', '${HOME}', '`id`', '$(id)', 'line1\nline2', '', '*', '\\', ';', '|', '&&', '-n',
-      ' lead', 'trail ', '\t', 'ü€😀', '!', '#c', '~', "a'b'c", '\\\'', '%s']
+    const odd = [
+      'a b',
+      "it's",
+      "''",
+      '"dq"',
+      '$HOME',
+      '${HOME}',
+      '`id`',
+      '$(id)',
+      'line1\nline2',
+      '',
+      '*',
+      '\\',
+      ';',
+      '|',
+      '&&',
+      '-n',
+      ' lead',
+      'trail ',
+      '\t',
+      'ü€😀',
+      '!',
+      '#c',
+      '~',
+      "a'b'c",
+      "\\'",
+      '%s',
+    ]
     const r = await conn.exec(['printf', '%s\\0', ...odd])
     expect(r.ok).toBe(true)
     expect(r.stdout.split('\0').slice(0, -1)).toEqual(odd)
@@ -123,7 +154,9 @@ describe('ssh exec (#transport)', () => {
   it('runs 50 concurrent commands on one connection, over ONE TCP connection', async () => {
     const before = establishedTo(port('sc1'))
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => conn.exec(['sh', '-c', 'sleep 0.1; echo "$1"', 'sh', String(i)], { stdin: `in${i}` })),
+      Array.from({ length: 50 }, (_, i) =>
+        conn.exec(['sh', '-c', 'sleep 0.1; echo "$1"', 'sh', String(i)], { stdin: `in${i}` }),
+      ),
     )
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 50 }, (_, i) => `${i}\n`))
     await Promise.all([conn.put('/opt/one-conn', 'x', { mode: 0o600 }), conn.stat('/opt'), conn.exec(['true'])])
@@ -161,11 +194,16 @@ describe('ssh put (atomic, mode and owner from creation)', () => {
     expect(err).toBeInstanceOf(HostError)
     expect(err.message).toMatch(/\/opt\/link.*symlink/)
     expect(err.message).not.toContain('EVIL')
-    expect(await sh('sc1', 'cat /opt/real; echo; readlink /opt/link; ls -A /opt | grep -c ms-tmp || true')).toBe('original\n/opt/real\n0\n')
+    expect(await sh('sc1', 'cat /opt/real; echo; readlink /opt/link; ls -A /opt | grep -c ms-tmp || true')).toBe(
+      'original\n/opt/real\n0\n',
+    )
   })
 
   it('fails in a read-only directory and leaves the old file, with no temp file', async () => {
-    await sh('sc1', 'mkdir -p /opt/ro && printf old > /opt/ro/f && mount --bind /opt/ro /opt/ro && mount -o remount,bind,ro /opt/ro')
+    await sh(
+      'sc1',
+      'mkdir -p /opt/ro && printf old > /opt/ro/f && mount --bind /opt/ro /opt/ro && mount -o remount,bind,ro /opt/ro',
+    )
     const err = await rejection(conn.put('/opt/ro/f', 'new', { mode: 0o600 }))
     expect(err).toBeInstanceOf(HostError)
     expect(err.message).toMatch(/^sc1: put \/opt\/ro\/f: create temp file in \/opt\/ro/)
@@ -179,7 +217,10 @@ describe('ssh put (atomic, mode and owner from creation)', () => {
   })
 
   it('removes its temp file when the disk fills mid-write; the old file stays intact', async () => {
-    await sh('sc1', 'mkdir -p /opt/small && mount -t tmpfs -o size=64k tmpfs /opt/small && printf old > /opt/small/f.env')
+    await sh(
+      'sc1',
+      'mkdir -p /opt/small && mount -t tmpfs -o size=64k tmpfs /opt/small && printf old > /opt/small/f.env',
+    )
     const err = await rejection(conn.put('/opt/small/f.env', randomBytes(512 * 1024), { mode: 0o600 }))
     expect(err).toBeInstanceOf(HostError)
     expect(err.message).toMatch(/put \/opt\/small\/f.env: write/)
@@ -189,7 +230,10 @@ describe('ssh put (atomic, mode and owner from creation)', () => {
 
 describe('ssh get / stat / mkdir', () => {
   it('stats files, dirs and symlinks without following them; null when missing', async () => {
-    await sh('sc1', 'mkdir -p /opt/s && printf 12345 > /opt/s/f && chown 7:8 /opt/s/f && chmod 4750 /opt/s/f && ln -sfn /opt/s/f /opt/s/l')
+    await sh(
+      'sc1',
+      'mkdir -p /opt/s && printf 12345 > /opt/s/f && chown 7:8 /opt/s/f && chmod 4750 /opt/s/f && ln -sfn /opt/s/f /opt/s/l',
+    )
     expect(await conn.stat('/opt/s/f')).toMatchObject({ type: 'file', mode: 0o4750, uid: 7, gid: 8, size: 5 })
     expect(await conn.stat('/opt/s/l')).toMatchObject({ type: 'symlink' })
     expect(await conn.stat('/opt/s')).toMatchObject({ type: 'dir' })
@@ -289,11 +333,15 @@ describe('ssh connection setup and failures', () => {
     expect((await c.exec(['cat', '/opt/marker'])).stdout).toBe('on-sc2\n')
     await c.close()
     const onlyTarget = join(tmp, 'only_target_known_hosts')
-    const lines = (await readFile(lab.knownHosts, 'utf8')).split('\n').filter((l) => l.startsWith(`[127.0.0.1]:${port('sc2')} `))
+    const lines = (await readFile(lab.knownHosts, 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith(`[127.0.0.1]:${port('sc2')} `))
     await writeFile(onlyTarget, `${lines.join('\n')}\n`)
     const err = await rejection(connectSsh(specFor('sc2', { sshArgs: jump, knownHostsFile: onlyTarget })))
     expect(err).toBeInstanceOf(UnreachableError)
-    expect(err.message).toContain(`jump host root@127.0.0.1:${port('sc1')}: host key for [127.0.0.1]:${port('sc1')} is not known`)
+    expect(err.message).toContain(
+      `jump host root@127.0.0.1:${port('sc1')}: host key for [127.0.0.1]:${port('sc1')} is not known`,
+    )
   })
 
   it('fails fast with UnreachableError when nothing listens (after 2 quick retries)', async () => {

@@ -44,9 +44,20 @@ export function hasInlineVault(text: string): boolean {
  * parseVarsFile reads a flat YAML vars file, decrypting `!vault` values with the first of
  * `passwords` that opens each (asked for only when one is present).
  */
-export async function parseVarsFile(text: string, file: string, fp: Fingerprinter, passwords: () => Promise<Secret[]>): Promise<VarsEntry[]> {
+export async function parseVarsFile(
+  text: string,
+  file: string,
+  fp: Fingerprinter,
+  passwords: () => Promise<Secret[]>,
+): Promise<VarsEntry[]> {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { version: '1.1', customTags: [vaultTag], lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, {
+    version: '1.1',
+    customTags: [vaultTag],
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+  })
   const at = (offset: number | undefined): string => {
     const p = lines.linePos(offset ?? 0)
     return `${file}:${p.line}:${p.col}`
@@ -54,18 +65,27 @@ export async function parseVarsFile(text: string, file: string, fp: Fingerprinte
   const firstError = doc.errors[0]
   if (firstError) throw new ConfigError(`${at(firstError.pos[0])}: invalid YAML (${firstError.code.toLowerCase()})`)
   if (doc.contents === null) return []
-  if (!isMap(doc.contents)) throw new ConfigError(`${at(doc.contents.range?.[0])}: expected a mapping of variable names to values`)
+  if (!isMap(doc.contents))
+    throw new ConfigError(`${at(doc.contents.range?.[0])}: expected a mapping of variable names to values`)
   const out: VarsEntry[] = []
   for (const pair of doc.contents.items) {
-    if (!isPair(pair) || !isScalar(pair.key)) throw new ConfigError(`${at(doc.contents.range?.[0])}: expected variable names as keys`)
+    if (!isPair(pair) || !isScalar(pair.key))
+      throw new ConfigError(`${at(doc.contents.range?.[0])}: expected variable names as keys`)
     const key = String(pair.key.value)
     const where = at(pair.key.range?.[0])
-    if (!KEY_NAME.test(key)) throw new ConfigError(`${where}: invalid variable name for a bundle key (letters, digits and _)`)
-    if (!isScalar(pair.value) && pair.value !== null) throw new ConfigError(`${where}: ${key}: only plain values can be imported, not lists or mappings`)
+    if (!KEY_NAME.test(key))
+      throw new ConfigError(`${where}: invalid variable name for a bundle key (letters, digits and _)`)
+    if (!isScalar(pair.value) && pair.value !== null)
+      throw new ConfigError(`${where}: ${key}: only plain values can be imported, not lists or mappings`)
     const raw = isScalar(pair.value) ? pair.value.value : null
     if (raw instanceof VaultedText) {
       const { plaintext, vaultId } = decryptAnsibleVault(raw.envelope, await passwords(), `${where}: ${key}`)
-      out.push({ key, value: fp.secret(plaintext.toString('utf8')), vaulted: true, ...(vaultId !== undefined ? { vaultId } : {}) })
+      out.push({
+        key,
+        value: fp.secret(plaintext.toString('utf8')),
+        vaulted: true,
+        ...(vaultId !== undefined ? { vaultId } : {}),
+      })
       plaintext.fill(0)
     } else {
       out.push({ key, value: fp.secret(raw === null || raw === undefined ? '' : String(raw)), vaulted: false })

@@ -34,7 +34,11 @@ export interface ImportedFile {
 }
 
 /** readImportSource reads one file; `passwords` gives the ansible-vault passwords when needed. */
-export async function readImportSource(file: string, fp: Fingerprinter, passwords: () => Promise<Secret[]>): Promise<ImportedFile> {
+export async function readImportSource(
+  file: string,
+  fp: Fingerprinter,
+  passwords: () => Promise<Secret[]>,
+): Promise<ImportedFile> {
   const raw = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`${file}: cannot read: ${err.code ?? 'error'}`)
   })
@@ -43,7 +47,13 @@ export async function readImportSource(file: string, fp: Fingerprinter, password
       const { plaintext, vaultId } = decryptAnsibleVault(raw.toString('latin1'), await passwords(), file)
       const inner = await parseText(plaintext.toString('utf8'), file, fp, passwords)
       plaintext.fill(0)
-      return { file, kind: 'ansible-vault', plaintext: false, entries: inner.entries, ...(vaultId !== undefined ? { vaultId } : {}) }
+      return {
+        file,
+        kind: 'ansible-vault',
+        plaintext: false,
+        entries: inner.entries,
+        ...(vaultId !== undefined ? { vaultId } : {}),
+      }
     }
     const inner = await parseText(raw.toString('utf8'), file, fp, passwords)
     const kind: SourceKind = inner.yaml ? (inner.vaulted ? 'yaml-inline-vault' : 'yaml') : 'env'
@@ -61,10 +71,20 @@ interface Parsed {
   entries: { key: string; value: Secret }[]
 }
 
-async function parseText(text: string, file: string, fp: Fingerprinter, passwords: () => Promise<Secret[]>): Promise<Parsed> {
+async function parseText(
+  text: string,
+  file: string,
+  fp: Fingerprinter,
+  passwords: () => Promise<Secret[]>,
+): Promise<Parsed> {
   if (looksLikeYaml(text, file)) {
     const vars = await parseVarsFile(text, file, fp, passwords)
-    return { yaml: true, vaulted: vars.some((v) => v.vaulted), clear: vars.some((v) => !v.vaulted && v.value.byteLength > 0), entries: vars }
+    return {
+      yaml: true,
+      vaulted: vars.some((v) => v.vaulted),
+      clear: vars.some((v) => !v.vaulted && v.value.byteLength > 0),
+      entries: vars,
+    }
   }
   const entries = parseDotenv(text, file, fp)
   return { yaml: false, vaulted: false, clear: entries.length > 0, entries }
@@ -87,7 +107,12 @@ export function bundleNameOf(file: string): string {
     if (stripped === name) break
     name = stripped
   }
-  name = name.replace(/^[.-]+/, '').replace(/[^A-Za-z0-9_.-]/g, '-').replace(/\.{2,}/g, '.').replace(/\.+$/, '')
-  if (!isBundleName(name)) throw new ConfigError(`${showName(file)}: cannot name a bundle after this file; pass --bundle NAME`)
+  name = name
+    .replace(/^[.-]+/, '')
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/\.+$/, '')
+  if (!isBundleName(name))
+    throw new ConfigError(`${showName(file)}: cannot name a bundle after this file; pass --bundle NAME`)
   return name
 }

@@ -24,7 +24,9 @@ beforeEach(async () => {
     await mkdir(join(pg.dir, h, 'backups'), { mode: 0o700 })
     await writeFile(join(pg.dir, h, 'opt', 'secrets', 'app.env'), 'x', { mode: 0o600 })
     await writeFile(join(pg.dir, h, 'opt', 'vault-password'), 'pw', { mode: 0o600 })
-    await writeFile(join(pg.dir, h, 'backups', 'secrets-20250101T000000Z.tar.gz'), gzipSync('a backup'), { mode: 0o600 })
+    await writeFile(join(pg.dir, h, 'backups', 'secrets-20250101T000000Z.tar.gz'), gzipSync('a backup'), {
+      mode: 0o600,
+    })
   }
   await chmod(join(pg.dir, 'h1', 'opt'), 0o700)
   await chmod(join(pg.dir, 'h2', 'opt'), 0o700)
@@ -88,7 +90,12 @@ describe('audit_scan module (#8)', () => {
     const statuses: string[] = []
     for (const check of [true, false, false]) {
       const r = await pg.run('pb.yml', { check })
-      statuses.push(results(r.events, 'audit').sort((a, b) => a.host.localeCompare(b.host)).map((e) => e.status).join(','))
+      statuses.push(
+        results(r.events, 'audit')
+          .sort((a, b) => a.host.localeCompare(b.host))
+          .map((e) => e.status)
+          .join(','),
+      )
       if (check) expect((await lstat(app)).mode & 0o777).toBe(0o666)
     }
     expect(statuses).toEqual(['changed,ok', 'changed,ok', 'ok,ok'])
@@ -106,7 +113,13 @@ describe('audit_scan module (#8)', () => {
     await pg.write('pb.yml', task(true))
     const r = await pg.run('pb.yml')
     expect(results(r.events, 'audit').map((e) => e.status)).toEqual(['ok', 'ok'])
-    expect(findingsOf(r.events, 'h1').map((f) => `${f.check} ${f.fixed === true}`)).toEqual(['world-writable false', 'world-readable false', 'group-writable false', 'group-readable false', 'hardlink false'])
+    expect(findingsOf(r.events, 'h1').map((f) => `${f.check} ${f.fixed === true}`)).toEqual([
+      'world-writable false',
+      'world-readable false',
+      'group-writable false',
+      'group-readable false',
+      'hardlink false',
+    ])
     expect((await lstat(outside)).mode & 0o777).toBe(0o666)
   })
 
@@ -114,14 +127,24 @@ describe('audit_scan module (#8)', () => {
     await pg.write('pb.yml', task(false, '\n        max_reply_bytes: 300'))
     const r = await pg.run('pb.yml')
     expect(r.exitCode).toBe(4)
-    expect(results(r.events, 'audit').map((e) => e.msg).sort()).toEqual([expect.stringMatching(/^h1: audit scan reply larger than 300 bytes: raise audit_max_reply_bytes/), expect.stringMatching(/^h2: audit scan reply larger than 300 bytes/)])
+    expect(
+      results(r.events, 'audit')
+        .map((e) => e.msg)
+        .sort(),
+    ).toEqual([
+      expect.stringMatching(/^h1: audit scan reply larger than 300 bytes: raise audit_max_reply_bytes/),
+      expect.stringMatching(/^h2: audit scan reply larger than 300 bytes/),
+    ])
   })
 
   it('a policy naming an owner the host does not know fails that host only', async () => {
     await pg.write('pb.yml', task(false, '\n        paths: [{path: "{{ root }}/backups", owner: no-such-user-ms}]'))
     const r = await pg.run('pb.yml')
     expect(r.exitCode).toBe(4)
-    expect(results(r.events, 'audit').map((e) => e.msg)).toEqual([expect.stringContaining("no user 'no-such-user-ms'"), expect.stringContaining("no user 'no-such-user-ms'")])
+    expect(results(r.events, 'audit').map((e) => e.msg)).toEqual([
+      expect.stringContaining("no user 'no-such-user-ms'"),
+      expect.stringContaining("no user 'no-such-user-ms'"),
+    ])
   })
 
   it('relative paths and unknown arguments are refused before anything runs', async () => {

@@ -25,7 +25,8 @@ describe('escapeControl (#12)', () => {
     expect(escapeControl(EVIL)).not.toMatch(RAW)
   })
   it('keeps printable text and UTF-8 as it is', () => {
-    for (const s of ['/opt/c/app.env', 'a b "c" \'d\' $e `f`', 'café 秘密 ключ 🔑', '\u00a0\u00ff', '']) expect(escapeControl(s)).toBe(s)
+    for (const s of ['/opt/c/app.env', 'a b "c" \'d\' $e `f`', 'café 秘密 ключ 🔑', '\u00a0\u00ff', ''])
+      expect(escapeControl(s)).toBe(s)
   })
 })
 
@@ -46,20 +47,43 @@ describe('the audit report shows host text escaped (#12)', () => {
     const c = new AuditCollector()
     c.emit({ kind: 'play-start', play: 'audit secrets', hosts: ['h1', 'h2'], check: false })
     c.emit({ kind: 'warning', msg: 'h1: find: \u001b]0;owned\u0007: permission denied' })
-    const fixes = [{ path: EVIL, changes: ['mode 0644 -> 0600'], applied: false, error: 'chmod 00600 failed: find: \u001b[2J' }]
-    const findings = [finding('h1', EVIL, 'world-readable', 'mode 0644', '0600 or stricter'), finding('h1', '/opt/c/l', 'symlink', 'symlink -> \u001b[2J\r', 'no symlink')]
-    c.emit({ kind: 'host-result', host: 'h1', task: 'audit secrets', handler: false, status: 'failed', msg: 'h1: audit scan failed (exit 1): \u001b]0;x\u0007', result: { changed: false, audit: true, scanned: 3, findings, fixes } })
-    c.emit({ kind: 'host-result', host: 'h2', task: 'audit secrets', handler: false, status: 'failed', msg: 'h2: audit scan failed (exit 2): sh: \u009b2J', result: { changed: false } })
+    const fixes = [
+      { path: EVIL, changes: ['mode 0644 -> 0600'], applied: false, error: 'chmod 00600 failed: find: \u001b[2J' },
+    ]
+    const findings = [
+      finding('h1', EVIL, 'world-readable', 'mode 0644', '0600 or stricter'),
+      finding('h1', '/opt/c/l', 'symlink', 'symlink -> \u001b[2J\r', 'no symlink'),
+    ]
+    c.emit({
+      kind: 'host-result',
+      host: 'h1',
+      task: 'audit secrets',
+      handler: false,
+      status: 'failed',
+      msg: 'h1: audit scan failed (exit 1): \u001b]0;x\u0007',
+      result: { changed: false, audit: true, scanned: 3, findings, fixes },
+    })
+    c.emit({
+      kind: 'host-result',
+      host: 'h2',
+      task: 'audit secrets',
+      handler: false,
+      status: 'failed',
+      msg: 'h2: audit scan failed (exit 2): sh: \u009b2J',
+      result: { changed: false },
+    })
     return c.document({ check: false, failOn: 'high' })
   }
 
-  it('piped and on a terminal (colour): no raw control reaches the output but the report\'s own colours', () => {
+  it("piped and on a terminal (colour): no raw control reaches the output but the report's own colours", () => {
     for (const level of [0, 1] as const) {
       const out = renderHuman(doc(), new Chalk({ level }))
       const text = out.replace(/\u001b\[[0-9;]*m/g, '')
       expect(text, `level ${level}`).not.toMatch(RAW)
       const lines = text.split('\n')
-      expect(lines.filter((l) => l.includes('e\\x1b]0;pwned\\x07\\x1b[2J\\rCRITICAL\\nx\\u009b31m\\u202egpj.exe'))).toHaveLength(2) // its finding and its fix, one line each
+      expect(
+        lines.filter((l) => l.includes('e\\x1b]0;pwned\\x07\\x1b[2J\\rCRITICAL\\nx\\u009b31m\\u202egpj.exe')),
+      ).toHaveLength(2) // its finding and its fix, one line each
       expect(text).toContain('symlink -> \\x1b[2J\\r, expected no symlink')
       expect(text).toContain('h1  FAILED  h1: audit scan failed (exit 1): \\x1b]0;x\\x07')
       expect(text).toContain('h2  FAILED  h2: audit scan failed (exit 2): sh: \\u009b2J')
@@ -67,7 +91,7 @@ describe('the audit report shows host text escaped (#12)', () => {
     }
   })
 
-  it('warnings (a host\'s stderr lines) are escaped too', () => {
+  it("warnings (a host's stderr lines) are escaped too", () => {
     expect(renderWarnings(doc())).toBe('[WARNING]: h1: find: \\x1b]0;owned\\x07: permission denied\n')
   })
 })

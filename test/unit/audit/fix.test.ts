@@ -52,7 +52,14 @@ describe('applyFixes on a real tree (#8)', () => {
     // planned as a file at scan time, replaced by a symlink before the fix runs
     await symlink(victim, join(dir, 'raced'))
     const { conn, calls } = counting(openLocal('h1'))
-    const failed = await applyFixes(conn, batchFixes([...names, join(dir, 'raced')].map((path) => ({ path, mode: 0o600, changes: [] })).concat([{ path: join(dir, 'd'), mode: 0o700, changes: [] }])))
+    const failed = await applyFixes(
+      conn,
+      batchFixes(
+        [...names, join(dir, 'raced')]
+          .map((path) => ({ path, mode: 0o600, changes: [] }))
+          .concat([{ path: join(dir, 'd'), mode: 0o700, changes: [] }]),
+      ),
+    )
     expect([...failed]).toEqual([[join(dir, 'raced'), `chmod 00600 ${NOT_FIXED}`]]) // reported, not claimed fixed
     expect(calls).toHaveLength(2)
     for (const n of names) expect(await modeOf(n)).toBe(0o600)
@@ -72,7 +79,10 @@ describe('applyFixes on a real tree (#8)', () => {
     const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }
     const owner = { uid: me.uid === 0 ? 1 : me.uid, gid: me.gid === 0 ? 1 : me.gid } // root: daemon's ids; else a no-op chown
     const { conn, calls } = counting(openLocal('h1'))
-    const failed = await applyFixes(conn, batchFixes([inTree, ok].map((path) => ({ path, mode: 0o600, ...owner, changes: [] }))))
+    const failed = await applyFixes(
+      conn,
+      batchFixes([inTree, ok].map((path) => ({ path, mode: 0o600, ...owner, changes: [] }))),
+    )
     expect(calls).toHaveLength(2)
     expect([...failed]).toEqual([[inTree, `chmod 00600 ${NOT_FIXED}`]])
     const st = await lstat(outside)
@@ -83,7 +93,13 @@ describe('applyFixes on a real tree (#8)', () => {
   it('chown -h changes the owner of the path itself; a failed batch names its paths', async () => {
     const f = join(dir, 'f')
     await writeFile(f, 'x')
-    const failed = await applyFixes(openLocal('h1'), batchFixes([{ path: f, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, changes: [] }, { path: join(dir, 'gone'), mode: 0o600, changes: [] }]))
+    const failed = await applyFixes(
+      openLocal('h1'),
+      batchFixes([
+        { path: f, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, changes: [] },
+        { path: join(dir, 'gone'), mode: 0o600, changes: [] },
+      ]),
+    )
     expect([...failed.keys()]).toEqual([join(dir, 'gone')])
     expect(failed.get(join(dir, 'gone'))).toMatch(/^chmod 00600 failed: .*No such file/)
   })

@@ -32,27 +32,40 @@ async function recorder(): Promise<{ editor: string; seen: string }> {
 }
 
 describe('vault edit temp file (#12)', () => {
-  it.each(['../../leak.env', 'a/b.env', '.env', '..env', 'app', 'app.env/x.env', 'app\n.env'])('refuses %j before writing anything', async (fileName) => {
-    const { editor, seen } = await recorder()
-    const edit = editSecretText(fp.secret('K=plaintext-leak-42\n'), fp, { env: { TMPDIR: temp, EDITOR: editor }, fileName })
-    await expect(edit).rejects.toThrow(UsageError)
-    await expect(edit).rejects.toThrow(/^vault edit: invalid (bundle|edit file) name ".*": /)
-    expect(await readdir(temp)).toEqual([])
-    expect((await readdir(root, { recursive: true })).filter((n) => n.endsWith('.env') || n === 'seen')).toEqual([])
-    expect(await readFile(seen, 'utf8').catch(() => 'editor never ran')).toBe('editor never ran')
-  })
+  it.each(['../../leak.env', 'a/b.env', '.env', '..env', 'app', 'app.env/x.env', 'app\n.env'])(
+    'refuses %j before writing anything',
+    async (fileName) => {
+      const { editor, seen } = await recorder()
+      const edit = editSecretText(fp.secret('K=plaintext-leak-42\n'), fp, {
+        env: { TMPDIR: temp, EDITOR: editor },
+        fileName,
+      })
+      await expect(edit).rejects.toThrow(UsageError)
+      await expect(edit).rejects.toThrow(/^vault edit: invalid (bundle|edit file) name ".*": /)
+      expect(await readdir(temp)).toEqual([])
+      expect((await readdir(root, { recursive: true })).filter((n) => n.endsWith('.env') || n === 'seen')).toEqual([])
+      expect(await readFile(seen, 'utf8').catch(() => 'editor never ran')).toBe('editor never ran')
+    },
+  )
 
   it('edits <bundle>.env inside $TMPDIR/manage-secrets-edit-<pid>-XXXXXX', async () => {
     const { editor, seen } = await recorder()
-    const text = await editSecretText(fp.secret('K=v\n'), fp, { env: { TMPDIR: temp, EDITOR: editor }, fileName: 'my-app.prod.env' })
+    const text = await editSecretText(fp.secret('K=v\n'), fp, {
+      env: { TMPDIR: temp, EDITOR: editor },
+      fileName: 'my-app.prod.env',
+    })
     expect(text.reveal()).toBe('K=v\n')
-    expect((await readFile(seen, 'utf8')).trim()).toMatch(new RegExp(`^${temp}/manage-secrets-edit-${process.pid}-[A-Za-z0-9]{6}/my-app\\.prod\\.env$`))
+    expect((await readFile(seen, 'utf8')).trim()).toMatch(
+      new RegExp(`^${temp}/manage-secrets-edit-${process.pid}-[A-Za-z0-9]{6}/my-app\\.prod\\.env$`),
+    )
     expect(await readdir(temp)).toEqual([])
   })
 
   it('editFileName says what a bundle name may be', () => {
     expect(editFileName('aws.env')).toBe('aws.env')
-    expect(() => editFileName('../../leak.env')).toThrow('vault edit: invalid bundle name "../../leak": bundle names are letters, digits, _, . and -')
+    expect(() => editFileName('../../leak.env')).toThrow(
+      'vault edit: invalid bundle name "../../leak": bundle names are letters, digits, _, . and -',
+    )
   })
 })
 

@@ -12,7 +12,10 @@ afterEach(async () => {
 
 /** tree lists every path under the playground with mode and sha256, to compare before/after. */
 function tree(dir: string): string {
-  return execFileSync('sh', ['-c', `cd "${dir}" && find . -path ./state -prune -o -printf '%p %m\\n' | sort && find . -type f -not -path './state/*' -exec sha256sum {} + | sort`]).toString()
+  return execFileSync('sh', [
+    '-c',
+    `cd "${dir}" && find . -path ./state -prune -o -printf '%p %m\\n' | sort && find . -type f -not -path './state/*' -exec sha256sum {} + | sort`,
+  ]).toString()
 }
 
 const DEPLOY = `- hosts: all
@@ -55,23 +58,43 @@ describe('runner (#3)', () => {
   })
 
   it('a failing host stops only itself, and its owed handler still runs (unlike ansible#10498)', async () => {
-    await pg.write('pb.yml', DEPLOY.replace('    - name: other\n', `    - name: boom\n      command: {argv: [sh, -c, 'exit 7']}\n      when: inventory_hostname == 'h2'\n    - name: other\n`))
+    await pg.write(
+      'pb.yml',
+      DEPLOY.replace(
+        '    - name: other\n',
+        `    - name: boom\n      command: {argv: [sh, -c, 'exit 7']}\n      when: inventory_hostname == 'h2'\n    - name: other\n`,
+      ),
+    )
     const r = await pg.run('pb.yml')
     expect(r.exitCode).toBe(4)
     expect(r.stats.h2).toMatchObject({ failed: 1 })
-    expect(results(r.events, 'other').map((e) => e.host).sort()).toEqual(['h1', 'h3'])
-    expect(results(r.events, 'restart').map((e) => e.host).sort()).toEqual(['h1', 'h2', 'h3'])
+    expect(
+      results(r.events, 'other')
+        .map((e) => e.host)
+        .sort(),
+    ).toEqual(['h1', 'h3'])
+    expect(
+      results(r.events, 'restart')
+        .map((e) => e.host)
+        .sort(),
+    ).toEqual(['h1', 'h2', 'h3'])
   })
 
   it('any_errors_fatal stops every host', async () => {
-    await pg.write('pb.yml', `- hosts: all\n  serial: 1\n  any_errors_fatal: true\n  tasks:\n    - name: boom\n      command: {argv: ["false"]}\n    - name: after\n      debug: {msg: x}\n`)
+    await pg.write(
+      'pb.yml',
+      `- hosts: all\n  serial: 1\n  any_errors_fatal: true\n  tasks:\n    - name: boom\n      command: {argv: ["false"]}\n    - name: after\n      debug: {msg: x}\n`,
+    )
     const r = await pg.run('pb.yml')
     expect(results(r.events, 'boom').map((e) => e.host)).toEqual(['h1'])
     expect(results(r.events, 'after')).toEqual([])
   })
 
   it('serial runs batches one after another', async () => {
-    await pg.write('pb.yml', `- hosts: all\n  serial: [1, 2]\n  tasks:\n    - {name: a, debug: {msg: x}}\n    - {name: b, debug: {msg: y}}\n`)
+    await pg.write(
+      'pb.yml',
+      `- hosts: all\n  serial: [1, 2]\n  tasks:\n    - {name: a, debug: {msg: x}}\n    - {name: b, debug: {msg: y}}\n`,
+    )
     const r = await pg.run('pb.yml', { forks: 10 })
     const order = r.events.flatMap((e) => (e.kind === 'host-result' ? [`${e.host}:${e.task}`] : []))
     expect(order.slice(0, 2)).toEqual(['h1:a', 'h1:b'])
@@ -79,7 +102,10 @@ describe('runner (#3)', () => {
   })
 
   it('tags and skip-tags select tasks like ansible (always, never)', async () => {
-    await pg.write('pb.yml', `- hosts: h1\n  tasks:\n    - {name: a, debug: {msg: x}, tags: [one]}\n    - {name: b, debug: {msg: x}, tags: [two]}\n    - {name: c, debug: {msg: x}, tags: [always]}\n    - {name: d, debug: {msg: x}, tags: [never]}\n`)
+    await pg.write(
+      'pb.yml',
+      `- hosts: h1\n  tasks:\n    - {name: a, debug: {msg: x}, tags: [one]}\n    - {name: b, debug: {msg: x}, tags: [two]}\n    - {name: c, debug: {msg: x}, tags: [always]}\n    - {name: d, debug: {msg: x}, tags: [never]}\n`,
+    )
     const names = async (o: { tags?: string[]; skipTags?: string[] }): Promise<string[]> =>
       (await pg.run('pb.yml', o)).events.flatMap((e) => (e.kind === 'host-result' ? [e.task] : []))
     expect(await names({})).toEqual(['a', 'b', 'c'])
@@ -95,7 +121,9 @@ describe('runner (#3)', () => {
   })
 
   it('loops register every item; no_log hides values from every event', async () => {
-    await pg.write('pb.yml', `- hosts: h1
+    await pg.write(
+      'pb.yml',
+      `- hosts: h1
   tasks:
     - name: loop
       command: {argv: [echo, "{{ item }}"]}
@@ -106,7 +134,8 @@ describe('runner (#3)', () => {
       no_log: true
     - name: check
       assert: {that: ["out.results | length == 2", "out.results[1].stdout == 'b\\n'"]}
-`)
+`,
+    )
     const r = await pg.run('pb.yml')
     expect(results(r.events, 'loop').map((e) => e.item)).toEqual(['a', 'b'])
     expect(results(r.events, 'check')[0]?.status).toBe('ok')

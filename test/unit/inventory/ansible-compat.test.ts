@@ -35,13 +35,15 @@ function expectSame(selector: HostSelector, pattern: string, limit: string | und
   if (c.rc === 0 && c.hosts && c.hosts.length > 0) {
     if (c.order_stable === false) expect(c.orders_seen, `${limit ?? pattern}`).toContainEqual(run())
     else expect(run(), `${limit ?? pattern}`).toEqual(c.hosts)
-  }  else expect(run, `${limit ?? pattern} must fail like ansible (rc ${c.rc}, no hosts)`).toThrow(UsageError)
+  } else expect(run, `${limit ?? pattern} must fail like ansible (rc ${c.rc}, no hosts)`).toThrow(UsageError)
 }
 
 describe.each(CASES)('ansible-core compatibility: %s', (name) => {
   const dir = join(ROOT, name)
   const patterns = JSON.parse(readFileSync(join(dir, 'patterns.json'), 'utf8')) as PatternCase[]
-  const limits = existsSync(join(dir, 'limits.json')) ? (JSON.parse(readFileSync(join(dir, 'limits.json'), 'utf8')) as PatternCase[]) : []
+  const limits = existsSync(join(dir, 'limits.json'))
+    ? (JSON.parse(readFileSync(join(dir, 'limits.json'), 'utf8')) as PatternCase[])
+    : []
 
   it(`matches 'ansible PATTERN --list-hosts' for ${patterns.length} patterns`, async () => {
     const { inventory } = await loadInventory(inventoryOf(dir))
@@ -54,7 +56,10 @@ describe.each(CASES)('ansible-core compatibility: %s', (name) => {
   })
 
   it('matches ansible-inventory --list: groups, members and merged host vars', async () => {
-    const list = JSON.parse(readFileSync(join(dir, 'list.json'), 'utf8')) as Record<string, { hosts?: string[]; children?: string[] }> & {
+    const list = JSON.parse(readFileSync(join(dir, 'list.json'), 'utf8')) as Record<
+      string,
+      { hosts?: string[]; children?: string[] }
+    > & {
       _meta: { hostvars: Record<string, Record<string, unknown>> }
     }
     const { inventory } = await loadInventory(inventoryOf(dir))
@@ -64,11 +69,16 @@ describe.each(CASES)('ansible-core compatibility: %s', (name) => {
       const ours = inventory.groups.get(group)
       expect(ours, `group ${group}`).toBeDefined()
       // ansible-inventory never lists the members of `all`; hosts only there show under ungrouped
-      if (group !== 'all') expect([...(ours?.hosts ?? [])].sort(), `hosts of ${group}`).toEqual([...(body.hosts ?? [])].sort())
+      if (group !== 'all')
+        expect([...(ours?.hosts ?? [])].sort(), `hosts of ${group}`).toEqual([...(body.hosts ?? [])].sort())
       const children = (ours?.children ?? []).filter((c) => c !== 'ungrouped' || group !== 'all')
-      expect(children.sort(), `children of ${group}`).toEqual((body.children ?? []).filter((c) => c !== 'ungrouped' || group !== 'all').sort())
+      expect(children.sort(), `children of ${group}`).toEqual(
+        (body.children ?? []).filter((c) => c !== 'ungrouped' || group !== 'all').sort(),
+      )
     }
-    const listed = new Set(Object.entries(list).flatMap(([g, b]) => (g === '_meta' ? [] : ((b as { hosts?: string[] }).hosts ?? []))))
+    const listed = new Set(
+      Object.entries(list).flatMap(([g, b]) => (g === '_meta' ? [] : ((b as { hosts?: string[] }).hosts ?? []))),
+    )
     expect([...inventory.hosts.keys()].sort()).toEqual([...listed].sort())
     for (const host of inventory.hosts.keys()) {
       if (!(host in list._meta.hostvars)) expect(inventory.hostVars(host), `vars of ${host}`).toEqual({})

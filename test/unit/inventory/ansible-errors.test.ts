@@ -61,8 +61,12 @@ describe('bad inventory input like ansible-core, or stricter (#2)', () => {
     for (const [group, body] of Object.entries(list)) {
       if (group === '_meta' || group === 'all') continue
       const b = body as { hosts?: string[]; children?: string[] }
-      expect([...(inventory.groups.get(group)?.hosts ?? [])].sort(), `hosts of ${group}`).toEqual([...(b.hosts ?? [])].sort())
-      expect([...(inventory.groups.get(group)?.children ?? [])].sort(), `children of ${group}`).toEqual([...(b.children ?? [])].sort())
+      expect([...(inventory.groups.get(group)?.hosts ?? [])].sort(), `hosts of ${group}`).toEqual(
+        [...(b.hosts ?? [])].sort(),
+      )
+      expect([...(inventory.groups.get(group)?.children ?? [])].sort(), `children of ${group}`).toEqual(
+        [...(b.children ?? [])].sort(),
+      )
     }
     for (const [host, vars] of Object.entries(list._meta.hostvars)) expect(inventory.hostVars(host), host).toEqual(vars)
   })

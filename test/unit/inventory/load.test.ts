@@ -57,7 +57,9 @@ describe('inventory errors name file:line:col and exit 2 (#2)', () => {
     expect((await loadError('a.ini', '[web]\nh1\n[prod:children]\nweb\nnope\n')).message).toMatch(
       /a\.ini:5:1: section \[prod:children\] includes undefined group 'nope'/,
     )
-    expect((await loadError('b.ini', '[web]\nh1\n[db:vars]\nx=1\n')).message).toMatch(/b\.ini:3:1: .*undefined group 'db'/)
+    expect((await loadError('b.ini', '[web]\nh1\n[db:vars]\nx=1\n')).message).toMatch(
+      /b\.ini:3:1: .*undefined group 'db'/,
+    )
     expect((await loadError('c.ini', '[web]\nh1 novalue\n')).message).toMatch(/c\.ini:2:1: expected key=value/)
   })
   it('an invalid connection variable names where it is written', async () => {
@@ -89,7 +91,14 @@ describe('inventory variables follow Ansible precedence (#2)', () => {
     await write('group_vars/parent/one.yml', 'd: gv_parent\n')
     await write('host_vars/h1', 'f: hv\ne: hv\n')
     const { inventory } = await loadInventory(inv)
-    expect(inventory.hostVars('h1')).toMatchObject({ a: 'all', b: 'parent', c: 'gv_all', d: 'gv_parent', e: 'hv', f: 'hv' })
+    expect(inventory.hostVars('h1')).toMatchObject({
+      a: 'all',
+      b: 'parent',
+      c: 'gv_all',
+      d: 'gv_parent',
+      e: 'hv',
+      f: 'hv',
+    })
   })
   it('groups at the same depth apply in name order; ansible_group_priority overrides it', async () => {
     const inv = await write(
@@ -103,7 +112,15 @@ describe('inventory variables follow Ansible precedence (#2)', () => {
   it('INI values are typed like ansible (literal_eval after shlex)', async () => {
     const inv = await write('inv.ini', `[web]\nh1:2222 n=1 s="1" t=yes u=True l="[1, 2]"\n[web:vars]\nq="1"\n`)
     const { inventory } = await loadInventory(inv)
-    expect(inventory.hostVars('h1')).toMatchObject({ ansible_port: 2222, n: 1, s: 1, t: 'yes', u: true, l: [1, 2], q: '1' })
+    expect(inventory.hostVars('h1')).toMatchObject({
+      ansible_port: 2222,
+      n: 1,
+      s: 1,
+      t: 'yes',
+      u: true,
+      l: [1, 2],
+      q: '1',
+    })
   })
   it('a directory inventory reads its files in order and skips .ini, like ansible', async () => {
     await write('inv/10-web.yml', 'web:\n  hosts:\n    w1:\n')

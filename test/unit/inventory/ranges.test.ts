@@ -3,7 +3,11 @@ import { expandHostPattern, expandHostnameRange, HostRangeError, parseAddress } 
 
 describe('expandHostnameRange (ansible-core semantics, #2)', () => {
   it('keeps zero padding of numeric ranges', () => {
-    expect(expandHostnameRange('web[01:03].example.com')).toEqual(['web01.example.com', 'web02.example.com', 'web03.example.com'])
+    expect(expandHostnameRange('web[01:03].example.com')).toEqual([
+      'web01.example.com',
+      'web02.example.com',
+      'web03.example.com',
+    ])
   })
   it('expands alphabetic ranges and strides', () => {
     expect(expandHostnameRange('db-[a:c]')).toEqual(['db-a', 'db-b', 'db-c'])

@@ -53,12 +53,16 @@ const fields = (over: Partial<RunFields> = {}): RunFields => ({
 function run(over: Partial<RunFields> = {}, now = new Date()): Entry[] {
   const id = newRunId()
   const r = runEntry(id, fields(over), now)
-  return [r, ...r.hosts.map((host) => hostEntry(id, { command: r.command, host, result: r.result, bundles: r.bundles }, now))]
+  return [
+    r,
+    ...r.hosts.map((host) => hostEntry(id, { command: r.command, host, result: r.result, bundles: r.bundles }, now)),
+  ]
 }
 
 /** fourLines writes a journal of four single-entry blocks (seq 1-4). */
 async function fourLines(): Promise<string[]> {
-  for (const host of ['a', 'b', 'c', 'd']) await appendJournal(state, [hostEntry(newRunId(), { command: 'deploy', host, result: 'ok' })])
+  for (const host of ['a', 'b', 'c', 'd'])
+    await appendJournal(state, [hostEntry(newRunId(), { command: 'deploy', host, result: 'ok' })])
   return lines()
 }
 
@@ -95,23 +99,37 @@ describe('appendJournal (#7)', () => {
       expect(o.prev).toBe(i === 0 ? '0'.repeat(64) : sha256(ls[i - 1] as string))
       expect(l).toBe(forge(l, {}))
     })
-    expect(JSON.parse(await readFile(join(state, JOURNAL_HEAD), 'utf8'))).toEqual({ seq: 6, hash: sha256(ls[5] as string) })
+    expect(JSON.parse(await readFile(join(state, JOURNAL_HEAD), 'utf8'))).toEqual({
+      seq: 6,
+      hash: sha256(ls[5] as string),
+    })
     expect(await verifyJournal(state)).toEqual({ ok: true, lines: 6, problems: [] })
   })
 
   it('takes names only: a value-looking key, a long option or an unknown field is refused, nothing written', async () => {
-    await expect(appendJournal(state, run({ keys: ['DB_PASSWORD=hunter2'] }))).rejects.toThrow(/keys\.0: must be a key name/)
-    await expect(appendJournal(state, run({ options: { password: 'x'.repeat(300) } }))).rejects.toThrow(/options\.password/)
+    await expect(appendJournal(state, run({ keys: ['DB_PASSWORD=hunter2'] }))).rejects.toThrow(
+      /keys\.0: must be a key name/,
+    )
+    await expect(appendJournal(state, run({ options: { password: 'x'.repeat(300) } }))).rejects.toThrow(
+      /options\.password/,
+    )
     await expect(appendJournal(state, run({ bundles: ['-bad'] }))).rejects.toThrow(/bundles\.0: must be a bundle name/)
     const extra = { ...runEntry(newRunId(), fields()), value: 'hunter2' } as unknown as Entry
-    const err = (await appendJournal(state, [extra]).then(() => undefined, (e: unknown) => e)) as Error
+    const err = (await appendJournal(state, [extra]).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error
     expect(err.message).toMatch(/unrecognized key/i)
     expect(err.message).not.toContain('hunter2')
     expect(await verifyJournal(state)).toEqual({ ok: true, lines: 0, problems: [] })
   })
 
   it('keeps one valid chain, each block contiguous, under concurrent appends', async () => {
-    await Promise.all(Array.from({ length: 6 }, (_, i) => appendJournal(state, run({ command: `deploy`, hosts: [`h${i}a`, `h${i}b`] }))))
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        appendJournal(state, run({ command: `deploy`, hosts: [`h${i}a`, `h${i}b`] })),
+      ),
+    )
     expect(await verifyJournal(state)).toEqual({ ok: true, lines: 18, problems: [] })
     const ids = (await readJournal(state)).map((e) => e.id)
     for (let i = 0; i < 18; i += 3) expect(new Set(ids.slice(i, i + 3)).size).toBe(1)
@@ -158,13 +176,18 @@ describe('verifyJournal (#7)', () => {
     ls[1] = forge(ls[1] as string, { host: 'evil' })
     ls[3] = forge(ls[3] as string, { result: 'failed' })
     await rewrite(ls)
-    expect(await problems()).toEqual([{ line: 2, kind: 'edited' }, { line: 4, kind: 'edited' }])
+    expect(await problems()).toEqual([
+      { line: 2, kind: 'edited' },
+      { line: 4, kind: 'edited' },
+    ])
   })
 
   it('finds line 2 of 4 deleted', async () => {
     const ls = await fourLines()
     await rewrite([ls[0], ls[2], ls[3]] as string[])
-    expect((await verifyJournal(state)).problems).toEqual([{ line: 2, kind: 'deleted', detail: 'seq 2 missing before this line' }])
+    expect((await verifyJournal(state)).problems).toEqual([
+      { line: 2, kind: 'deleted', detail: 'seq 2 missing before this line' },
+    ])
   })
 
   it('finds a forged line inserted with a recomputed hash, whatever seq it claims', async () => {
@@ -196,7 +219,13 @@ describe('verifyJournal (#7)', () => {
     await rewrite(ls.slice(0, 3))
     const r = await verifyJournal(state)
     expect(r).toMatchObject({ ok: false, lines: 3 })
-    expect(r.problems).toEqual([{ line: 4, kind: 'truncated', detail: 'the journal ends at seq 3 but journal.head records seq 4: 1 line cut off the end' }])
+    expect(r.problems).toEqual([
+      {
+        line: 4,
+        kind: 'truncated',
+        detail: 'the journal ends at seq 3 but journal.head records seq 4: 1 line cut off the end',
+      },
+    ])
   })
 
   it('finds a garbage line, and nothing else', async () => {
@@ -228,8 +257,14 @@ describe('readJournal, lastOf, renderJournal (#7)', () => {
     await appendJournal(state, run({ command: 'audit', hosts: ['web1'] }, new Date('2024-02-01T00:00:00Z')))
     await writeFile(journal(), 'garbage\n', { flag: 'a' })
     const skipped: number[] = []
-    const got = await readJournal(state, { since: new Date('2024-01-15T00:00:00Z'), onInvalid: (line) => skipped.push(line) })
-    expect(got.map((e) => [e.kind, e.command, e.seq])).toEqual([['run', 'audit', 4], ['host', 'audit', 5]])
+    const got = await readJournal(state, {
+      since: new Date('2024-01-15T00:00:00Z'),
+      onInvalid: (line) => skipped.push(line),
+    })
+    expect(got.map((e) => [e.kind, e.command, e.seq])).toEqual([
+      ['run', 'audit', 4],
+      ['host', 'audit', 5],
+    ])
     expect(skipped).toEqual([6])
     expect(await readJournal(state)).toHaveLength(5)
   })
@@ -246,10 +281,16 @@ describe('readJournal, lastOf, renderJournal (#7)', () => {
   it('renders one line per entry, host entries indented', () => {
     const text = renderJournal(run({ findings: { high: 1, low: 0 } }, new Date('2024-03-04T05:06:07Z')))
     const [first, second, third] = text.split('\n')
-    expect(first).toMatch(/^2024-03-04 05:06:07 {2}rotate {2}ok {2}2 hosts {2}bundles app {2}keys DB_PASSWORD {2}findings 1 high {2}1\.2 s {2}\S+@\S+$/)
+    expect(first).toMatch(
+      /^2024-03-04 05:06:07 {2}rotate {2}ok {2}2 hosts {2}bundles app {2}keys DB_PASSWORD {2}findings 1 high {2}1\.2 s {2}\S+@\S+$/,
+    )
     expect(second).toBe('    2024-03-04 05:06:07  web1  ok  bundles app')
     expect(third).toBe('    2024-03-04 05:06:07  web2  ok  bundles app')
-    const host = hostEntry(newRunId(), { command: 'deploy', host: 'web1', result: 'failed', reason: 'boom\x1b[2J\nagain' }, new Date(0))
+    const host = hostEntry(
+      newRunId(),
+      { command: 'deploy', host: 'web1', result: 'failed', reason: 'boom\x1b[2J\nagain' },
+      new Date(0),
+    )
     expect(renderJournal([host])).toBe('    1970-01-01 00:00:00  web1  failed  boom [2J again\n')
   })
 })

@@ -16,14 +16,22 @@ async function threeRuns(task: string): Promise<string[]> {
   const statuses: string[] = []
   for (const check of [true, false, false]) {
     const r = await pg.run('pb.yml', { check })
-    statuses.push(results(r.events, 't').map((e) => e.status).join(','))
+    statuses.push(
+      results(r.events, 't')
+        .map((e) => e.status)
+        .join(','),
+    )
   }
   return statuses
 }
 
 describe('each module: check reports a change, apply makes it, a second apply reports none (#3)', () => {
   it('file: directory with parents, mode 0700', async () => {
-    expect(await threeRuns('file: {path: "{{ root }}/a/b", state: directory, mode: "0700"}')).toEqual(['changed', 'changed', 'ok'])
+    expect(await threeRuns('file: {path: "{{ root }}/a/b", state: directory, mode: "0700"}')).toEqual([
+      'changed',
+      'changed',
+      'ok',
+    ])
     expect((await lstat(join(pg.dir, 'h1/a/b'))).mode & 0o777).toBe(0o700)
     expect((await lstat(join(pg.dir, 'h1/a'))).mode & 0o777).toBe(0o700)
   })
@@ -41,26 +49,41 @@ describe('each module: check reports a change, apply makes it, a second apply re
   })
   it('copy: src relative to the playbook', async () => {
     await pg.write('files/app.env', 'B=2\n')
-    expect(await threeRuns('copy: {dest: "{{ root }}/app.env", src: files/app.env, mode: "0640"}')).toEqual(['changed', 'changed', 'ok'])
+    expect(await threeRuns('copy: {dest: "{{ root }}/app.env", src: files/app.env, mode: "0640"}')).toEqual([
+      'changed',
+      'changed',
+      'ok',
+    ])
     expect((await lstat(join(pg.dir, 'h1/app.env'))).mode & 0o777).toBe(0o640)
   })
   it('copy: refuses to write through a symlink', async () => {
     await writeFile(join(pg.dir, 'victim'), 'keep')
     await symlink(join(pg.dir, 'victim'), join(pg.dir, 'h1/link.env'))
-    expect(await threeRuns('copy: {dest: "{{ root }}/link.env", content: "S=1\\n"}')).toEqual(['failed', 'failed', 'failed'])
+    expect(await threeRuns('copy: {dest: "{{ root }}/link.env", content: "S=1\\n"}')).toEqual([
+      'failed',
+      'failed',
+      'failed',
+    ])
     expect(await readFile(join(pg.dir, 'victim'), 'utf8')).toBe('keep')
   })
   it('command: unknown in check mode, runs otherwise; creates makes it idempotent', async () => {
-    expect(await threeRuns('command: {argv: [touch, "{{ root }}/done"], creates: "{{ root }}/done"}')).toEqual(['unknown', 'changed', 'ok'])
+    expect(await threeRuns('command: {argv: [touch, "{{ root }}/done"], creates: "{{ root }}/done"}')).toEqual([
+      'unknown',
+      'changed',
+      'ok',
+    ])
   })
   it('stat and assert are read-only and run in check mode too', async () => {
-    await pg.write('pb.yml', `- hosts: all
+    await pg.write(
+      'pb.yml',
+      `- hosts: all
   tasks:
     - stat: {path: "{{ root }}"}
       register: st
     - name: t
       assert: {that: ["st.stat.isdir", "st.stat.mode == '0700' or st.stat.mode != ''"]}
-`)
+`,
+    )
     const r = await pg.run('pb.yml', { check: true })
     expect(results(r.events, 't').map((e) => e.status)).toEqual(['ok'])
   })

@@ -37,7 +37,13 @@ describe('securePut (#12)', () => {
     expect(data.every((b) => b === 0)).toBe(true)
     expect(await readFile(dest, 'utf8')).toBe('A=secret-value\n')
     expect(await mode(dest)).toBe(0o600)
-    expect(await securePut(conn, dest, Buffer.from('B=2\n'), sha('B=2\n'), { mode: 0o640, uid: process.getuid?.(), gid: process.getgid?.() })).toBeUndefined()
+    expect(
+      await securePut(conn, dest, Buffer.from('B=2\n'), sha('B=2\n'), {
+        mode: 0o640,
+        uid: process.getuid?.(),
+        gid: process.getgid?.(),
+      }),
+    ).toBeUndefined()
     expect([await readFile(dest, 'utf8'), await mode(dest)]).toEqual(['B=2\n', 0o640])
     expect(await readdir(join(dir, 'root/secrets'))).toEqual(['a.env'])
   })
@@ -48,10 +54,15 @@ describe('securePut (#12)', () => {
     await symlink(join(dir, 'outside/secrets'), join(dir, 'root/linked'))
     await writeFile(join(dir, 'outside/victim'), 'keep')
     await symlink(join(dir, 'outside/victim'), join(dir, 'root/secrets/l.env'))
-    const put = (p: string): Promise<string | undefined> => securePut(conn, join(dir, p), Buffer.from('X=1\n'), sha('X=1\n'), { mode: 0o600 })
-    expect(await put('linked-root/secrets/a.env')).toBe(`${join(dir, 'linked-root')} is a symbolic link; refusing to follow it`)
+    const put = (p: string): Promise<string | undefined> =>
+      securePut(conn, join(dir, p), Buffer.from('X=1\n'), sha('X=1\n'), { mode: 0o600 })
+    expect(await put('linked-root/secrets/a.env')).toBe(
+      `${join(dir, 'linked-root')} is a symbolic link; refusing to follow it`,
+    )
     expect(await put('root/linked/a.env')).toBe(`${join(dir, 'root/linked')} is a symbolic link; refusing to follow it`)
-    expect(await put('root/secrets/l.env')).toBe(`${join(dir, 'root/secrets/l.env')} is a symbolic link; refusing to follow it`)
+    expect(await put('root/secrets/l.env')).toBe(
+      `${join(dir, 'root/secrets/l.env')} is a symbolic link; refusing to follow it`,
+    )
     expect(await put('root/missing/a.env')).toBe(`${join(dir, 'root/missing')} does not exist`)
     expect(await readdir(join(dir, 'outside/secrets'))).toEqual([])
     expect(await readFile(join(dir, 'outside/victim'), 'utf8')).toBe('keep')
@@ -62,7 +73,9 @@ describe('securePut (#12)', () => {
     const dest = join(dir, 'root/secrets/a.env')
     await writeFile(dest, 'OLD=1\n', { mode: 0o600 })
     await writeFile(join(dir, 'root/secrets/.a.env.ms-tmp-0123456789abcdef'), 'cut', { mode: 0o600 })
-    expect(await securePut(conn, dest, Buffer.from('NEW=1\n'), sha('other'), { mode: 0o600 })).toMatch(/a\.env: sha256 of the written file does not match what was sent; not installed$/)
+    expect(await securePut(conn, dest, Buffer.from('NEW=1\n'), sha('other'), { mode: 0o600 })).toMatch(
+      /a\.env: sha256 of the written file does not match what was sent; not installed$/,
+    )
     expect(await readFile(dest, 'utf8')).toBe('OLD=1\n')
     expect(await readdir(join(dir, 'root/secrets'))).toEqual(['a.env'])
   })
@@ -73,11 +86,18 @@ describe('probe, mkdirs, attrs, remove follow no link at any level (#12)', () =>
     await writeFile(join(dir, 'root/secrets/a.env'), 'A=1\n', { mode: 0o600 })
     await symlink(join(dir, 'root'), join(dir, 'linked-root'))
     const { conn, calls } = counting(openLocal('h'))
-    const seen = await probe(conn, [join(dir, 'root/secrets'), join(dir, 'linked-root/secrets'), join(dir, 'nothing/here')], 1)
+    const seen = await probe(
+      conn,
+      [join(dir, 'root/secrets'), join(dir, 'linked-root/secrets'), join(dir, 'nothing/here')],
+      1,
+    )
     expect(calls).toHaveLength(1)
     expect(seen.get(join(dir, 'root/secrets'))?.type).toBe('dir')
     expect(seen.get(join(dir, 'root/secrets/a.env'))).toMatchObject({ type: 'file', mode: 0o600, sha256: sha('A=1\n') })
-    expect(seen.get(join(dir, 'linked-root/secrets'))).toMatchObject({ type: 'symlink', link: join(dir, 'linked-root') })
+    expect(seen.get(join(dir, 'linked-root/secrets'))).toMatchObject({
+      type: 'symlink',
+      link: join(dir, 'linked-root'),
+    })
     expect([...seen.keys()].filter((k) => k.includes('linked-root/secrets/'))).toEqual([])
     expect(seen.has(join(dir, 'nothing/here'))).toBe(false)
   })
@@ -87,13 +107,19 @@ describe('probe, mkdirs, attrs, remove follow no link at any level (#12)', () =>
     await symlink(join(dir, 'outside'), join(dir, 'linked-root'))
     expect(await secureMkdirs(conn, join(dir, 'root/a/b'), { mode: 0o700 })).toBeUndefined()
     expect([await mode(join(dir, 'root/a')), await mode(join(dir, 'root/a/b'))]).toEqual([0o700, 0o700])
-    expect(await secureMkdirs(conn, join(dir, 'linked-root/secrets/new'), { mode: 0o700 })).toBe(`${join(dir, 'linked-root')} is a symbolic link; refusing to follow it`)
+    expect(await secureMkdirs(conn, join(dir, 'linked-root/secrets/new'), { mode: 0o700 })).toBe(
+      `${join(dir, 'linked-root')} is a symbolic link; refusing to follow it`,
+    )
     await chmod(join(dir, 'outside/secrets'), 0o755)
-    expect(await secureAttrs(conn, join(dir, 'linked-root/secrets'), { mode: 0o700 })).toMatch(/linked-root is a symbolic link; refusing to follow it$/)
+    expect(await secureAttrs(conn, join(dir, 'linked-root/secrets'), { mode: 0o700 })).toMatch(
+      /linked-root is a symbolic link; refusing to follow it$/,
+    )
     expect(await mode(join(dir, 'outside/secrets'))).toBe(0o755)
     expect(await secureAttrs(conn, join(dir, 'root/a'), { mode: 0o750 })).toBeUndefined()
     expect(await mode(join(dir, 'root/a'))).toBe(0o750)
-    expect(await secureRemove(conn, join(dir, 'linked-root/secrets'))).toMatch(/linked-root is a symbolic link; refusing to follow it$/)
+    expect(await secureRemove(conn, join(dir, 'linked-root/secrets'))).toMatch(
+      /linked-root is a symbolic link; refusing to follow it$/,
+    )
     expect(await readdir(join(dir, 'outside'))).toEqual(['secrets'])
     expect(await secureRemove(conn, join(dir, 'root/a'))).toBeUndefined()
     expect(await readdir(join(dir, 'root'))).toEqual(['secrets'])
@@ -111,13 +137,26 @@ describe('modules writing through safe-path on the local connection: check, appl
   async function threeRuns(task: string): Promise<string[]> {
     await pg.write('pb.yml', `- hosts: all\n  tasks:\n    - name: t\n${task.replace(/^/gm, '      ')}\n`)
     const statuses: string[] = []
-    for (const check of [true, false, false]) statuses.push(results((await pg.run('pb.yml', { check })).events, 't').map((e) => `${e.status}${e.result.msg ? ` ${e.result.msg}` : ''}`).join(','))
+    for (const check of [true, false, false])
+      statuses.push(
+        results((await pg.run('pb.yml', { check })).events, 't')
+          .map((e) => `${e.status}${e.result.msg ? ` ${e.result.msg}` : ''}`)
+          .join(','),
+      )
     return statuses
   }
 
   it('copy and file (touch): check writes nothing, apply writes 0600, a second apply changes nothing', async () => {
-    expect(await threeRuns('copy: {dest: "{{ root }}/c.env", content: "C=1\\n"}')).toEqual([`changed create ${pg.dir}/h1/c.env`, `changed create ${pg.dir}/h1/c.env`, 'ok'])
-    expect(await threeRuns('file: {path: "{{ root }}/t.env", state: touch}')).toEqual([`changed create ${pg.dir}/h1/t.env`, `changed create ${pg.dir}/h1/t.env`, 'ok'])
+    expect(await threeRuns('copy: {dest: "{{ root }}/c.env", content: "C=1\\n"}')).toEqual([
+      `changed create ${pg.dir}/h1/c.env`,
+      `changed create ${pg.dir}/h1/c.env`,
+      'ok',
+    ])
+    expect(await threeRuns('file: {path: "{{ root }}/t.env", state: touch}')).toEqual([
+      `changed create ${pg.dir}/h1/t.env`,
+      `changed create ${pg.dir}/h1/t.env`,
+      'ok',
+    ])
     expect([await mode(join(pg.dir, 'h1/c.env')), await mode(join(pg.dir, 'h1/t.env'))]).toEqual([0o600, 0o600])
   })
 
@@ -125,8 +164,16 @@ describe('modules writing through safe-path on the local connection: check, appl
     await mkdir(join(pg.dir, 'outside'))
     await symlink(join(pg.dir, 'outside'), join(pg.dir, 'h1/linked'))
     const refused = `failed ${pg.dir}/h1/linked is a symbolic link; refusing to follow it`
-    expect(await threeRuns('copy: {dest: "{{ root }}/linked/c.env", content: "C=1\\n"}')).toEqual([refused, refused, refused])
-    expect(await threeRuns('file: {path: "{{ root }}/linked/d", state: directory}')).toEqual([refused, refused, refused])
+    expect(await threeRuns('copy: {dest: "{{ root }}/linked/c.env", content: "C=1\\n"}')).toEqual([
+      refused,
+      refused,
+      refused,
+    ])
+    expect(await threeRuns('file: {path: "{{ root }}/linked/d", state: directory}')).toEqual([
+      refused,
+      refused,
+      refused,
+    ])
     expect(await readdir(join(pg.dir, 'outside'))).toEqual([])
   })
 })

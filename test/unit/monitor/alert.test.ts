@@ -48,7 +48,8 @@ function alive(pid: number): boolean {
 }
 
 async function eventually(check: () => boolean, ms = 2000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (check()) return true
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
+    if (check()) return true
   return check()
 }
 
@@ -56,7 +57,11 @@ describe('runAlert', () => {
   it('gives the hook the JSON summary on stdin and the job and exit code in its environment', async () => {
     const out = join(dir, 'payload.json')
     const env = { ...process.env, OUT: out }
-    const res = await runAlert('cat > "$OUT"; echo "job=$MANAGE_SECRETS_ALERT_JOB exit=$MANAGE_SECRETS_ALERT_EXIT"', summary(), { env })
+    const res = await runAlert(
+      'cat > "$OUT"; echo "job=$MANAGE_SECRETS_ALERT_JOB exit=$MANAGE_SECRETS_ALERT_EXIT"',
+      summary(),
+      { env },
+    )
     expect(res).toEqual({ ok: true, code: 0, signal: null, timedOut: false, output: 'job=audit exit=6' })
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({
       schema: 'manage-secrets.alert/v1',
@@ -73,7 +78,11 @@ describe('runAlert', () => {
 
   it('sends only allowlisted fields, so a value smuggled into the summary stays out', async () => {
     const out = join(dir, 'payload.json')
-    const leaky = { ...summary(), vault_password: 'hunter2', findings: [{ host: 'web1', severity: 'low', count: 1, value: 'hunter2' }] } as unknown as JobSummary
+    const leaky = {
+      ...summary(),
+      vault_password: 'hunter2',
+      findings: [{ host: 'web1', severity: 'low', count: 1, value: 'hunter2' }],
+    } as unknown as JobSummary
     await runAlert('cat > "$OUT"', leaky, { env: { ...process.env, OUT: out } })
     expect(await readFile(out, 'utf8')).not.toContain('hunter2')
     expect(JSON.stringify(alertPayload(leaky))).not.toContain('hunter2')
@@ -94,7 +103,10 @@ describe('runAlert', () => {
   it('kills a hung hook and its children with SIGTERM at the timeout', async () => {
     const pids = join(dir, 'pids')
     const t0 = Date.now()
-    const res = await runAlert('sleep 60 & echo $! > "$PIDS"; sleep 60', summary(), { timeoutMs: 300, env: { ...process.env, PIDS: pids } })
+    const res = await runAlert('sleep 60 & echo $! > "$PIDS"; sleep 60', summary(), {
+      timeoutMs: 300,
+      env: { ...process.env, PIDS: pids },
+    })
     expect(Date.now() - t0).toBeLessThan(3000)
     expect(res).toMatchObject({ ok: false, code: null, signal: 'SIGTERM', timedOut: true })
     const child = Number(await readFile(pids, 'utf8'))
@@ -107,7 +119,11 @@ describe('runAlert', () => {
   })
 
   it('survives a hook that exits without reading a large stdin (EPIPE)', async () => {
-    const findings = Array.from({ length: 4000 }, (_, i) => ({ host: `host-${i}.example.org`, severity: 'low' as const, count: i }))
+    const findings = Array.from({ length: 4000 }, (_, i) => ({
+      host: `host-${i}.example.org`,
+      severity: 'low' as const,
+      count: i,
+    }))
     const res = await runAlert('exit 0', summary({ findings }))
     expect(res).toMatchObject({ ok: true, code: 0 })
   })
@@ -121,7 +137,8 @@ describe('runAlert', () => {
 })
 
 describe('shouldAlert', () => {
-  const at = (severity: 'critical' | 'high' | 'medium' | 'low', count = 1): JobSummary => summary({ exit: 0, findings: [{ host: 'h', severity, count }] })
+  const at = (severity: 'critical' | 'high' | 'medium' | 'low', count = 1): JobSummary =>
+    summary({ exit: 0, findings: [{ host: 'h', severity, count }] })
 
   it('fires for a failed run whatever the findings', () => {
     expect(shouldAlert(summary({ ok: false, exit: 5, findings: undefined }), 'critical')).toBe(true)

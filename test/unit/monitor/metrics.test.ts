@@ -55,7 +55,9 @@ async function parsed(): Promise<ParsedFamily[]> {
 /** valueOf finds one sample's value, by family name (without prefix) and exact labels. */
 function valueOf(families: ParsedFamily[], name: string, labels: Record<string, string>): number | undefined {
   const family = families.find((f) => f.name === `manage_secrets_${name}`)
-  const sample = family?.metrics.find((m) => JSON.stringify(Object.entries(m.labels ?? {}).sort()) === JSON.stringify(Object.entries(labels).sort()))
+  const sample = family?.metrics.find(
+    (m) => JSON.stringify(Object.entries(m.labels ?? {}).sort()) === JSON.stringify(Object.entries(labels).sort()),
+  )
   return sample === undefined ? undefined : Number(sample.value)
 }
 
@@ -128,7 +130,10 @@ describe('writeMetrics', () => {
   it('keeps the last success time when a later run fails, and has none for a job that never succeeded', async () => {
     await writeMetrics(file, summary())
     const later = new Date(T0.getTime() + 86_400_000)
-    await writeMetrics(file, summary({ started_at: later, ok: false, exit: 5, hosts: { total: 3, unreachable: ['db1'], failed: [] } }))
+    await writeMetrics(
+      file,
+      summary({ started_at: later, ok: false, exit: 5, hosts: { total: 3, unreachable: ['db1'], failed: [] } }),
+    )
     await writeMetrics(file, summary({ job: 'rotate', ok: false, exit: 4 }))
     const fams = await parsed()
     expect(valueOf(fams, 'last_success_timestamp_seconds', { job: 'audit' })).toBe(T0.getTime() / 1000 + 2.5)
@@ -168,20 +173,33 @@ describe('writeMetrics', () => {
   it('replaces an old file it did not write, with a warning naming it', async () => {
     await writeFile(file, '# some other exporter\nnode_foo{a="b"} 1\n')
     const { warnings } = await writeMetrics(file, summary())
-    expect(warnings).toEqual([`metrics file ${file}: line 2 is not a manage_secrets_* sample this tool writes; replacing it`])
+    expect(warnings).toEqual([
+      `metrics file ${file}: line 2 is not a manage_secrets_* sample this tool writes; replacing it`,
+    ])
     const text = await readFile(file, 'utf8')
     expect(text).not.toContain('node_foo')
     expect(valueOf(await parsed(), 'last_run_success', { job: 'audit' })).toBe(1)
   })
 
   it('never writes the message, argv or host names of failures (no secret value)', async () => {
-    await writeMetrics(file, summary({ ok: false, exit: 4, message: 'pw=hunter2-secret', command: 'rotate --password hunter2', hosts: { total: 1, unreachable: [], failed: ['web9'] } }))
+    await writeMetrics(
+      file,
+      summary({
+        ok: false,
+        exit: 4,
+        message: 'pw=hunter2-secret',
+        command: 'rotate --password hunter2',
+        hosts: { total: 1, unreachable: [], failed: ['web9'] },
+      }),
+    )
     const text = await readFile(file, 'utf8')
     expect(text).not.toContain('hunter2')
     expect(text).not.toContain('web9')
   })
 
   it('fails with a lowercase error naming the file when its directory is missing', async () => {
-    await expect(writeMetrics(join(dir, 'missing', 'm.prom'), summary())).rejects.toThrow(/^cannot write metrics file .*m\.prom: no such directory$/)
+    await expect(writeMetrics(join(dir, 'missing', 'm.prom'), summary())).rejects.toThrow(
+      /^cannot write metrics file .*m\.prom: no such directory$/,
+    )
   })
 })

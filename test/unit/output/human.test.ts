@@ -14,11 +14,22 @@ function render(events: Parameters<HumanReporter['emit']>[0][], level: 0 | 1 = 0
 }
 
 describe('human reporter', () => {
-  it('prints a failed restart with the container\'s last log lines, indented, and no colour at level 0', () => {
+  it("prints a failed restart with the container's last log lines, indented, and no colour at level 0", () => {
     const out = render([
-      { kind: 'host-result', host: 'h1', task: 'restart consumers', handler: true, status: 'failed', msg: 'restart h1-api failed: not running', item: 'api', result: { failed: true, logs: 'listening\ncrashed: bad config\n' } },
+      {
+        kind: 'host-result',
+        host: 'h1',
+        task: 'restart consumers',
+        handler: true,
+        status: 'failed',
+        msg: 'restart h1-api failed: not running',
+        item: 'api',
+        result: { failed: true, logs: 'listening\ncrashed: bad config\n' },
+      },
     ])
-    expect(out).toBe('fatal: [h1] RUNNING HANDLER restart consumers (item=api) => restart h1-api failed: not running\n  | listening\n  | crashed: bad config\n')
+    expect(out).toBe(
+      'fatal: [h1] RUNNING HANDLER restart consumers (item=api) => restart h1-api failed: not running\n  | listening\n  | crashed: bad config\n',
+    )
   })
 
   it('colours by status only when the chalk instance has a colour level', () => {
@@ -27,10 +38,18 @@ describe('human reporter', () => {
     expect(render([e], 1)).toContain('\u001b[33m')
   })
 
-  it('shows a host\'s words (stderr, names, container logs) escaped: they never drive the terminal (#12)', () => {
+  it("shows a host's words (stderr, names, container logs) escaped: they never drive the terminal (#12)", () => {
     const hostile = 'rm: cannot remove /opt/x\u001b]0;pwned\u0007\r\u001b[2Jok'
     const out = render([
-      { kind: 'host-result', host: 'h1', task: 't', handler: false, status: 'failed', msg: hostile, result: { failed: true, logs: `line\u001b[31m\n` } },
+      {
+        kind: 'host-result',
+        host: 'h1',
+        task: 't',
+        handler: false,
+        status: 'failed',
+        msg: hostile,
+        result: { failed: true, logs: `line\u001b[31m\n` },
+      },
       { kind: 'warning', msg: `left ${hostile}` },
     ])
     expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)

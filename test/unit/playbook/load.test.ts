@@ -30,17 +30,25 @@ describe('playbook loading validates everything first (#3)', () => {
   })
   it('an unknown play key and a task with two modules', async () => {
     expect((await loadError('- hosts: all\n  taks: []\n')).message).toMatch(/pb\.yml:1:3: .*taks/)
-    expect((await loadError('- hosts: all\n  tasks:\n    - file: {path: /x}\n      copy: {dest: /x, content: y}\n')).message).toMatch(/several modules: file, copy/)
+    expect(
+      (await loadError('- hosts: all\n  tasks:\n    - file: {path: /x}\n      copy: {dest: /x, content: y}\n')).message,
+    ).toMatch(/several modules: file, copy/)
   })
   it('malformed YAML names file:line:col', async () => {
     expect((await loadError('- hosts: all\n  tasks:\n    - debug: {msg: "x"\n')).message).toMatch(/pb\.yml:\d+:\d+: /)
   })
   it('roles (defaults, tasks, handlers) and include_tasks load and run in order', async () => {
     await pg.write('roles/demo/defaults/main.yml', 'greeting: hello\n')
-    await pg.write('roles/demo/tasks/main.yml', '- name: from role\n  debug: {msg: "{{ greeting }}"}\n  changed_when: true\n  notify: role handler\n- include_tasks: more.yml\n')
+    await pg.write(
+      'roles/demo/tasks/main.yml',
+      '- name: from role\n  debug: {msg: "{{ greeting }}"}\n  changed_when: true\n  notify: role handler\n- include_tasks: more.yml\n',
+    )
     await pg.write('roles/demo/tasks/more.yml', '- name: included\n  debug: {msg: "{{ greeting }} again"}\n')
     await pg.write('roles/demo/handlers/main.yml', '- name: role handler\n  debug: {msg: handled}\n')
-    await pg.write('pb.yml', '- hosts: all\n  vars: {greeting: hi}\n  roles: [demo]\n  tasks:\n    - name: own\n      debug: {msg: done}\n')
+    await pg.write(
+      'pb.yml',
+      '- hosts: all\n  vars: {greeting: hi}\n  roles: [demo]\n  tasks:\n    - name: own\n      debug: {msg: done}\n',
+    )
     const r = await pg.run('pb.yml')
     const order = r.events.flatMap((e) => (e.kind === 'host-result' ? [`${e.task}:${e.msg}`] : []))
     expect(order).toEqual(['from role:hi', 'included:hi again', 'own:done', 'role handler:handled'])
@@ -49,6 +57,8 @@ describe('playbook loading validates everything first (#3)', () => {
   it('an include loop is refused', async () => {
     await pg.write('a.yml', '- include_tasks: b.yml\n')
     await pg.write('b.yml', '- include_tasks: a.yml\n')
-    expect((await loadError('- hosts: all\n  tasks:\n    - include_tasks: a.yml\n')).message).toMatch(/include_tasks loop/)
+    expect((await loadError('- hosts: all\n  tasks:\n    - include_tasks: a.yml\n')).message).toMatch(
+      /include_tasks loop/,
+    )
   })
 })

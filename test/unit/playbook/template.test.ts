@@ -21,16 +21,25 @@ describe('templates (#3)', () => {
     expect(render("{{ 'a' ~ n }}", scope)).toBe('a3')
   })
   it('selects and maps registered loop results like Jinja (selectattr, map(attribute=), flatten, unique)', () => {
-    const reg = scopeOf({
-      push: { results: [
-        { item: 'aws', changed: true, consumers: ['api'] },
-        { item: 'gh', changed: false, consumers: ['api', 'web'] },
-        { item: 'cf', changed: true, consumers: ['api', 'dns'] },
-      ] },
-    }, {})
-    expect(render("{{ push.results | selectattr('changed') | map(attribute='consumers') | flatten | unique }}", reg)).toEqual(['api', 'dns'])
+    const reg = scopeOf(
+      {
+        push: {
+          results: [
+            { item: 'aws', changed: true, consumers: ['api'] },
+            { item: 'gh', changed: false, consumers: ['api', 'web'] },
+            { item: 'cf', changed: true, consumers: ['api', 'dns'] },
+          ],
+        },
+      },
+      {},
+    )
+    expect(
+      render("{{ push.results | selectattr('changed') | map(attribute='consumers') | flatten | unique }}", reg),
+    ).toEqual(['api', 'dns'])
     expect(render("{{ push.results | rejectattr('changed') | map(attribute='item') | list }}", reg)).toEqual(['gh'])
-    expect(render("{{ push.results | selectattr('item', 'equalto', 'cf') | map(attribute='item') | first }}", reg)).toBe('cf')
+    expect(
+      render("{{ push.results | selectattr('item', 'equalto', 'cf') | map(attribute='item') | first }}", reg),
+    ).toBe('cf')
     expect(render("{{ ['a', 'b'] | map('upper') | join }}", reg)).toBe('AB')
   })
   it('an undefined variable is an error naming it', () => {

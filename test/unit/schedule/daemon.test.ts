@@ -56,7 +56,9 @@ describe('Scheduler (#7)', () => {
     }
     expect(most).toBe(1)
     expect(total('skipped')).toBeGreaterThanOrEqual(1)
-    expect(lines.filter((l) => / skip /.test(l))).toHaveLength(Object.values(s.stats).reduce((n, st) => n + st.skipped, 0))
+    expect(lines.filter((l) => / skip /.test(l))).toHaveLength(
+      Object.values(s.stats).reduce((n, st) => n + st.skipped, 0),
+    )
     expect(lines.every((l) => LINE.test(l))).toBe(true)
   })
 
@@ -112,7 +114,11 @@ describe('Scheduler (#7)', () => {
 
   it('logs each job with its next run, skips disabled jobs, widens Vixie OR days for node-cron', async () => {
     const now = (): Date => new Date('2025-01-03T10:00:00Z')
-    const jobs = [job('weekdays', '0 9 * * mon-fri'), job('first-or-monday', '0 0 1 * mon'), job('spare', NEVER, { enabled: false })]
+    const jobs = [
+      job('weekdays', '0 9 * * mon-fri'),
+      job('first-or-monday', '0 0 1 * mon'),
+      job('spare', NEVER, { enabled: false }),
+    ]
     const { s, lines } = scheduler(jobs, async () => ({ exit: 0 }), now)
     s.start()
     const patterns = [...getTasks().values()].filter((t) => t.name === 'first-or-monday').map((t) => t.getPattern())
@@ -141,7 +147,10 @@ describe('Scheduler.start (#7)', () => {
 describe('installSignalHandlers (#7)', () => {
   it('SIGTERM stops after the running job; a second one aborts it; then the handlers are gone', async () => {
     const proc = new EventEmitter()
-    const { s, lines } = scheduler([job('a', NEVER)], (_j, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ exit: 130 }))))
+    const { s, lines } = scheduler(
+      [job('a', NEVER)],
+      (_j, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ exit: 130 }))),
+    )
     s.start()
     const done = installSignalHandlers(s, proc)
     const run = s.fire('a')

@@ -12,9 +12,14 @@ const HAVE_SYSTEMD_ANALYZE = spawnSync('systemd-analyze', ['--version']).error =
 /** systemdNext runs `systemd-analyze calendar` on the values; undefined if it refuses one. */
 function systemdNext(values: string[], base: Date, n: number): string[] | undefined {
   const baseTime = `${base.toISOString().slice(0, 19).replace('T', ' ')} UTC`
-  const r = spawnSync('systemd-analyze', ['calendar', `--iterations=${n}`, `--base-time=${baseTime}`, ...values], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } })
+  const r = spawnSync('systemd-analyze', ['calendar', `--iterations=${n}`, `--base-time=${baseTime}`, ...values], {
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC' },
+  })
   if (r.status !== 0) return undefined
-  const times = [...r.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w+ (\d{4}-\d\d-\d\d) (\d\d:\d\d):00 UTC/g)].map((m) => `${m[1]}T${m[2]}Z`)
+  const times = [...r.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w+ (\d{4}-\d\d-\d\d) (\d\d:\d\d):00 UTC/g)].map(
+    (m) => `${m[1]}T${m[2]}Z`,
+  )
   return [...new Set(times)].sort().slice(0, n)
 }
 
@@ -38,7 +43,10 @@ describe('toOnCalendar (#7)', () => {
   })
 
   it('appends the zone to every value', () => {
-    expect(toOnCalendar('0 0 13 * 5', 'Europe/Berlin')).toEqual(['*-*-13 00:00:00 Europe/Berlin', 'Fri *-*-* 00:00:00 Europe/Berlin'])
+    expect(toOnCalendar('0 0 13 * 5', 'Europe/Berlin')).toEqual([
+      '*-*-13 00:00:00 Europe/Berlin',
+      'Fri *-*-* 00:00:00 Europe/Berlin',
+    ])
   })
 
   it.each([

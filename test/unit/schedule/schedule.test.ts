@@ -71,8 +71,19 @@ jobs:
     expect(a).toMatchObject({ timezone: 'UTC', inventory: join(dir, 'inv/prod'), failOn: 'critical', enabled: true })
     expect(b).toMatchObject({ timezone: 'Europe/Berlin', args: [], enabled: false })
     expect(jobArgv(a!)).toEqual([
-      'audit', '--inventory', join(dir, 'inv/prod'), '--fail-on', 'critical',
-      '--metrics-file', '/var/lib/node_exporter/ms.prom', '--alert-command', "mail -s 'audit' ops@example.com", '--job-name', 'audit-1', '--hosts', 'web',
+      'audit',
+      '--inventory',
+      join(dir, 'inv/prod'),
+      '--fail-on',
+      'critical',
+      '--metrics-file',
+      '/var/lib/node_exporter/ms.prom',
+      '--alert-command',
+      "mail -s 'audit' ops@example.com",
+      '--job-name',
+      'audit-1',
+      '--hosts',
+      'web',
     ])
   })
 
@@ -82,7 +93,9 @@ jobs:
     cron: "0 2 * * 0"
     command: vault
 `)
-    expect(lines[0]).toBe(`${file}:4:14: jobs.0.command: must be one of setup, deploy, rotate, audit, status, backup (got "vault")`)
+    expect(lines[0]).toBe(
+      `${file}:4:14: jobs.0.command: must be one of setup, deploy, rotate, audit, status, backup (got "vault")`,
+    )
   })
 
   it('refuses a bad cron expression with the field and the reason', async () => {
@@ -142,7 +155,10 @@ jobs:
   })
 
   it('accepts --vault-password-file in args (a file, not a password)', async () => {
-    const file = await write('ok.yml', 'jobs:\n  - {name: a, cron: "0 2 * * 0", command: rotate, args: ["--vault-password-file", "/etc/ms/pass"]}\n')
+    const file = await write(
+      'ok.yml',
+      'jobs:\n  - {name: a, cron: "0 2 * * 0", command: rotate, args: ["--vault-password-file", "/etc/ms/pass"]}\n',
+    )
     expect((await loadSchedule(file)).jobs[0]?.args).toEqual(['--vault-password-file', '/etc/ms/pass'])
   })
 })

@@ -9,7 +9,13 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '../../../cli/errors.js'
 import { loadSchedule, type Job, type Schedule } from '../../../cli/schedule/schedule.js'
-import { DEFAULT_CRONTAB_OPTIONS, printCrontab, printSystemd, shQuote, systemdQuote } from '../../../cli/schedule/units.js'
+import {
+  DEFAULT_CRONTAB_OPTIONS,
+  printCrontab,
+  printSystemd,
+  shQuote,
+  systemdQuote,
+} from '../../../cli/schedule/units.js'
 
 const HAVE_SYSTEMD_ANALYZE = spawnSync('systemd-analyze', ['--version']).error === undefined
 const NASTY = ['plain', 'two words', "it's", '100%', '$HOME', '"q"', 'back\\slash', ';', '*', '', '-e', '{"a": [1]}']
@@ -48,12 +54,18 @@ describe('printCrontab (#7)', () => {
     }
     const text = printCrontab(s, { bin: '/opt/ms/bin/manage-secrets', logFile: '/var/log/ms log', env: { A: 'x y' } })
     expect(text).toContain('\nA="x y"\n')
-    expect(text).toContain("\nCRON_TZ=Europe/Berlin\n\n# a\n0 6 * * * /opt/ms/bin/manage-secrets audit --extra-vars pct=100\\% >> '/var/log/ms log' 2>&1\n")
-    expect(text).toContain("\nCRON_TZ=UTC\n\n# b (disabled)\n# 0 7 * * * /opt/ms/bin/manage-secrets status >> '/var/log/ms log' 2>&1\n")
+    expect(text).toContain(
+      "\nCRON_TZ=Europe/Berlin\n\n# a\n0 6 * * * /opt/ms/bin/manage-secrets audit --extra-vars pct=100\\% >> '/var/log/ms log' 2>&1\n",
+    )
+    expect(text).toContain(
+      "\nCRON_TZ=UTC\n\n# b (disabled)\n# 0 7 * * * /opt/ms/bin/manage-secrets status >> '/var/log/ms log' 2>&1\n",
+    )
   })
 
   it('refuses a relative program path', () => {
-    expect(() => printCrontab({ timezone: 'UTC', jobs: [] }, { ...DEFAULT_CRONTAB_OPTIONS, bin: 'manage-secrets' })).toThrow(UsageError)
+    expect(() =>
+      printCrontab({ timezone: 'UTC', jobs: [] }, { ...DEFAULT_CRONTAB_OPTIONS, bin: 'manage-secrets' }),
+    ).toThrow(UsageError)
   })
 })
 
@@ -61,17 +73,36 @@ describe('printSystemd (#7)', () => {
   const schedule: Schedule = {
     timezone: 'Europe/Berlin',
     jobs: [
-      job({ name: 'monthly', cron: '0 0 1 * mon', command: 'rotate', args: NASTY.filter((w) => w !== ''), timezone: 'Europe/Berlin' }),
+      job({
+        name: 'monthly',
+        cron: '0 0 1 * mon',
+        command: 'rotate',
+        args: NASTY.filter((w) => w !== ''),
+        timezone: 'Europe/Berlin',
+      }),
       job({ name: 'off', cron: '0 1 * * *', enabled: false }),
     ],
   }
   const text = printSystemd(schedule, { bin: '/usr/local/bin/manage-secrets', user: 'secrets', envFile: '/etc/ms/env' })
 
   it('writes a hardened oneshot service and a persistent timer per enabled job', () => {
-    expect(text.match(/^# ---- file: .* ----$/gm)).toEqual(['# ---- file: manage-secrets-monthly.service ----', '# ---- file: manage-secrets-monthly.timer ----'])
-    for (const line of ['Type=oneshot', 'EnvironmentFile=-/etc/ms/env', 'User=secrets', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'UMask=0077']) expect(text).toContain(`\n${line}\n`)
+    expect(text.match(/^# ---- file: .* ----$/gm)).toEqual([
+      '# ---- file: manage-secrets-monthly.service ----',
+      '# ---- file: manage-secrets-monthly.timer ----',
+    ])
+    for (const line of [
+      'Type=oneshot',
+      'EnvironmentFile=-/etc/ms/env',
+      'User=secrets',
+      'NoNewPrivileges=yes',
+      'PrivateTmp=yes',
+      'UMask=0077',
+    ])
+      expect(text).toContain(`\n${line}\n`)
     // the Vixie OR of day-of-month and day-of-week is two OnCalendar= lines
-    expect(text).toContain('\nOnCalendar=*-*-01 00:00:00 Europe/Berlin\nOnCalendar=Mon *-*-* 00:00:00 Europe/Berlin\nPersistent=true\nRandomizedDelaySec=0\n')
+    expect(text).toContain(
+      '\nOnCalendar=*-*-01 00:00:00 Europe/Berlin\nOnCalendar=Mon *-*-* 00:00:00 Europe/Berlin\nPersistent=true\nRandomizedDelaySec=0\n',
+    )
     expect(text).toContain('# job off is disabled (enabled: false): no units')
     expect(text).toContain(
       '\nExecStart=/usr/local/bin/manage-secrets rotate plain "two words" "it\'s" "100%%" "$$HOME" "\\"q\\"" "back\\\\slash" ";" "*" -e "{\\"a\\": [1]}"\n',

@@ -3,7 +3,16 @@
  */
 import { describe, expect, it } from 'vitest'
 import { VaultError } from '../../../cli/errors.js'
-import { bundleValues, emptyBundle, expirePrevious, formatEnvValue, parsePayload, renderEnv, serializePayload, setKey } from '../../../cli/secrets/bundle.js'
+import {
+  bundleValues,
+  emptyBundle,
+  expirePrevious,
+  formatEnvValue,
+  parsePayload,
+  renderEnv,
+  serializePayload,
+  setKey,
+} from '../../../cli/secrets/bundle.js'
 import { Fingerprinter } from '../../../cli/secrets/secret.js'
 import { parseDotenv } from '../../../cli/secrets/import/dotenv.js'
 
@@ -55,7 +64,9 @@ describe('bundle (#4)', () => {
   })
 
   it('refuses a malformed or misnamed payload without quoting it', () => {
-    expect(() => parsePayload('{"bundle":"app","version":1,"keys":{"K":{"value":"hunter22"}}}', fp, 'f')).toThrow(VaultError)
+    expect(() => parsePayload('{"bundle":"app","version":1,"keys":{"K":{"value":"hunter22"}}}', fp, 'f')).toThrow(
+      VaultError,
+    )
     const err = (() => {
       try {
         parsePayload('{"bundle":"app", hunter22', fp, 'f')
@@ -64,11 +75,27 @@ describe('bundle (#4)', () => {
       }
     })()
     expect(err).not.toContain('hunter22')
-    expect(() => parsePayload(serializePayload(emptyBundle('a')), fp, 'f', 'b')).toThrow(/holds bundle 'a', expected 'b'/)
+    expect(() => parsePayload(serializePayload(emptyBundle('a')), fp, 'f', 'b')).toThrow(
+      /holds bundle 'a', expected 'b'/,
+    )
   })
 
   it('renders env text that dotenv.ts reads back to the same values', () => {
-    const values = ['plain', 'with space', ' lead', 'tab\there', 'multi\nline\n', 'quote " and \\ back', "single ' q", '$HOME', '#hash', 'a=b', '', 'üñí 日本 🔐', '\r\n']
+    const values = [
+      'plain',
+      'with space',
+      ' lead',
+      'tab\there',
+      'multi\nline\n',
+      'quote " and \\ back',
+      "single ' q",
+      '$HOME',
+      '#hash',
+      'a=b',
+      '',
+      'üñí 日本 🔐',
+      '\r\n',
+    ]
     const map = new Map(values.map((v, i) => [`K${i}`, fp.secret(v)]))
     const text = renderEnv(map, fp).reveal()
     const back = parseDotenv(text, 'x', fp)

@@ -14,7 +14,10 @@ const TEXT = 'K=v\r\nL="multi\nline"\n\u00e9\u65e5'
 const pw = fp.secret('correct horse')
 
 async function failure(p: Promise<unknown>): Promise<VaultError> {
-  const err = await p.then(() => undefined, (e: unknown) => e)
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err).toBeInstanceOf(VaultError)
   expect((err as VaultError).exitCode).toBe(3)
   expect((err as VaultError).message).not.toMatch(/\n/)
@@ -58,14 +61,24 @@ describe('password mode (#4)', () => {
 
   it('uses Argon2id S2K with the chosen cost and AEAD (SKESK v6, SEIPD v2)', async () => {
     const msg = await openpgp.readMessage({ armoredMessage: armored })
-    const [skesk, seipd] = msg.packets as unknown as [{ version: number; s2k: { type: string; t: number; p: number; encodedM: number } }, { version: number }]
+    const [skesk, seipd] = msg.packets as unknown as [
+      { version: number; s2k: { type: string; t: number; p: number; encodedM: number } },
+      { version: number },
+    ]
     expect(skesk.version).toBe(6)
-    expect(skesk.s2k).toMatchObject({ type: 'argon2', t: ARGON2_PARAMS.passes, p: ARGON2_PARAMS.parallelism, encodedM: ARGON2_PARAMS.memoryExponent })
+    expect(skesk.s2k).toMatchObject({
+      type: 'argon2',
+      t: ARGON2_PARAMS.passes,
+      p: ARGON2_PARAMS.parallelism,
+      encodedM: ARGON2_PARAMS.memoryExponent,
+    })
     expect(seipd.version).toBe(2)
   })
 
   it('refuses a wrong password', async () => {
-    expect((await failure(unseal(armored, { passwords: [fp.secret('nope')] }, fp, 'f.asc'))).message).toBe('wrong vault password or corrupted file: f.asc')
+    expect((await failure(unseal(armored, { passwords: [fp.secret('nope')] }, fp, 'f.asc'))).message).toBe(
+      'wrong vault password or corrupted file: f.asc',
+    )
   })
 
   it('refuses a flipped byte anywhere', async () => {
@@ -79,7 +92,28 @@ describe('password mode (#4)', () => {
     // the session key packet's framing and parameters, a salt byte, its encrypted key, then
     // the data packet (each salt byte costs an Argon2 run, so not all of them)
     const skesk = 2 + (bin[1] as number)
-    const positions = [0, 1, 2, 3, 4, 5, 6, 7, 8, 24, 25, 26, 27, 40, skesk - 1, skesk, skesk + 1, skesk + 3, Math.floor(bin.length / 2), bin.length - 1]
+    const positions = [
+      0,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      24,
+      25,
+      26,
+      27,
+      40,
+      skesk - 1,
+      skesk,
+      skesk + 1,
+      skesk + 3,
+      Math.floor(bin.length / 2),
+      bin.length - 1,
+    ]
     for (const pos of positions) {
       const bad = Buffer.from(bin)
       bad[pos] = (bad[pos] as number) ^ 0x01
@@ -103,7 +137,9 @@ describe('password mode (#4)', () => {
     bin[26] = 21
     const greedy = armor(bin)
     const started = Date.now()
-    expect((await failure(unseal(greedy, { passwords: [pw] }, fp, 'g.asc'))).message).toMatch(/more Argon2 memory than allowed/)
+    expect((await failure(unseal(greedy, { passwords: [pw] }, fp, 'g.asc'))).message).toMatch(
+      /more Argon2 memory than allowed/,
+    )
     expect(Date.now() - started).toBeLessThan(3000)
   })
 
@@ -118,7 +154,8 @@ describe('recipient mode (#4)', () => {
   let other: openpgp.PrivateKey
   let armored = ''
   beforeAll(async () => {
-    const read = async (role: 'admin' | 'host', name: string) => openpgp.readPrivateKey({ armoredKey: (await generateIdentity(role, name)).privateKey })
+    const read = async (role: 'admin' | 'host', name: string) =>
+      openpgp.readPrivateKey({ armoredKey: (await generateIdentity(role, name)).privateKey })
     admin = await read('admin', 'admin')
     host = await read('host', 'host')
     other = await read('host', 'other')
@@ -128,11 +165,15 @@ describe('recipient mode (#4)', () => {
   it('each recipient decrypts; a password does not', async () => {
     for (const k of [admin, host]) expect((await unseal(armored, { identities: [k] }, fp, 'f')).reveal()).toBe(TEXT)
     expect(await sealKind(armored, 'f')).toBe('recipients')
-    expect((await failure(unseal(armored, { passwords: [pw] }, fp, 'f'))).message).toMatch(/encrypted to recipients' keys/)
+    expect((await failure(unseal(armored, { passwords: [pw] }, fp, 'f'))).message).toMatch(
+      /encrypted to recipients' keys/,
+    )
   })
 
   it('refuses a key it was not encrypted to (wrong recipient)', async () => {
-    expect((await failure(unseal(armored, { identities: [other] }, fp, 'f.asc'))).message).toBe('f.asc is not encrypted to the given key (wrong recipient)')
+    expect((await failure(unseal(armored, { identities: [other] }, fp, 'f.asc'))).message).toBe(
+      'f.asc is not encrypted to the given key (wrong recipient)',
+    )
   })
 
   it('refuses a flipped byte', async () => {

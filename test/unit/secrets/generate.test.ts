@@ -52,21 +52,35 @@ describe('external hooks (#4)', () => {
   let dir = ''
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ms-hook-'))
-    await writeFile(join(dir, 'ok.sh'), '#!/bin/sh\nprintf "%s/%s\\n" "$MANAGE_SECRETS_BUNDLE" "$1" > "$2"\nprintf "AKIA-new-value\\n"\n', { mode: 0o700 })
+    await writeFile(
+      join(dir, 'ok.sh'),
+      '#!/bin/sh\nprintf "%s/%s\\n" "$MANAGE_SECRETS_BUNDLE" "$1" > "$2"\nprintf "AKIA-new-value\\n"\n',
+      { mode: 0o700 },
+    )
     await writeFile(join(dir, 'fail.sh'), '#!/bin/sh\nexit 7\n', { mode: 0o700 })
     await writeFile(join(dir, 'empty.sh'), '#!/bin/sh\n', { mode: 0o700 })
   })
   afterAll(() => rm(dir, { recursive: true, force: true }))
 
   it('runs the hook as argv and takes its stdout without the trailing newline', async () => {
-    const s = await generateSecret({ generator: 'external', hook: [join(dir, 'ok.sh'), 'arg one', join(dir, 'seen')], ...spec }, fp, { bundle: 'aws', key: 'K' })
+    const s = await generateSecret(
+      { generator: 'external', hook: [join(dir, 'ok.sh'), 'arg one', join(dir, 'seen')], ...spec },
+      fp,
+      { bundle: 'aws', key: 'K' },
+    )
     expect(s?.reveal()).toBe('AKIA-new-value')
     expect(await readFile(join(dir, 'seen'), 'utf8')).toBe('aws/arg one\n')
   })
 
   it('fails clearly on a failing or silent hook', async () => {
-    await expect(generateSecret({ generator: 'external', hook: [join(dir, 'fail.sh')], ...spec }, fp, { bundle: 'b', key: 'K' })).rejects.toThrow(/^hook for b\/K .* failed \(exit 7\)$/)
-    await expect(generateSecret({ generator: 'external', hook: [join(dir, 'empty.sh')], ...spec }, fp, { bundle: 'b', key: 'K' })).rejects.toThrow(/printed no value/)
-    await expect(generateSecret({ generator: 'external', hook: [join(dir, 'missing')], ...spec }, fp, { bundle: 'b', key: 'K' })).rejects.toThrow(/cannot run: ENOENT/)
+    await expect(
+      generateSecret({ generator: 'external', hook: [join(dir, 'fail.sh')], ...spec }, fp, { bundle: 'b', key: 'K' }),
+    ).rejects.toThrow(/^hook for b\/K .* failed \(exit 7\)$/)
+    await expect(
+      generateSecret({ generator: 'external', hook: [join(dir, 'empty.sh')], ...spec }, fp, { bundle: 'b', key: 'K' }),
+    ).rejects.toThrow(/printed no value/)
+    await expect(
+      generateSecret({ generator: 'external', hook: [join(dir, 'missing')], ...spec }, fp, { bundle: 'b', key: 'K' }),
+    ).rejects.toThrow(/cannot run: ENOENT/)
   })
 })

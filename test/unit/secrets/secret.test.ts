@@ -17,7 +17,16 @@ describe('Secret (#4)', () => {
   const s = fp.secret(VALUE)
 
   it('redacts itself in every way a value gets printed', () => {
-    const shown = [String(s), `${s}`, '' + s, s.toString(), JSON.stringify({ s }), inspect(s), inspect({ deep: [s] }), format('%s %o %O %j', s, s, s, { s })]
+    const shown = [
+      String(s),
+      `${s}`,
+      '' + s,
+      s.toString(),
+      JSON.stringify({ s }),
+      inspect(s),
+      inspect({ deep: [s] }),
+      format('%s %o %O %j', s, s, s, { s }),
+    ]
     for (const text of shown) {
       expect(text).not.toContain(VALUE)
       expect(text).toMatch(/<secret:[0-9a-f]{12}>/)

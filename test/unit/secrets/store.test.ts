@@ -44,7 +44,8 @@ function context(dir: string, manifestText: string, creds: Partial<VaultContext[
 
 describe('password mode store (#4)', () => {
   let dir = ''
-  const manifest = 'bundles:\n  app:\n    keys:\n      A: password\n      B: {generator: hex, length: 20}\n  other:\n    keys: {C: uuid}\n'
+  const manifest =
+    'bundles:\n  app:\n    keys:\n      A: password\n      B: {generator: hex, length: 20}\n  other:\n    keys: {C: uuid}\n'
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ms-store-'))
   })
@@ -53,16 +54,30 @@ describe('password mode store (#4)', () => {
   it('creates bundles born 0600 in a 0700 dir, with a sidecar holding no values', async () => {
     const ctx = context(dir, manifest, {})
     const reports = await createBundles(ctx, ['app', 'other'])
-    expect(reports.map((r) => [r.bundle, r.written, r.added])).toEqual([['app', true, ['A', 'B']], ['other', true, ['C']]])
+    expect(reports.map((r) => [r.bundle, r.written, r.added])).toEqual([
+      ['app', true, ['A', 'B']],
+      ['other', true, ['C']],
+    ])
     expect((await stat(ctx.store.dir)).mode & 0o777).toBe(0o700)
     for (const f of ['app.asc', 'app.meta.json']) expect((await stat(join(ctx.store.dir, f))).mode & 0o777).toBe(0o600)
     const values = await readValues(ctx, 'app')
     expect(values.get('B')?.reveal()).toMatch(/^[0-9a-f]{20}$/)
     const meta = await readFile(ctx.store.metaPath('app'), 'utf8')
     for (const v of values.values()) expect(meta).not.toContain(v.reveal())
-    expect(JSON.parse(meta)).toMatchObject({ bundle: 'app', version: 1, encryption: { mode: 'password' }, keys: { A: { version: 1 } } })
+    expect(JSON.parse(meta)).toMatchObject({
+      bundle: 'app',
+      version: 1,
+      encryption: { mode: 'password' },
+      keys: { A: { version: 1 } },
+    })
     expect(await ctx.store.metaInSync('app')).toBe(true)
-    expect((await readdir(ctx.store.dir)).sort()).toEqual(['.gitignore', 'app.asc', 'app.meta.json', 'other.asc', 'other.meta.json'])
+    expect((await readdir(ctx.store.dir)).sort()).toEqual([
+      '.gitignore',
+      'app.asc',
+      'app.meta.json',
+      'other.asc',
+      'other.meta.json',
+    ])
   })
 
   it('keeps existing values when create runs again (idempotent)', async () => {
@@ -74,7 +89,9 @@ describe('password mode store (#4)', () => {
   })
 
   it('changes nothing when the password is wrong, for create, rekey and a new bundle', async () => {
-    const wrong = context(dir, manifest + '  third:\n    keys: {D: uuid}\n', { password: async () => fp.secret('nope') })
+    const wrong = context(dir, manifest + '  third:\n    keys: {D: uuid}\n', {
+      password: async () => fp.secret('nope'),
+    })
     const before = await snapshot(dir)
     await expect(createBundles(wrong, ['third'])).rejects.toThrow(VaultError)
     await expect(rekeyBundles(wrong, ['app'])).rejects.toThrow(/wrong vault password/)
@@ -99,10 +116,15 @@ describe('password mode store (#4)', () => {
 describe('recipient mode store (#4)', () => {
   let dir = ''
   const keys: Record<string, openpgp.PrivateKey> = {}
-  const manifest = 'encryption: recipients\nbundles:\n  only-h1:\n    hosts: h1\n    keys: {A: password}\n  only-h2:\n    hosts: h2\n    keys: {B: password}\n  everyone:\n    hosts: all\n    keys: {C: password}\n'
+  const manifest =
+    'encryption: recipients\nbundles:\n  only-h1:\n    hosts: h1\n    keys: {A: password}\n  only-h2:\n    hosts: h2\n    keys: {B: password}\n  everyone:\n    hosts: all\n    keys: {C: password}\n'
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ms-recip-'))
-    for (const [role, name] of [['admin', 'alice'], ['host', 'h1'], ['host', 'h2']] as const) {
+    for (const [role, name] of [
+      ['admin', 'alice'],
+      ['host', 'h1'],
+      ['host', 'h2'],
+    ] as const) {
       const pair = await generateIdentity(role, name)
       const sub = join(dir, '.secrets', 'recipients', role === 'admin' ? 'admins' : 'hosts')
       await mkdir(sub, { recursive: true })
@@ -129,7 +151,11 @@ describe('recipient mode store (#4)', () => {
   })
 
   it('refuses to encrypt when a targeted host has no key, changing nothing', async () => {
-    const ctx = context(dir, manifest.replace('hosts: h2', 'hosts: all') + '  new:\n    hosts: all\n    keys: {D: uuid}\n', { identities: async () => [keys.alice as openpgp.PrivateKey] })
+    const ctx = context(
+      dir,
+      manifest.replace('hosts: h2', 'hosts: all') + '  new:\n    hosts: all\n    keys: {D: uuid}\n',
+      { identities: async () => [keys.alice as openpgp.PrivateKey] },
+    )
     ctx.selectHosts = async (p) => (p === 'all' ? ['h1', 'h2', 'h3'] : [p])
     const before = await snapshot(dir)
     await expect(createBundles(ctx, ['new'])).rejects.toThrow(/no public key for host h3/)
@@ -141,7 +167,9 @@ describe('recipient mode store (#4)', () => {
     const ctx = as('alice')
     await writeFile(join(dir, '.secrets', 'recipients', 'admins', 'oops.asc'), pair.privateKey)
     try {
-      await expect(rekeyBundles(ctx, ['everyone'])).rejects.toThrow(/holds a private key: the store keeps public keys only/)
+      await expect(rekeyBundles(ctx, ['everyone'])).rejects.toThrow(
+        /holds a private key: the store keeps public keys only/,
+      )
     } finally {
       await rm(join(dir, '.secrets', 'recipients', 'admins', 'oops.asc'))
     }

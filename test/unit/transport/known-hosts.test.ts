@@ -4,8 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  appendKnownHost, checkHostKey, entryMatchesName, fingerprintSha256, hashKnownHostsName, keyTypeOf,
-  knownHostsName, knownKeyTypes, loadKnownHosts, parseKnownHosts,
+  appendKnownHost,
+  checkHostKey,
+  entryMatchesName,
+  fingerprintSha256,
+  hashKnownHostsName,
+  keyTypeOf,
+  knownHostsName,
+  knownKeyTypes,
+  loadKnownHosts,
+  parseKnownHosts,
 } from '../../../cli/transport/known-hosts.js'
 
 let dir: string
@@ -15,7 +23,10 @@ const keys: Record<string, { type: string; b64: string; blob: Buffer; pub: strin
 function keygen(name: string, type: string): void {
   const path = join(dir, name)
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', name, '-f', path])
-  const [t, b64] = execFileSync('cat', [`${path}.pub`]).toString().trim().split(' ') as [string, string]
+  const [t, b64] = execFileSync('cat', [`${path}.pub`])
+    .toString()
+    .trim()
+    .split(' ') as [string, string]
   keys[name] = { type: t, b64, blob: Buffer.from(b64, 'base64'), pub: `${path}.pub` }
 }
 
@@ -47,7 +58,9 @@ describe('knownHostsName (#3 host-key checking)', () => {
 describe('fingerprintSha256', () => {
   it('matches ssh-keygen -lf for ed25519, ecdsa and rsa keys', () => {
     for (const name of ['ed1', 'ec1', 'rsa1']) {
-      const listed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', k(name).pub]).toString().split(' ')[1]
+      const listed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', k(name).pub])
+        .toString()
+        .split(' ')[1]
       expect(fingerprintSha256(k(name).blob)).toBe(listed)
       expect(fingerprintSha256(k(name).blob)).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/) // no '=' padding
     }
@@ -84,7 +97,10 @@ describe('parseKnownHosts', () => {
 
   it('matches hashed entries written by ssh-keygen -H, for plain and [host]:port names', async () => {
     const file = join(dir, 'hashed')
-    await writeFile(file, `web1.example.com ${k('ed1').type} ${k('ed1').b64}\n[10.1.2.3]:2200 ${k('ec1').type} ${k('ec1').b64}\n`)
+    await writeFile(
+      file,
+      `web1.example.com ${k('ed1').type} ${k('ed1').b64}\n[10.1.2.3]:2200 ${k('ec1').type} ${k('ec1').b64}\n`,
+    )
     execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' }) // also writes file.old
     const entries = parseKnownHosts(await readFile(file, 'utf8'), file)
     expect(entries).toHaveLength(2)

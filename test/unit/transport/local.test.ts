@@ -33,8 +33,16 @@ describe('local connection: exec (#2)', () => {
     expect(r.stdout).toBe(`${createHash('sha256').update(input).digest('hex')}  -\n`)
   })
   it('resolves non-zero exits and signals as failures, not exceptions', async () => {
-    expect(await conn.exec(['sh', '-c', 'echo oops >&2; exit 3'])).toMatchObject({ ok: false, code: 3, stderr: 'oops\n' })
-    expect(await conn.exec(['sleep', '5'], { timeoutMs: 100 })).toMatchObject({ ok: false, code: null, signal: 'SIGKILL' })
+    expect(await conn.exec(['sh', '-c', 'echo oops >&2; exit 3'])).toMatchObject({
+      ok: false,
+      code: 3,
+      stderr: 'oops\n',
+    })
+    expect(await conn.exec(['sleep', '5'], { timeoutMs: 100 })).toMatchObject({
+      ok: false,
+      code: null,
+      signal: 'SIGKILL',
+    })
     expect(await conn.exec(['/nonexistent/cmd'])).toMatchObject({ ok: false, code: 127 })
   })
 })
@@ -77,7 +85,9 @@ describe('local connection: files (#2)', () => {
     }
   })
   it('a put into a missing directory fails with the host and path', async () => {
-    await expect(conn.put(join(dir, 'nope', 'x.env'), 'X=1', { mode: 0o600 })).rejects.toThrow(/demo1: .*nope\/x\.env: ENOENT/)
+    await expect(conn.put(join(dir, 'nope', 'x.env'), 'X=1', { mode: 0o600 })).rejects.toThrow(
+      /demo1: .*nope\/x\.env: ENOENT/,
+    )
   })
   it('stat never follows symlinks; mkdir sets the mode; get reads', async () => {
     await symlink('/etc/passwd', join(dir, 'l'))

@@ -4,9 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../../cli/errors.js'
 import type { ConnectionSpec } from '../../../cli/transport/connection.js'
-import {
-  parseJumpHost, parseSshArgs, resolveSshOptions, splitShellWords,
-} from '../../../cli/transport/ssh-options.js'
+import { parseJumpHost, parseSshArgs, resolveSshOptions, splitShellWords } from '../../../cli/transport/ssh-options.js'
 import type { SshOptionsEnv } from '../../../cli/transport/ssh-options.js'
 
 let home: string
@@ -120,7 +118,10 @@ describe('resolveSshOptions precedence (ansible vars > ssh args > ssh_config > d
   })
 
   it('lets ssh args beat ssh_config and ansible vars beat ssh args', () => {
-    const viaArgs = resolveSshOptions(spec({ sshArgs: '-o Port=3000 -l carol -i /args_key -o UserKnownHostsFile=/kh_args -o ProxyJump=none' }), env)
+    const viaArgs = resolveSshOptions(
+      spec({ sshArgs: '-o Port=3000 -l carol -i /args_key -o UserKnownHostsFile=/kh_args -o ProxyJump=none' }),
+      env,
+    )
     expect(viaArgs).toMatchObject({ port: 3000, user: 'carol', knownHostsFiles: ['/kh_args'], proxyJump: [] })
     expect(viaArgs.identityFiles).toEqual(['/args_key', join(home, '.ssh', 'web_key'), '/keys/carol_key'])
 
@@ -134,10 +135,20 @@ describe('resolveSshOptions precedence (ansible vars > ssh args > ssh_config > d
 
   it('lets the CLI host-key policy, known_hosts file and timeout win over everything', () => {
     const o = resolveSshOptions(
-      spec({ hostKeyPolicy: 'yes', knownHostsFile: '/cli_kh', connectTimeoutMs: 1500, sshArgs: '-o StrictHostKeyChecking=no -o ConnectTimeout=9' }),
+      spec({
+        hostKeyPolicy: 'yes',
+        knownHostsFile: '/cli_kh',
+        connectTimeoutMs: 1500,
+        sshArgs: '-o StrictHostKeyChecking=no -o ConnectTimeout=9',
+      }),
       env,
     )
-    expect(o).toMatchObject({ hostKeyPolicy: 'yes', knownHostsFiles: ['/cli_kh'], connectTimeoutMs: 1500, knownHostsExplicit: true })
+    expect(o).toMatchObject({
+      hostKeyPolicy: 'yes',
+      knownHostsFiles: ['/cli_kh'],
+      connectTimeoutMs: 1500,
+      knownHostsExplicit: true,
+    })
   })
 
   it('matches ssh_config against the address and inlines Include files', () => {
@@ -173,7 +184,8 @@ describe('resolveSshOptions precedence (ansible vars > ssh args > ssh_config > d
   })
 
   it('maps StrictHostKeyChecking values like ssh: ask means yes, off means no', () => {
-    const policy = (v: string): string => resolveSshOptions(spec({ sshArgs: `-o StrictHostKeyChecking=${v}` }), env).hostKeyPolicy
+    const policy = (v: string): string =>
+      resolveSshOptions(spec({ sshArgs: `-o StrictHostKeyChecking=${v}` }), env).hostKeyPolicy
     expect(policy('ask')).toBe('yes')
     expect(policy('off')).toBe('no')
     expect(policy('accept-new')).toBe('accept-new')
@@ -182,13 +194,19 @@ describe('resolveSshOptions precedence (ansible vars > ssh args > ssh_config > d
   it('refuses ProxyCommand and bad values with a ConfigError naming the host and source', () => {
     expect(() => resolveSshOptions(spec({ address: 'db1' }), env)).toThrow(ConfigError)
     expect(() => resolveSshOptions(spec({ address: 'db1' }), env)).toThrow(/web1: ProxyCommand .* use ProxyJump/)
-    expect(() => resolveSshOptions(spec({ sshArgs: '-o Port=http' }), env)).toThrow(/web1: bad port 'http' \(from ansible_ssh_common_args\)/)
-    expect(() => resolveSshOptions(spec({ sshArgs: '-o StrictHostKeyChecking=maybe' }), env)).toThrow(/StrictHostKeyChecking/)
+    expect(() => resolveSshOptions(spec({ sshArgs: '-o Port=http' }), env)).toThrow(
+      /web1: bad port 'http' \(from ansible_ssh_common_args\)/,
+    )
+    expect(() => resolveSshOptions(spec({ sshArgs: '-o StrictHostKeyChecking=maybe' }), env)).toThrow(
+      /StrictHostKeyChecking/,
+    )
     expect(() => resolveSshOptions(spec({ sshArgs: `-o 'Port` }), env)).toThrow(/ansible_ssh_common_args: unterminated/)
   })
 
   it('honours IdentityAgent none and an explicit socket', () => {
     expect(resolveSshOptions(spec({ sshArgs: '-o IdentityAgent=none' }), env).agentSocket).toBeNull()
-    expect(resolveSshOptions(spec({ sshArgs: '-o IdentityAgent=~/agent.sock' }), env).agentSocket).toBe(join(home, 'agent.sock'))
+    expect(resolveSshOptions(spec({ sshArgs: '-o IdentityAgent=~/agent.sock' }), env).agentSocket).toBe(
+      join(home, 'agent.sock'),
+    )
   })
 })

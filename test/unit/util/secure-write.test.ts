@@ -86,7 +86,9 @@ describe('withLock (#4)', () => {
   it('times out on a live holder, naming its pid', async () => {
     const lock = join(dir, '.lock')
     await writeFile(lock, `${process.pid} ${hostname()} x\n`)
-    await expect(withLock(lock, async () => 1, { timeoutMs: 100, what: 'store' })).rejects.toThrow(`store is locked by another run (pid ${process.pid})`)
+    await expect(withLock(lock, async () => 1, { timeoutMs: 100, what: 'store' })).rejects.toThrow(
+      `store is locked by another run (pid ${process.pid})`,
+    )
   })
 
   it('breaks the lock of a dead process', async () => {
@@ -109,25 +111,34 @@ describe('withLock on a bad day (#12)', () => {
   }
 
   it('takes over an empty lock at once, saying so once', async () => {
-    expect(await takeOver('')).toEqual({ value: 7, told: [`took over the stale lock ${join(dir, 'run.lock')} (it was empty)`] })
+    expect(await takeOver('')).toEqual({
+      value: 7,
+      told: [`took over the stale lock ${join(dir, 'run.lock')} (it was empty)`],
+    })
   })
 
   it('takes over a malformed lock', async () => {
-    expect((await takeOver('\0\0garbage')).told).toEqual([`took over the stale lock ${join(dir, 'run.lock')} (it was malformed)`])
+    expect((await takeOver('\0\0garbage')).told).toEqual([
+      `took over the stale lock ${join(dir, 'run.lock')} (it was malformed)`,
+    ])
   })
 
   it("takes over a dead holder's lock, naming it", async () => {
     const dead = spawnSync('true').pid as number
     const { told } = await takeOver(`${dead} ${hostname()} 0123abcd rotate 2026-12-01T15:02:03.000Z\n`)
-    expect(told).toEqual([`took over the stale lock ${join(dir, 'run.lock')} (rotate, pid ${dead} since 2026-12-01T15:02:03.000Z, is no longer running)`])
+    expect(told).toEqual([
+      `took over the stale lock ${join(dir, 'run.lock')} (rotate, pid ${dead} since 2026-12-01T15:02:03.000Z, is no longer running)`,
+    ])
   })
 
-  it('takes over a symlink in the lock\'s place without following it', async () => {
+  it("takes over a symlink in the lock's place without following it", async () => {
     await writeFile(join(dir, 'target'), 'keep')
     const lock = join(dir, 'run.lock')
     await symlink(join(dir, 'target'), lock)
     const told: string[] = []
-    expect(await withLock(lock, async () => (await lstat(lock)).isFile(), { timeoutMs: 0, onTakeover: (m) => told.push(m) })).toBe(true)
+    expect(
+      await withLock(lock, async () => (await lstat(lock)).isFile(), { timeoutMs: 0, onTakeover: (m) => told.push(m) }),
+    ).toBe(true)
     expect(told).toEqual([`took over the stale lock ${lock} (it was a symlink to ${join(dir, 'target')})`])
     expect(await readFile(join(dir, 'target'), 'utf8')).toBe('keep')
   })
@@ -148,7 +159,9 @@ describe('withLock on a bad day (#12)', () => {
   it('still refuses a live holder and one on another host', async () => {
     const lock = join(dir, 'run.lock')
     await writeFile(lock, `1 elsewhere.example 0123abcd deploy 2026-12-01T15:02:03.000Z\n`)
-    await expect(withLock(lock, async () => 1, { timeoutMs: 0, what: 'manage-secrets' })).rejects.toThrow('manage-secrets is locked by another run (deploy, pid 1 on elsewhere.example, since 2026-12-01T15:02:03.000Z)')
+    await expect(withLock(lock, async () => 1, { timeoutMs: 0, what: 'manage-secrets' })).rejects.toThrow(
+      'manage-secrets is locked by another run (deploy, pid 1 on elsewhere.example, since 2026-12-01T15:02:03.000Z)',
+    )
   })
 
   it('never lets two holders in, though an empty lock counts as stale: a lock is never seen half-written', async () => {
@@ -156,11 +169,19 @@ describe('withLock on a bad day (#12)', () => {
     let inside = 0
     let most = 0
     const told: string[] = []
-    await Promise.all(Array.from({ length: 30 }, () => withLock(lock, async () => {
-      most = Math.max(most, ++inside)
-      await new Promise((r) => setImmediate(r))
-      inside--
-    }, { timeoutMs: 20_000, onTakeover: (m) => told.push(m) })))
+    await Promise.all(
+      Array.from({ length: 30 }, () =>
+        withLock(
+          lock,
+          async () => {
+            most = Math.max(most, ++inside)
+            await new Promise((r) => setImmediate(r))
+            inside--
+          },
+          { timeoutMs: 20_000, onTakeover: (m) => told.push(m) },
+        ),
+      ),
+    )
     expect([most, told]).toEqual([1, []])
     expect(await readdir(dir)).toEqual([])
   })
@@ -191,6 +212,9 @@ describe('a lock that cannot be written (#12)', () => {
 
   it('a read-only dir: "read-only file system"', async () => {
     const mnt = await mounted('ro', false)
-    await expect(withLock(join(mnt, '.lock'), async () => 1)).rejects.toMatchObject({ exitCode: 2, message: `cannot take the lock ${join(mnt, '.lock')}: read-only file system` })
+    await expect(withLock(join(mnt, '.lock'), async () => 1)).rejects.toMatchObject({
+      exitCode: 2,
+      message: `cannot take the lock ${join(mnt, '.lock')}: read-only file system`,
+    })
   })
 })

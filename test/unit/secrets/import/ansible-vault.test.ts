@@ -8,14 +8,22 @@ import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { VaultError } from '../../../../cli/errors.js'
 import { Fingerprinter } from '../../../../cli/secrets/secret.js'
-import { decryptAnsibleVault, encryptAnsibleVault, isAnsibleVault, parseEnvelope } from '../../../../cli/secrets/import/ansible-vault.js'
+import {
+  decryptAnsibleVault,
+  encryptAnsibleVault,
+  isAnsibleVault,
+  parseEnvelope,
+} from '../../../../cli/secrets/import/ansible-vault.js'
 import { parseVarsFile } from '../../../../cli/secrets/import/ansible-vault-yaml.js'
 import { stripAnsible } from '../../../../cli/secrets/password.js'
 
 const DIR = resolve(import.meta.dirname, '../../../fixtures/ansible-vault')
 const fp = Fingerprinter.ephemeral()
 const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
-  files: Record<string, { plain: string; vault: string; password_file: string; vault_id: string | null; header: string }>
+  files: Record<
+    string,
+    { plain: string; vault: string; password_file: string; vault_id: string | null; header: string }
+  >
 }
 const password = (file: string) => fp.secret(stripAnsible(readFileSync(join(DIR, file), 'utf8')))
 const vault = (name: string) => readFileSync(join(DIR, name), 'latin1')
@@ -65,19 +73,25 @@ describe('ansible-vault files made by the real tool (#4)', () => {
       const line = lines[row] as string
       const flipped = [...lines]
       flipped[row] = line.slice(0, 7) + (line[7] === '3' ? '6' : '3') + line.slice(8)
-      expect(() => decryptAnsibleVault(flipped.join('\n'), password('password.txt'), 'f'), `row ${row}`).toThrow(VaultError)
+      expect(() => decryptAnsibleVault(flipped.join('\n'), password('password.txt'), 'f'), `row ${row}`).toThrow(
+        VaultError,
+      )
     }
   })
 
   it('refuses a truncated file', () => {
     const text = vault('multiline.vault')
     for (const cut of [30, text.length / 2, text.length - 10]) {
-      expect(() => decryptAnsibleVault(text.slice(0, Math.floor(cut)), password('password.txt'), 'f')).toThrow(VaultError)
+      expect(() => decryptAnsibleVault(text.slice(0, Math.floor(cut)), password('password.txt'), 'f')).toThrow(
+        VaultError,
+      )
     }
   })
 
   it('refuses unknown versions and ciphers', () => {
-    expect(() => parseEnvelope('$ANSIBLE_VAULT;1.0;AES\nabcd\n', 'f')).toThrow(/unsupported ansible-vault format version/)
+    expect(() => parseEnvelope('$ANSIBLE_VAULT;1.0;AES\nabcd\n', 'f')).toThrow(
+      /unsupported ansible-vault format version/,
+    )
     expect(() => parseEnvelope('$ANSIBLE_VAULT;1.1;AES\nabcd\n', 'f')).toThrow(/cipher/)
   })
 
@@ -95,7 +109,12 @@ describe('ansible-vault files made by the real tool (#4)', () => {
       const real = vault(f.vault)
       const inner = Buffer.from(parseEnvelope(real, f.vault).body, 'hex').toString('latin1')
       const salt = Buffer.from(inner.split('\n')[0] as string, 'hex')
-      const ours = encryptAnsibleVault(readFileSync(join(DIR, f.plain)), password(f.password_file), f.vault_id ?? undefined, salt)
+      const ours = encryptAnsibleVault(
+        readFileSync(join(DIR, f.plain)),
+        password(f.password_file),
+        f.vault_id ?? undefined,
+        salt,
+      )
       expect(ours, f.vault).toBe(real)
     }
   })
@@ -106,7 +125,10 @@ describe('inline !vault values in YAML (#4)', () => {
 
   it('decrypts every value of inline.yml to exactly what ansible sees (two vault-ids, two passwords)', async () => {
     const text = readFileSync(join(DIR, 'inline.yml'), 'utf8')
-    const vars = await parseVarsFile(text, 'inline.yml', fp, async () => [password('password.txt'), password('password-prod.txt')])
+    const vars = await parseVarsFile(text, 'inline.yml', fp, async () => [
+      password('password.txt'),
+      password('password-prod.txt'),
+    ])
     expect(Object.fromEntries(vars.map((v) => [v.key, v.value.reveal()]))).toEqual(want)
     expect(vars.find((v) => v.key === 'api_token')?.vaultId).toBe('prod')
     expect(vars.filter((v) => !v.vaulted).map((v) => v.key)).toEqual(['db_user', 'plain_port'])
@@ -114,13 +136,19 @@ describe('inline !vault values in YAML (#4)', () => {
 
   it('names file:line:col of an inline value no password opens', async () => {
     const text = readFileSync(join(DIR, 'inline.yml'), 'utf8')
-    await expect(parseVarsFile(text, 'inline.yml', fp, async () => [password('password.txt')])).rejects.toThrow(/^wrong vault password or corrupted file: inline\.yml:12:1: api_token$/)
-    await expect(parseVarsFile(text, 'inline.yml', fp, async () => [password('password-wrong.txt')])).rejects.toThrow(/^wrong vault password or corrupted file: inline\.yml:4:1: db_password$/)
+    await expect(parseVarsFile(text, 'inline.yml', fp, async () => [password('password.txt')])).rejects.toThrow(
+      /^wrong vault password or corrupted file: inline\.yml:12:1: api_token$/,
+    )
+    await expect(parseVarsFile(text, 'inline.yml', fp, async () => [password('password-wrong.txt')])).rejects.toThrow(
+      /^wrong vault password or corrupted file: inline\.yml:4:1: db_password$/,
+    )
   })
 
   it('refuses nested values and bad YAML without quoting them', async () => {
     const pw = async () => [fp.secret('x')]
-    await expect(parseVarsFile('a: {b: hunter22}\n', 'v.yml', fp, pw)).rejects.toThrow(/^v\.yml:1:1: a: only plain values/)
+    await expect(parseVarsFile('a: {b: hunter22}\n', 'v.yml', fp, pw)).rejects.toThrow(
+      /^v\.yml:1:1: a: only plain values/,
+    )
     const err = await parseVarsFile('a: [hunter22\n', 'v.yml', fp, pw).catch((e: Error) => e)
     expect(String(err)).toMatch(/v\.yml:\d+:\d+: invalid YAML/)
     expect(String(err)).not.toMatch(/hunter22/)
