@@ -73,9 +73,10 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
       )
     case 'view':
       return view(ctx, files, args, io)
-    case 'edit':
+    case 'edit': {
       const edit = (text: Secret, fileName: string) => editSecretText(text, ctx.fp, { env: ctx.env, fileName })
       return printChanges([await editBundle(ctx, one(files, 'edit'), edit)], args, io)
+    }
     case 'encrypt':
     case 'import':
       return importFiles(ctx, files, args, io)

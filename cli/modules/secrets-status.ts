@@ -8,7 +8,7 @@ import { posix } from 'node:path'
 import { z } from 'zod'
 import { newestBackupSh } from '../audit/scan.js'
 import { backupVerdict } from '../audit/state-checks.js'
-import { type NewestBackup } from '../audit/types.js'
+import type { NewestBackup } from '../audit/types.js'
 import type { Module } from './types.js'
 import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 

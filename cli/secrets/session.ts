@@ -27,7 +27,7 @@ import { openerFor, planFor, verifyPassword, type AccessContext } from './access
 import type { VaultContext } from './store-actions.js'
 import { readPublicKeyFile, RECIPIENTS_DIR } from './keys.js'
 import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
-import { SecretStore, type BundleMeta, type StoreSnapshot } from './store.js'
+import type { SecretStore, BundleMeta, StoreSnapshot } from './store.js'
 import { sealForHost } from './crypto.js'
 import { bundleValues, renderEnv, setKey, type Bundle } from './bundle.js'
 import type { BundleSpec, Manifest } from './manifest.js'

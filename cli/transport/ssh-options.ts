@@ -298,7 +298,7 @@ function parseSeconds(v: Valued | undefined, name: string, bad: (what: string) =
 
 /** parseJumpHost reads one hop: `[user@]host[:port]`, `[user@][v6addr]:port` or `ssh://…`. */
 export function parseJumpHost(text: string): JumpHost {
-  const m = /^(?:ssh:\/\/)?(?:([^@\s]+)@)?(\[[^\]\s]+\]|[^:@/\s\[\]]+)(?::(\d+))?\/?$/.exec(text.trim())
+  const m = /^(?:ssh:\/\/)?(?:([^@\s]+)@)?(\[[^\]\s]+\]|[^:@/\s[\]]+)(?::(\d+))?\/?$/.exec(text.trim())
   if (!m) throw new Error(`bad jump host '${text}'`)
   const jump: JumpHost = { host: (m[2] as string).replace(/^\[|\]$/g, '') }
   if (m[1] !== undefined) jump.user = m[1]

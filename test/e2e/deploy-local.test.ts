@@ -47,6 +47,6 @@ describe('deploy on the local connection (#5)', () => {
   it('refuses an unknown --bundle with the known ones, exit 2', async () => {
     const r = await cli(['deploy', '--bundle', 'nope'])
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/^manage-secrets: error: no bundle nope in .*manifest\.yml\n  hint: bundles: app\n$/)
+    expect(r.stderr).toMatch(/^manage-secrets: error: no bundle nope in .*manifest\.yml\n {2}hint: bundles: app\n$/)
   })
 })
