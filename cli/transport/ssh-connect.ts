@@ -17,7 +17,7 @@
  * event, which ssh2 also emits for non-fatal agent failures, and its exec helpers trim output,
  * throw on stderr, or `cd` without checking.
  */
-import { open as openFile } from 'node:fs/promises'
+import { type FileHandle, open as openFile } from 'node:fs/promises'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import ssh2 from 'ssh2'
@@ -116,7 +116,7 @@ interface Identities {
 async function loadIdentities(o: SshOptions): Promise<Identities> {
   const found: Identities = { keys: [], skipped: [], encrypted: false }
   for (const file of o.identityFiles) {
-    let fh
+    let fh: FileHandle
     try {
       fh = await openFile(file, 'r')
     } catch (err) {

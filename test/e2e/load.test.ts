@@ -535,7 +535,7 @@ function signalled(tail: string[], sig: NodeJS.Signals): Promise<{ code: number 
     child.on('error', fail)
     // a loader killed by the signal (not forwarding it) ends the test at once: its orphaned
     // child would keep stdout open and 'close' would wait for it
-    child.on('exit', (code, signal) => signal !== null && done({ code: null, stdout: `${stdout}killed by ${signal}` }))
+    child.on('exit', (_code, signal) => signal !== null && done({ code: null, stdout: `${stdout}killed by ${signal}` }))
     child.on('close', (code) => done({ code, stdout }))
   })
 }

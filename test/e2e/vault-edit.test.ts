@@ -11,7 +11,7 @@ import { copyFile, link, mkdir, mkdtemp, open, readdir, readFile, rm, stat, syml
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT, expectOneLineError, runCli, type CliResult } from '../helpers/cli.js'
+import { PROJECT, expectOneLineError, runCli } from '../helpers/cli.js'
 
 let root = ''
 let env: Record<string, string> = {}
@@ -65,7 +65,7 @@ describe('vault removes the plaintext of a killed edit (#12)', () => {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, ...kenv(), EDITOR: editor },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    const exited = new Promise((done) => cli.on('exit', (code, signal) => done(signal)))
+    const exited = new Promise((done) => cli.on('exit', (_code, signal) => done(signal)))
     let line = ''
     for (let i = 0; i < 300 && line === ''; i++) {
       line = (await readFile(ready, 'utf8').catch(() => '')).trim()

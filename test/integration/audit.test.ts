@@ -7,7 +7,7 @@
  * Each host's remote commands are counted by a ~/.bashrc inside the host (bash sources it for
  * every ssh command session): the audit is ONE command per host.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditDocument } from '../../cli/output/audit-report.js'

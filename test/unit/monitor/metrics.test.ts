@@ -52,8 +52,8 @@ async function parsed(): Promise<ParsedFamily[]> {
   return parseProm(await readFile(file, 'utf8'))
 }
 
-/** valueOf finds one sample's value, by family name (without prefix) and exact labels. */
-function valueOf(families: ParsedFamily[], name: string, labels: Record<string, string>): number | undefined {
+/** sampleOf finds one sample's value, by family name (without prefix) and exact labels. */
+function sampleOf(families: ParsedFamily[], name: string, labels: Record<string, string>): number | undefined {
   const family = families.find((f) => f.name === `manage_secrets_${name}`)
   const sample = family?.metrics.find(
     (m) => JSON.stringify(Object.entries(m.labels ?? {}).sort()) === JSON.stringify(Object.entries(labels).sort()),
@@ -85,18 +85,18 @@ describe('writeMetrics', () => {
       expect(f.help).not.toBe('')
     }
     const job = { job: 'audit' }
-    expect(valueOf(fams, 'last_run_timestamp_seconds', job)).toBe(T0.getTime() / 1000 + 2.5)
-    expect(valueOf(fams, 'last_success_timestamp_seconds', job)).toBe(T0.getTime() / 1000 + 2.5)
-    expect(valueOf(fams, 'last_run_duration_seconds', job)).toBe(2.5)
-    expect(valueOf(fams, 'last_run_exit_code', job)).toBe(6)
-    expect(valueOf(fams, 'last_run_success', job)).toBe(1)
-    expect(valueOf(fams, 'hosts', job)).toBe(3)
-    expect(valueOf(fams, 'hosts_unreachable', job)).toBe(1)
-    expect(valueOf(fams, 'hosts_failed', job)).toBe(2)
-    expect(valueOf(fams, 'bundles_due', job)).toBe(5)
-    expect(valueOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'critical' })).toBe(2)
-    expect(valueOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'low' })).toBe(5)
-    expect(valueOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'medium' })).toBe(0)
+    expect(sampleOf(fams, 'last_run_timestamp_seconds', job)).toBe(T0.getTime() / 1000 + 2.5)
+    expect(sampleOf(fams, 'last_success_timestamp_seconds', job)).toBe(T0.getTime() / 1000 + 2.5)
+    expect(sampleOf(fams, 'last_run_duration_seconds', job)).toBe(2.5)
+    expect(sampleOf(fams, 'last_run_exit_code', job)).toBe(6)
+    expect(sampleOf(fams, 'last_run_success', job)).toBe(1)
+    expect(sampleOf(fams, 'hosts', job)).toBe(3)
+    expect(sampleOf(fams, 'hosts_unreachable', job)).toBe(1)
+    expect(sampleOf(fams, 'hosts_failed', job)).toBe(2)
+    expect(sampleOf(fams, 'bundles_due', job)).toBe(5)
+    expect(sampleOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'critical' })).toBe(2)
+    expect(sampleOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'low' })).toBe(5)
+    expect(sampleOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'medium' })).toBe(0)
     expect(fams.find((f) => f.name === 'manage_secrets_findings')?.metrics).toHaveLength(8) // 2 hosts x 4 severities
   })
 
@@ -112,11 +112,11 @@ describe('writeMetrics', () => {
     await writeMetrics(file, summary({ job: 'rotate', command: 'rotate', exit: 0, bundles_due: 2 }))
     await writeMetrics(file, summary({ findings: [{ host: 'web2', severity: 'low', count: 3 }], duration_ms: 1000 }))
     const fams = await parsed()
-    expect(valueOf(fams, 'bundles_due', { job: 'rotate' })).toBe(2)
-    expect(valueOf(fams, 'last_run_duration_seconds', { job: 'rotate' })).toBe(2.5)
-    expect(valueOf(fams, 'last_run_duration_seconds', { job: 'audit' })).toBe(1)
-    expect(valueOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'high' })).toBeUndefined()
-    expect(valueOf(fams, 'findings', { job: 'audit', host: 'web2', severity: 'low' })).toBe(3)
+    expect(sampleOf(fams, 'bundles_due', { job: 'rotate' })).toBe(2)
+    expect(sampleOf(fams, 'last_run_duration_seconds', { job: 'rotate' })).toBe(2.5)
+    expect(sampleOf(fams, 'last_run_duration_seconds', { job: 'audit' })).toBe(1)
+    expect(sampleOf(fams, 'findings', { job: 'audit', host: 'web1', severity: 'high' })).toBeUndefined()
+    expect(sampleOf(fams, 'findings', { job: 'audit', host: 'web2', severity: 'low' })).toBe(3)
     const text = await readFile(file, 'utf8')
     expect(text.match(/^# TYPE manage_secrets_hosts gauge$/gm)).toHaveLength(1)
   })
@@ -136,11 +136,11 @@ describe('writeMetrics', () => {
     )
     await writeMetrics(file, summary({ job: 'rotate', ok: false, exit: 4 }))
     const fams = await parsed()
-    expect(valueOf(fams, 'last_success_timestamp_seconds', { job: 'audit' })).toBe(T0.getTime() / 1000 + 2.5)
-    expect(valueOf(fams, 'last_run_timestamp_seconds', { job: 'audit' })).toBe(later.getTime() / 1000 + 2.5)
-    expect(valueOf(fams, 'last_run_success', { job: 'audit' })).toBe(0)
-    expect(valueOf(fams, 'last_success_timestamp_seconds', { job: 'rotate' })).toBeUndefined()
-    expect(valueOf(fams, 'last_run_success', { job: 'rotate' })).toBe(0)
+    expect(sampleOf(fams, 'last_success_timestamp_seconds', { job: 'audit' })).toBe(T0.getTime() / 1000 + 2.5)
+    expect(sampleOf(fams, 'last_run_timestamp_seconds', { job: 'audit' })).toBe(later.getTime() / 1000 + 2.5)
+    expect(sampleOf(fams, 'last_run_success', { job: 'audit' })).toBe(0)
+    expect(sampleOf(fams, 'last_success_timestamp_seconds', { job: 'rotate' })).toBeUndefined()
+    expect(sampleOf(fams, 'last_run_success', { job: 'rotate' })).toBe(0)
   })
 
   it('escapes backslash, double quote and newline in label values, and reads them back', async () => {
@@ -152,8 +152,8 @@ describe('writeMetrics', () => {
     expect(text).toContain('job="we\\"ird\\\\job\\nname"')
     expect(text.split('\n').filter((l) => l.startsWith('manage_secrets_last_run_success'))).toHaveLength(2)
     const fams = await parsed()
-    expect(valueOf(fams, 'findings', { job, host, severity: 'medium' })).toBe(7)
-    expect(valueOf(fams, 'last_run_success', { job })).toBe(1)
+    expect(sampleOf(fams, 'findings', { job, host, severity: 'medium' })).toBe(7)
+    expect(sampleOf(fams, 'last_run_success', { job })).toBe(1)
   })
 
   it('creates the file 0644, replaces it atomically and leaves no temp or lock file', async () => {
@@ -178,7 +178,7 @@ describe('writeMetrics', () => {
     ])
     const text = await readFile(file, 'utf8')
     expect(text).not.toContain('node_foo')
-    expect(valueOf(await parsed(), 'last_run_success', { job: 'audit' })).toBe(1)
+    expect(sampleOf(await parsed(), 'last_run_success', { job: 'audit' })).toBe(1)
   })
 
   it('never writes the message, argv or host names of failures (no secret value)', async () => {

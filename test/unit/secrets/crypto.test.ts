@@ -39,7 +39,7 @@ function armor(bin: Buffer): string {
 /** flip changes one base64 character of the armoured body, on body line `row`. */
 function flip(armored: string, row: number): string {
   const lines = armored.split('\n')
-  const start = lines.findIndex((l) => l === '') + 1
+  const start = lines.indexOf('') + 1
   const i = start + row
   const l = lines[i] as string
   lines[i] = l.slice(0, 5) + (l[5] === 'A' ? 'B' : 'A') + l.slice(6)
