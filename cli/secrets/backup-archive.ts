@@ -1,0 +1,115 @@
+/**
+ * backup-archive.ts — checks a host's backup archive on the control node before anything
+ * reads it back or sends it anywhere (#17: `backup --fetch`, `restore --from-control`), with
+ * the `tar` package, without unpacking it.
+ *
+ * Rules enforced here:
+ * - the archive's sha256 must be the one recorded when it was made (the journal's backup
+ *   line), when the caller has one: a copy altered since is refused;
+ * - every member is a regular file or a directory (no symlink, hard link, device or fifo),
+ *   under the one top directory the backup was made of (`<base>/…`), with a normal relative
+ *   path: no `..`, no absolute path, no empty segment;
+ * - the members and their sizes are bounded (a crafted archive must not exhaust the control
+ *   node): at most `maxMembers` members and `maxBytes` unpacked bytes;
+ * - a refusal is one `HostError`-free `UserError` line naming the archive and the member
+ *   (escaped), never file content.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { posix } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Parser, type ReadEntry } from 'tar'
+import { Exit, UserError } from '../errors.js'
+import { escapeControl } from '../util/escape.js'
+
+/** ArchiveMember is one member of a checked archive. */
+export interface ArchiveMember {
+  path: string
+  type: 'file' | 'dir'
+  size: number
+  mode: number
+}
+
+/** ArchiveCheck is what a checked archive holds. */
+export interface ArchiveCheck {
+  sha256: string
+  /** the top directory every member is under */
+  base: string
+  members: ArchiveMember[]
+  bytes: number
+}
+
+/** ArchiveCheckOptions bound and anchor a check. */
+export interface ArchiveCheckOptions {
+  /** the sha256 recorded when the archive was made; a different archive is refused */
+  expectSha256?: string
+  /** the name of the tree's top directory (the secrets dir's basename); any top is taken if unset */
+  base?: string
+  maxMembers?: number
+  maxBytes?: number
+}
+
+const MAX_MEMBERS = 100_000
+const MAX_BYTES = 1024 * 1024 * 1024
+
+/** checkArchive reads `file` once (sha256 and tar listing) and returns its members, or throws one line saying why not. */
+export async function checkArchive(file: string, opts: ArchiveCheckOptions = {}): Promise<ArchiveCheck> {
+  const refuse = (why: string) => new UserError(`${file}: ${why}: refused, nothing sent`, Exit.HostFailed)
+  const hash = createHash('sha256')
+  const members: ArchiveMember[] = []
+  let bytes = 0
+  let problem: string | undefined
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      problem ??= memberProblem(entry, opts.base ?? topOf(entry.path))
+      if (!problem) {
+        const type = entry.type === 'Directory' ? 'dir' : 'file'
+        members.push({
+          path: posix.normalize(entry.path).replace(/\/$/, ''),
+          type,
+          size: entry.size,
+          mode: entry.mode ?? 0,
+        })
+        bytes += entry.size
+        if (members.length > (opts.maxMembers ?? MAX_MEMBERS)) problem = 'too many members'
+        if (bytes > (opts.maxBytes ?? MAX_BYTES)) problem = 'too large once unpacked'
+      }
+      entry.resume()
+    },
+  })
+  parser.on('warn', (_code: string, message: string | Error) => {
+    problem ??= `not a readable archive (${typeof message === 'string' ? message : message.message})`
+  })
+  const source = createReadStream(file)
+  source.on('data', (chunk) => hash.update(chunk))
+  try {
+    await pipeline(source, parser)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${file}: no such file`, Exit.Usage)
+    throw refuse('not a readable gzip tar archive (truncated or corrupted)')
+  }
+  const sha256 = hash.digest('hex')
+  if (opts.expectSha256 !== undefined && sha256 !== opts.expectSha256)
+    throw refuse('its sha256 is not the one recorded when the backup was made (altered since)')
+  if (problem) throw refuse(problem)
+  if (members.length === 0) throw refuse('an empty archive')
+  return { sha256, base: topOf(members[0]?.path ?? ''), members, bytes }
+}
+
+function topOf(path: string): string {
+  return path.split('/')[0] ?? ''
+}
+
+/** memberProblem says why a member may not be restored, or undefined when it may. */
+function memberProblem(entry: ReadEntry, base: string): string | undefined {
+  const shown = escapeControl(entry.path)
+  if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'Directory')
+    return `member ${shown} is a ${entry.type === 'SymbolicLink' ? 'symbolic link' : entry.type === 'Link' ? 'hard link' : entry.type}, not a regular file or directory`
+  const path = entry.path.replace(/\/$/, '')
+  const segments = path.split('/')
+  if (path.startsWith('/') || segments.some((s) => s === '..' || s === '.' || s === ''))
+    return `member ${shown} has a path outside the tree`
+  if (segments[0] !== base) return `member ${shown} is not under ${escapeControl(base)}/`
+  return undefined
+}
