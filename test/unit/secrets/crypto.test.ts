@@ -187,4 +187,19 @@ describe('recipient mode (#4)', () => {
     const byPw = await sealForHost(fp.secret('A=1\n'), { password: pw })
     expect((await unseal(byPw, { passwords: [pw] }, fp, 'h')).reveal()).toBe('A=1\n')
   })
+
+  it("derives a host copy's key with the cheap iterated S2K in the same AEAD message (#14); a wrong password still fails", async () => {
+    const hostPw = fp.secret('q'.repeat(43))
+    const copy = await sealForHost(fp.secret('A=1\n'), { password: hostPw })
+    const msg = await openpgp.readMessage({ armoredMessage: copy })
+    const [skesk, seipd] = msg.packets as unknown as [
+      { version: number; s2k: { type: string; c: number } },
+      { version: number },
+    ]
+    expect(skesk.version).toBe(6)
+    expect(skesk.s2k).toMatchObject({ type: 'iterated', c: 0 })
+    expect(seipd.version).toBe(2)
+    expect((await unseal(copy, { passwords: [hostPw] }, fp, 'h')).reveal()).toBe('A=1\n')
+    await failure(unseal(copy, { passwords: [fp.secret('r'.repeat(43))] }, fp, 'h'))
+  })
 })
