@@ -6,11 +6,13 @@
  * it, the next deploy or rotate pushes the store's values again, and this says so. `--from`
  * takes a backup's stamp in either form (backup-files.ts) or a prefix of one; a prefix that
  * names several backups of a host is a usage error listing them, found before any host changes
- * (a compare-only pass first).
+ * (a compare-only pass first). Each host's restore is found by its module, `secrets_restore`
+ * (secrets/rotate/steps.ts `restoredOf`), never by a task's name.
  */
 import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
 import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
+import { restoredOf } from '../secrets/rotate/steps.js'
 import { UsageError } from '../errors.js'
 import { BACKUP_STAMP, STAMP_PREFIX } from '../util/backup-names.js'
 import { loadPlaybook } from '../playbook/load.js'
@@ -25,13 +27,12 @@ export interface RestoreArgs extends SecretsArgs {
 }
 
 const PATH = /^\/.+\.tar\.gz$/
-const TASK = 'restore the secrets tree'
 
 /** refuseAmbiguous throws the usage error for a `--from` prefix that names several backups of a host. */
 function refuseAmbiguous(from: string, results: Map<string, Captured[]>): void {
   const hosts = [...results].flatMap(([host, rs]) => {
-    const names = rs.find((x) => x.task === TASK)?.result.ambiguous
-    return Array.isArray(names) ? [`${host}: ${names.join(', ')}`] : []
+    const names = restoredOf(rs)?.ambiguous
+    return names ? [`${host}: ${names.join(', ')}`] : []
   })
   if (hosts.length > 0)
     throw new UsageError(`--from ${from} names several backups (${hosts.join('; ')})`, [
@@ -45,7 +46,9 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
   const prefix = args.from !== 'latest' && !PATH.test(args.from) && !BACKUP_STAMP.test(args.from)
   if (prefix && !STAMP_PREFIX.test(args.from)) {
     throw new UsageError(
-      `--from ${args.from}: give a backup's UTC timestamp (20261201T150203.123Z-3f9a, or 20261125T030000Z for older ones) or a unique prefix of it from the day on (20261201T15), latest, or an absolute path to a .tar.gz on the host`,
+      `--from ${args.from}: give a backup's UTC timestamp (20261201T150203.123Z-3f9a, or 20261125T030000Z ` +
+        'for older ones) or a unique prefix of it from the day on (20261201T15), latest, ' +
+        'or an absolute path to a .tar.gz on the host',
     )
   }
   const pb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
@@ -64,22 +67,20 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
       if (prefix && args.check) refuseAmbiguous(args.from, taken)
       const restored: Record<string, { archive: string; files: string[]; bundles: string[] }> = {}
       for (const [host, results] of taken) {
-        const r = results.find((x) => x.task === TASK)?.result
-        if (!r || typeof r.archive !== 'string') continue
-        restored[host] = {
-          archive: r.archive,
-          files: (r.restored as string[]) ?? [],
-          bundles: (r.bundles as string[]) ?? [],
-        }
+        const r = restoredOf(results)
+        if (r?.archive === undefined) continue
+        restored[host] = { archive: r.archive, files: r.restored, bundles: r.bundles }
         io.journal?.host(host, {
           result: outcomeOf(results).status,
           backup: r.archive,
           ...(restored[host].bundles.length > 0 ? { bundles: restored[host].bundles } : {}),
         })
-        if (!args.check && Array.isArray(r.bundles) && r.bundles.length > 0) {
+        if (!args.check && r.bundles.length > 0) {
           capture.emit({
             kind: 'warning',
-            msg: `${host}: restored ${r.bundles.join(', ')}; where they differ from the store, the next deploy or rotate pushes the store's values again`,
+            msg:
+              `${host}: restored ${r.bundles.join(', ')}; where they differ from the store, ` +
+              "the next deploy or rotate pushes the store's values again",
           })
         }
       }

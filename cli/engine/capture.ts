@@ -3,10 +3,16 @@
  * commands that run a playbook in steps and act on what each step did (rotate, restore). The
  * recap of each step is held back: `finish()` emits one recap of all steps added up.
  */
-import { emptyStats, type EngineEvent, type HostStats, type Reporter } from './events.js'
+import { emptyStats, MODULE_OF, type EngineEvent, type HostStats, type Reporter } from './events.js'
 
-/** Captured is one task result on one host, as the engine reported it (already redacted). */
-export type Captured = Omit<Extract<EngineEvent, { kind: 'host-result' }>, 'kind'>
+/**
+ * Captured is one task result on one host, as the engine reported it (already redacted), with
+ * the module that produced it (absent when the host could not be reached): what a step's
+ * results are found by.
+ */
+export type Captured = Omit<Extract<EngineEvent, { kind: 'host-result' }>, 'kind' | typeof MODULE_OF> & {
+  module?: string
+}
 
 /** CaptureReporter forwards events to `inner` and remembers results by host. */
 export class CaptureReporter implements Reporter {
@@ -24,9 +30,9 @@ export class CaptureReporter implements Reporter {
       return
     }
     if (e.kind === 'host-result') {
-      const { kind: _kind, ...rest } = e
+      const { kind: _kind, [MODULE_OF]: module, ...rest } = e
       const list = this.results.get(e.host) ?? []
-      list.push(rest)
+      list.push(module !== undefined ? { ...rest, module } : rest)
       this.results.set(e.host, list)
     }
     this.inner.emit(e)

@@ -18,6 +18,14 @@ export interface HostStats {
   unknown: number
 }
 
+/**
+ * MODULE_OF keys, on a `host-result` event, the module that produced it (`secret_bundle`, …;
+ * absent when the host could not be reached). A symbol, so no output shows it (JSON documents
+ * skip symbol keys): commands that act on a step's results find them by it, never by a task's
+ * display name (engine/capture.ts).
+ */
+export const MODULE_OF: unique symbol = Symbol('module')
+
 /** EngineEvent is every kind of event the engine emits. */
 export type EngineEvent =
   | { kind: 'play-start'; play: string; hosts: string[]; check: boolean }
@@ -32,6 +40,7 @@ export type EngineEvent =
       ignored?: boolean
       diff?: FileDiff[]
       result: Record<string, unknown>
+      [MODULE_OF]?: string
     }
   | { kind: 'handler-owed'; host: string; handler: string }
   | { kind: 'warning'; msg: string }

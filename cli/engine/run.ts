@@ -22,7 +22,7 @@ import type { Play, Playbook, Task } from '../playbook/schema.js'
 import { evalCondition, type Scope } from '../playbook/template.js'
 import type { Connection } from '../transport/connection.js'
 import { ConnectionPool } from '../transport/open.js'
-import { emptyStats, type HostStats, type Reporter } from './events.js'
+import { emptyStats, MODULE_OF, type HostStats, type Reporter } from './events.js'
 import { batches, mapLimit, tagSelected } from './limit.js'
 import { OwedHandlers } from './owed.js'
 import { lazyScope, mentionsFacts } from './scope.js'
@@ -255,6 +255,7 @@ function report(
     ignored: o.ignored,
     diff: o.result.diff,
     result: o.result,
+    [MODULE_OF]: task.module,
   })
   if (Array.isArray(o.result.warnings))
     for (const w of o.result.warnings) run.opts.reporter.emit({ kind: 'warning', msg: String(w) })

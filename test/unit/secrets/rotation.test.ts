@@ -3,9 +3,9 @@
  * --hosts subset rule for shared bundles, and the plan diff `rotate --plan` refuses on.
  */
 import { describe, expect, it } from 'vitest'
-import { planDiff, type RotationPlan } from '../../../cli/commands/rotate-plan.js'
+import { planDiff, type RotationPlan } from '../../../cli/secrets/rotate/plan.js'
 import { parseManifest } from '../../../cli/secrets/manifest.js'
-import { keyVerdict, planBundles } from '../../../cli/secrets/rotation.js'
+import { keyVerdict, planBundles } from '../../../cli/secrets/rotate/plan.js'
 import type { BundleMeta } from '../../../cli/secrets/store.js'
 import { parseYaml } from '../../../cli/config/yaml.js'
 
