@@ -11,7 +11,8 @@
  */
 import type { Argv, Options, PositionalOptions } from 'yargs'
 import { ALL_GLOBALS, GLOBAL_OPTIONS } from './commands/globals.js'
-import { COMMANDS, type CommandSpec } from './commands/registry.js'
+import { COMMANDS } from './commands/registry.js'
+import type { CommandSpec } from './commands/spec.js'
 
 export const EPILOGUE = `Exit codes: 0 ok, 1 internal error, 2 usage or invalid input, 3 vault (password, key or
 ciphertext), 4 a host failed, 5 a host unreachable, 6 audit findings at or above --fail-on,
@@ -245,6 +246,17 @@ export function commandOf(argv: readonly string[]): string | undefined {
     if (a === '--') return undefined
     if (VALUED.has(a)) i++
     else if (!a.startsWith('-')) return COMMANDS.some((s) => s.command.split(' ')[0] === a) ? a : undefined
+  }
+  return undefined
+}
+
+/** typedCommand is the first word of `argv` that is no option nor an option's value: the command as typed. */
+export function typedCommand(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') return undefined
+    if (VALUED.has(a)) i++
+    else if (!a.startsWith('-')) return a
   }
   return undefined
 }

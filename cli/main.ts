@@ -4,32 +4,53 @@
  * Rules enforced here:
  * - one catch: a `UserError` prints `manage-secrets: error: …` and `hint: …` lines to stderr
  *   with no stack; anything else is an internal error (exit 1) printed with its stack;
- * - `process.exitCode` is set, `process.exit()` is never called (pending writes finish);
+ * - `process.exitCode` is set and the event loop drains (pending writes finish). `process.exit()`
+ *   is called in exactly two places, both where draining is wrong: Ctrl-C (exit 130 at once —
+ *   the run's SSH connections, timers and child processes would keep the loop alive, and
+ *   stopping now is what Ctrl-C asks; the `exit` handlers still run: withLock releases its lock,
+ *   vault edit removes its plaintext) and a closed stdout (EPIPE: every later write would fail
+ *   again, nobody reads the rest);
+ * - each run gets its own context (commands/types.ts `CommandIo`): the clock, the warning line,
+ *   the interrupt notes; nothing here is module-level state;
  * - colour only on a TTY, never with `NO_COLOR` or `--no-color`; `--color` forces it;
  * - a stale lock taken over during a command is one `manage-secrets: warning:` line on stderr,
  *   also kept in the journal's run line.
  */
 import { Chalk } from 'chalk'
 import yargs, { type Argv } from 'yargs'
-import { COMMANDS, type CommandSpec } from './commands/registry.js'
+import { COMMANDS } from './commands/registry.js'
+import type { CommandSpec } from './commands/spec.js'
 import type { CommandIo, GlobalArgs } from './commands/types.js'
 import { GLOBAL_OPTIONS } from './commands/globals.js'
-import { Exit, interruptNotes, UsageError, UserError } from './errors.js'
-import { closestOption, commandOf, EPILOGUE, helpRequest, helpWidth, optionNames, renderHelp } from './help.js'
+import { systemClock } from './context.js'
+import { Exit, interruptNotes as legacyInterruptNotes, UsageError, UserError } from './errors.js'
+import {
+  closestOption,
+  commandOf,
+  EPILOGUE,
+  helpRequest,
+  helpWidth,
+  optionNames,
+  renderHelp,
+  typedCommand,
+} from './help.js'
 import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
-import { lockTakeovers } from './util/secure-write.js'
 
 /** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
+  // this run's notes, handed to the command on its io (errors.ts's legacy set until rotate.ts uses io)
+  const interruptNotes = new Set<string>()
   const onSigint = (): void => {
     process.stderr.write('manage-secrets: interrupted\n')
-    for (const note of interruptNotes) process.stderr.write(`hint: ${note}\n`)
+    for (const note of new Set([...interruptNotes, ...legacyInterruptNotes])) process.stderr.write(`hint: ${note}\n`)
+    // the one exit on a signal: see the header
     process.exit(Exit.Interrupted)
   }
   process.once('SIGINT', onSigint)
   // a closed pipe (`manage-secrets … | head`) is not an error worth a stack trace
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    // the other exit: see the header
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
   })
   let verbose = 0
@@ -45,28 +66,17 @@ export async function main(argv: string[]): Promise<void> {
     const cli = buildCli(argv, async (spec, args) => {
       verbose = args.verbose
       const mod = await spec.load()
-      const journal = journaled(spec, args)
-        ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args))
-        : undefined
-      const onTakeover = (msg: string): void => {
-        process.stderr.write(`manage-secrets: warning: ${msg}\n`)
-        journal?.warn(msg)
-      }
-      lockTakeovers.add(onTakeover)
+      const io = makeIo(args, spec, interruptNotes)
       try {
-        try {
-          code = await mod.run(args as never, makeIo(args, journal))
-        } catch (err) {
-          const exit = err instanceof UserError ? err.exitCode : Exit.Internal
-          await finishJournal(journal, exit, err)
-          await monitor(journal, args, exit, err)
-          throw err
-        }
-        await finishJournal(journal, code)
-        await monitor(journal, args, code)
-      } finally {
-        lockTakeovers.delete(onTakeover)
+        code = await mod.run(args as never, io)
+      } catch (err) {
+        const exit = err instanceof UserError ? err.exitCode : Exit.Internal
+        await finishJournal(io.journal, exit, err)
+        await monitor(io, args, exit, err)
+        throw err
       }
+      await finishJournal(io.journal, code)
+      await monitor(io, args, code)
     })
     await cli.parseAsync()
     process.exitCode = code
@@ -149,7 +159,10 @@ function usageError(msg: string, argv: readonly string[] = []): UsageError {
   }
   const suggestion = /^Did you mean (.+)\?$/.exec(msg.trim())
   if (suggestion)
-    return new UsageError('unknown command', [`did you mean '${suggestion[1]}'?`, 'see: manage-secrets --help'])
+    return new UsageError(`unknown command${typedCommand(argv) ? ` '${typedCommand(argv)}'` : ''}`, [
+      `did you mean '${suggestion[1]}'?`,
+      'see: manage-secrets --help',
+    ])
   const command = commandOf(argv)
   const seeHelp = `see: manage-secrets ${command ? `${command} ` : ''}--help`
   const missing = /^Missing required arguments?: (.+)$/.exec(msg.trim())
@@ -192,12 +205,8 @@ async function finishJournal(journal: RunRecorder | undefined, exit: number, err
  * monitor writes `--metrics-file` and runs `--alert-command` for a cron job: metrics after
  * every run, the hook when it failed or found something at or above `--fail-on`.
  */
-async function monitor(
-  journal: RunRecorder | undefined,
-  args: Record<string, unknown>,
-  exit: number,
-  err?: unknown,
-): Promise<void> {
+async function monitor(io: CommandIo, args: Record<string, unknown>, exit: number, err?: unknown): Promise<void> {
+  const journal = io.journal
   const metricsFile = args.metricsFile as string | undefined
   const alertCommand = args.alertCommand as string | undefined
   if (!journal || (!metricsFile && !alertCommand)) return
@@ -205,7 +214,7 @@ async function monitor(
   const { runAlert, shouldAlert } = await import('./monitor/alert.js')
   const summary = journal.summary(exit, (args.jobName as string | undefined) ?? journal.command, err)
   if (metricsFile) {
-    const r = await writeMetrics(metricsFile, summary).catch((e: unknown) => ({
+    const r = await writeMetrics(metricsFile, summary, io.warn).catch((e: unknown) => ({
       warnings: [e instanceof Error ? e.message : String(e)],
     }))
     for (const w of r.warnings) process.stderr.write(`[WARNING]: metrics: ${w}\n`)
@@ -224,16 +233,32 @@ async function monitor(
   }
 }
 
-function makeIo(args: GlobalArgs, journal?: RunRecorder): CommandIo {
+/**
+ * makeIo builds one run's context: the process edges, the wall clock, the journal (for the
+ * commands that keep one), the warning line (stderr and the journal's run line) and the
+ * interrupt notes Ctrl-C prints.
+ */
+function makeIo(args: GlobalArgs & Record<string, unknown>, spec: CommandSpec, interruptNotes: Set<string>): CommandIo {
   const env = process.env
   const tty = process.stdout.isTTY === true
   const wanted = args.color ?? (tty && env.NO_COLOR === undefined && env.TERM !== 'dumb')
+  const warnLine = (msg: string): void => void process.stderr.write(`manage-secrets: warning: ${msg}\n`)
+  const clock = systemClock
+  const journal = journaled(spec, args)
+    ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args), { clock, onTakeover: warnLine })
+    : undefined
   return {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     env,
     cwd: process.cwd(),
     colors: new Chalk({ level: wanted ? 1 : 0 }),
+    clock,
+    warn: (msg) => {
+      warnLine(msg)
+      journal?.warn(msg)
+    },
+    interruptNotes,
     ...(journal ? { journal } : {}),
   }
 }

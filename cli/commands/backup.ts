@@ -15,7 +15,9 @@ import type { CommandIo } from './types.js'
 export async function run(args: PlaybookArgs & { fetch: boolean }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'backup.yml'))
   return runWithInventory(args, io, (opts) =>
-    args.check ? backup(opts) : withRunLock(opts.stateDir as string, 'backup', () => backup(opts)),
+    args.check
+      ? backup(opts)
+      : withRunLock(opts.stateDir as string, 'backup', () => backup(opts), { onTakeover: io.warn }),
   )
   async function backup(opts: RunOptions): Promise<RunSummary> {
     const withStore = await secretsIfAny(args, io, opts)

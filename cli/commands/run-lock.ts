@@ -3,8 +3,8 @@
  * deploy, rotate, backup, restore, and the scheduler's jobs. Two of them never run at once
  * for one state dir, also across processes and users: a second run fails at once (exit 2)
  * naming the holder, and the scheduler counts it as skipped. A lock left by a dead process, or
- * empty, malformed or unreadable, is taken over with one warning (secure-write.ts; main.ts
- * prints it and the journal's run line keeps it); a state dir where no lock can be written is
+ * empty, malformed or unreadable, is taken over with one warning (secure-write.ts; the caller's
+ * `onTakeover`, a command's `io.warn`, prints it and the journal's run line keeps it); a state dir where no lock can be written is
  * a usage error naming it and why (exit 2), never a lock left behind.
  */
 import { readFile } from 'node:fs/promises'
@@ -18,18 +18,30 @@ export const RUN_LOCK = 'run.lock'
 /** HELD_LOCK_ENV hands a held run lock to a child: `schedule run` holds it while its job runs. */
 export const HELD_LOCK_ENV = 'MANAGE_SECRETS_HELD_RUN_LOCK'
 
+/** RunLockOptions tune `withRunLock`. */
+export interface RunLockOptions {
+  /** the environment that may carry a held lock (default: this process's) */
+  env?: NodeJS.ProcessEnv
+  /** the exact lock file content to write (the scheduler hands it to its child) */
+  token?: string
+  /** hears a stale lock taken over: the command's `io.warn` */
+  onTakeover?: (msg: string) => void
+}
+
 /**
  * withRunLock runs `fn` holding the state dir's run lock, or fails at once if another run
  * holds it. A child of the scheduler runs under its parent's lock: its environment carries
  * the exact content of the lock file (a 0600 file in a 0700 dir), and nothing else passes.
+ * Without `onTakeover` a takeover is still one `manage-secrets: warning:` line on stderr
+ * (not journaled): pass the command's `io.warn`.
  */
 export async function withRunLock<T>(
   stateDir: string,
   command: string,
   fn: () => Promise<T>,
-  env: NodeJS.ProcessEnv = process.env,
-  token?: string,
+  opts: RunLockOptions = {},
 ): Promise<T> {
+  const { env = process.env, token } = opts
   await ensurePrivateDir(stateDir).catch((err: unknown) => {
     throw lockWriteError(join(stateDir, RUN_LOCK), err)
   })
@@ -42,5 +54,6 @@ export async function withRunLock<T>(
     what: `manage-secrets (${stateDir})`,
     exit: Exit.Usage,
     hints: [`${command} waits for no one: run it again when the other run has finished`],
+    onTakeover: opts.onTakeover ?? ((msg) => void process.stderr.write(`manage-secrets: warning: ${msg}\n`)),
   })
 }

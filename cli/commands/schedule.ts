@@ -138,12 +138,17 @@ async function daemon(
 async function runJob(job: Job, signal: AbortSignal, args: ScheduleArgs, io: CommandIo): Promise<JobResult> {
   const inv = job.inventory ?? inventoryPath(args, io)
   const stateDir = stateDirOf(statSync(inv).isDirectory() ? inv : dirname(inv), io.env)
-  const token = lockToken(`schedule:${job.name}`)
+  const token = lockToken(`schedule:${job.name}`, io.clock)
   try {
-    return await withRunLock(stateDir, `schedule:${job.name}`, () => child(job, inv, token, signal, io), {}, token)
+    const run = () => child(job, inv, token, signal, io)
+    return await withRunLock(stateDir, `schedule:${job.name}`, run, { env: {}, token, onTakeover: io.warn })
   } catch (err) {
     if (!(err instanceof LockedError)) throw err
-    const rec = new RunRecorder('schedule', { job: job.name, command: job.command })
+    const rec = new RunRecorder(
+      'schedule',
+      { job: job.name, command: job.command },
+      { clock: io.clock, onTakeover: io.warn },
+    )
     rec.at(stateDir)
     await rec.finish(2, err)
     return { exit: 0, skipped: true, reason: err.message }

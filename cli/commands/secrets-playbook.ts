@@ -46,7 +46,7 @@ export const PLAYBOOKS = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: SecretsArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, `${name}.yml`))
   return runWithInventory(args, io, (opts) =>
-    args.check ? run(opts) : withRunLock(opts.stateDir as string, name, () => run(opts)),
+    args.check ? run(opts) : withRunLock(opts.stateDir as string, name, () => run(opts), { onTakeover: io.warn }),
   )
   async function run(opts: RunOptions): Promise<RunSummary> {
     const session = await openSession(args, io, opts)
@@ -71,7 +71,7 @@ export async function runSecretsPlaybook(name: 'setup' | 'deploy', args: Secrets
       return summary
     } finally {
       await session.flush()
-      if (session.hostsWithNewKeys.length > 0) await includeNewHostKeys(session, args, io)
+      if (session.hostsWithNewKeys.length > 0) await includeNewHostKeys(session, io)
     }
   }
 }
@@ -104,7 +104,7 @@ export async function journalWrites(session: SecretsSession, summary: RunSummary
  * includeNewHostKeys re-encrypts the store's bundles that target hosts whose key this run
  * recorded, so that in recipient mode every bundle stays encrypted to exactly its hosts.
  */
-async function includeNewHostKeys(session: SecretsSession, args: SecretsArgs, io: CommandIo): Promise<void> {
+async function includeNewHostKeys(session: SecretsSession, io: CommandIo): Promise<void> {
   const fresh = new Set(session.hostsWithNewKeys)
   const names: string[] = []
   for (const spec of Object.values(session.manifest.bundles)) {
@@ -130,7 +130,7 @@ export async function secretsIfAny(args: SecretsArgs, io: CommandIo, opts: RunOp
 /** openSession opens the inventory's secrets store for a run (fails with exit 2 when it has no manifest). */
 export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOptions): Promise<SecretsSession> {
   const fp = loadFingerprinter(io.env)
-  const store = SecretStore.forInventory(opts.inventory.dir, fp)
+  const store = SecretStore.forInventory(opts.inventory.dir, fp, io.clock)
   if (!statSync(join(store.dir, MANIFEST_FILE), { throwIfNoEntry: false })) {
     throw new ConfigError(`no secrets manifest at ${join(store.dir, MANIFEST_FILE)}`, [
       'declare the bundles there (see inventory/production/.secrets/manifest.yml), then: manage-secrets vault create',
@@ -140,6 +140,7 @@ export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOpt
   // the plaintext of an edit a kill interrupted does not wait for the next vault command
   await cleanEditLeftovers(io)
   store.onRecover = (line) => io.stderr(`manage-secrets: warning: ${line}\n`)
+  store.onTakeover = io.warn
   await checkIntegrity(store)
   const tty = terminalOf()
   const selector = new HostSelector(opts.inventory.inventory)

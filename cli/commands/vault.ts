@@ -132,7 +132,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
   const invPath = inventoryPath(args, io)
   const invDir = statSync(invPath).isDirectory() ? invPath : dirname(invPath)
   const fp = loadFingerprinter(io.env)
-  const store = SecretStore.forInventory(invDir, fp)
+  const store = SecretStore.forInventory(invDir, fp, io.clock)
   io.journal?.at(stateDirOf(invDir, io.env))
   const manifest = await manifestOrDefault(store.dir)
   const tty = terminalOf()
@@ -151,6 +151,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
       : undefined
   const selectHosts = once(async () => new HostSelector((await loadInventory(invPath)).inventory))
   store.onRecover = (line) => io.stderr(`manage-secrets: warning: ${line}\n`)
+  store.onTakeover = io.warn
   return {
     store,
     manifest,

@@ -5,10 +5,9 @@
  * `status`/`audit` find the last rotation, audit and backup (`lastOf`).
  *
  * Rules enforced here:
- * - names, never values: the schema is strict (no unknown fields), checked on every append and
- *   every read; key and bundle names must match the manifest's patterns, option values must be
- *   booleans, numbers or strings shorter than 256 characters. Callers pass option names and
- *   non-secret flags only, and build `message`/`reason` from redacted text;
+ * - names, never values: every entry is checked against the strict schema of entries.ts on every
+ *   append and every read. Callers pass option names and non-secret flags only, and build
+ *   `message`/`reason` from redacted text;
  * - the journal and its head are born 0600 in a 0700 state dir and never chmod'ed; a symlink
  *   (or anything but a regular file) in their place is refused, never followed (lstat, then
  *   O_NOFOLLOW);
@@ -23,16 +22,13 @@
  *   and its head. A head one block behind the file (a crash between the two writes) is no
  *   tampering.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { lstat, open, type FileHandle } from 'node:fs/promises'
-import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { Chalk, type ChalkInstance } from 'chalk'
 import { z } from 'zod'
-import { SEVERITIES } from '../audit/rules.js'
 import { Exit, UserError } from '../errors.js'
-import { BUNDLE_NAME, KEY_NAME } from '../secrets/manifest.js'
+import { EntrySchema, HEX64, type Entry, type JournalRecord, type RunEntry } from './entries.js'
 import { PRIVATE_FILE, ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
 
 /** JOURNAL_FILE is the journal's name in the state dir. */
@@ -43,76 +39,13 @@ const JOURNAL_LOCK = 'journal.lock'
 /** ZERO is the `prev` of the first line. */
 export const ZERO = '0'.repeat(64)
 const HASH_TAIL = /,"hash":"([0-9a-f]{64})"\}$/
-const HEX64 = /^[0-9a-f]{64}$/
 
-/** RESULTS are the outcomes a run or a host can have. */
-export const RESULTS = ['ok', 'failed', 'unreachable', 'findings', 'interrupted', 'skipped', 'error'] as const
-
-const short = z.string().max(255, 'must be shorter than 256 characters')
-const note = z.string().max(1000, 'must be at most 1000 characters')
-const hostName = z.string().regex(/^[^\s\x00-\x1f\x7f]{1,255}$/, 'must be a host name')
-const keyName = short.regex(KEY_NAME, 'must be a key name')
-const bundleName = short.regex(BUNDLE_NAME, 'must be a bundle name')
-const optionName = short.regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be an option name')
-const optionValue = z.union([z.boolean(), z.number(), short, z.array(short)])
-const base = {
-  id: z.string().regex(/^[0-9a-f]{8,64}$/, 'must be a hex run id'),
-  time: z.iso.datetime(),
-  command: z.string().regex(/^[a-z][a-z0-9_ -]{0,63}$/, 'must be a command name'),
-  result: z.enum(RESULTS),
-  findings: z.partialRecord(z.enum(SEVERITIES), z.number().int().min(0)).optional(),
-}
-
-const RunEntrySchema = z.strictObject({
-  kind: z.literal('run'),
-  ...base,
-  user: short.min(1),
-  control_host: short.min(1),
-  options: z.record(optionName, optionValue),
-  hosts: z.array(hostName),
-  bundles: z.array(bundleName),
-  keys: z.array(keyName),
-  exit: z.number().int().min(0).max(255),
-  duration_ms: z.number().min(0),
-  message: note.optional(),
-  /** what the run warned of that the journal keeps (a stale lock taken over, #12) */
-  warnings: z.array(note).max(10).optional(),
-})
-
-const HostEntrySchema = z.strictObject({
-  kind: z.literal('host'),
-  ...base,
-  host: hostName,
-  bundles: z.array(bundleName).optional(),
-  keys: z.array(keyName).optional(),
-  backup: z.string().max(4096).optional(),
-  /** the backup's sha256 as the host reported it right after verifying it (audit cross-checks it) */
-  backup_sha256: z.string().regex(HEX64).optional(),
-  reason: note.optional(),
-})
-
-const EntrySchema = z.discriminatedUnion('kind', [RunEntrySchema, HostEntrySchema])
 const LineSchema = z.looseObject({
   seq: z.number().int().min(1),
   prev: z.string().regex(HEX64),
   hash: z.string().regex(HEX64),
 })
 const HeadSchema = z.strictObject({ seq: z.number().int().min(0), hash: z.string().regex(HEX64) })
-
-/** RunResult is one of `RESULTS`. */
-export type RunResult = (typeof RESULTS)[number]
-/** RunEntry is one command run: who, where, what it touched (names only), how it ended. */
-export type RunEntry = z.infer<typeof RunEntrySchema>
-/** HostEntry is one host's outcome within a run (same `id` as its run entry). */
-export type HostEntry = z.infer<typeof HostEntrySchema>
-/** Entry is what callers append: a run entry or a host entry. */
-export type Entry = RunEntry | HostEntry
-/** JournalRecord is an entry as read back, with its line's sequence number. */
-export type JournalRecord = Entry & { seq: number }
-/** RunFields are what a command knows of its run; `runEntry` adds id, time, user and host. */
-export type RunFields = Omit<RunEntry, 'kind' | 'id' | 'time' | 'user' | 'control_host'>
-/** HostFields are what a command knows of one host's outcome; `hostEntry` adds id and time. */
-export type HostFields = Omit<HostEntry, 'kind' | 'id' | 'time'>
 
 /** ProblemKind is what `verifyJournal` found wrong with a line. */
 export type ProblemKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated' | 'malformed'
@@ -139,33 +72,18 @@ export interface ReadOptions {
   onInvalid?: (line: number, detail: string) => void
 }
 
-/** newRunId makes the random hex id that ties a run entry to its host entries. */
-export function newRunId(): string {
-  return randomBytes(8).toString('hex')
-}
-
-/** runEntry completes a run entry with its id, the time, the local user and the control host. */
-export function runEntry(id: string, fields: RunFields, now: Date = new Date()): RunEntry {
-  return { kind: 'run', id, time: now.toISOString(), user: currentUser(), control_host: hostname(), ...fields }
-}
-
-/** hostEntry completes one host's entry with its run id and the time. */
-export function hostEntry(id: string, fields: HostFields, now: Date = new Date()): HostEntry {
-  return { kind: 'host', id, time: now.toISOString(), ...fields }
-}
-
-function currentUser(): string {
-  try {
-    return userInfo().username
-  } catch {
-    return process.env.USER ?? `uid ${process.getuid?.() ?? '?'}` // no passwd entry (containers)
-  }
-}
-
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
-/** appendJournal appends `entries` (a run and its host outcomes) as one block of chained lines. */
-export async function appendJournal(stateDir: string, entries: readonly Entry[]): Promise<void> {
+/**
+ * appendJournal appends `entries` (a run and its host outcomes) as one block of chained lines;
+ * `onTakeover` hears a stale `journal.lock` taken over (commands pass their warning; only unit
+ * tests, which leave no stale lock, omit it).
+ */
+export async function appendJournal(
+  stateDir: string,
+  entries: readonly Entry[],
+  onTakeover: (msg: string) => void = () => undefined,
+): Promise<void> {
   const file = join(stateDir, JOURNAL_FILE)
   const checked = entries.map((e, i) => checkEntry(file, e, i))
   if (checked.length === 0) return
@@ -173,6 +91,7 @@ export async function appendJournal(stateDir: string, entries: readonly Entry[])
   await withLock(join(stateDir, JOURNAL_LOCK), () => appendLocked(stateDir, checked), {
     what: `the journal ${file}`,
     exit: Exit.Usage,
+    onTakeover,
   })
 }
 
@@ -295,6 +214,7 @@ export async function readText(path: string): Promise<string | null> {
   }
 }
 
+/** readHead reads `journal.head`: null when absent, 'malformed' when it does not parse. */
 export async function readHead(stateDir: string): Promise<Head | null | 'malformed'> {
   const text = await readText(join(stateDir, JOURNAL_HEAD))
   if (text === null) return null
@@ -338,6 +258,7 @@ export function parseRow(text: string, line: number): Row {
   return { line, state: 'chained', digest, seq, prev, entry: entry.success ? entry.data : null, issue }
 }
 
+/** Head is what `journal.head` holds: the last line's seq and the sha256 of its text. */
 export interface Head {
   seq: number
   hash: string
@@ -356,7 +277,9 @@ export type Row =
       entry: Entry | null
       issue: string | undefined
     }
+/** Chained is a line whose own hash holds. */
 export type Chained = Extract<Row, { state: 'chained' }>
+/** Link is what the chain check keeps of a line. */
 export type Link = Pick<Chained, 'line' | 'seq' | 'prev' | 'digest'>
 
 /** readJournal returns the valid entries, oldest first; lines that do not validate are skipped. */
@@ -395,38 +318,4 @@ export async function lastOf(
     if (e.kind === 'run' && e.command === command && predicate(e)) return e
   }
   return null
-}
-
-const PLAIN = new Chalk({ level: 0 })
-
-/** renderJournal prints one line per entry, host entries indented under their run. */
-export function renderJournal(entries: readonly Entry[], c: ChalkInstance = PLAIN): string {
-  const paint: Record<RunResult, (s: string) => string> = {
-    ok: c.green,
-    findings: c.yellow,
-    skipped: c.yellow,
-    failed: c.red,
-    unreachable: c.red,
-    interrupted: c.red,
-    error: c.red,
-  }
-  const clean = (text: string): string => text.replace(/[\x00-\x1f\x7f]/g, ' ') // no terminal escapes from host text
-  const names = (label: string, list?: readonly string[]): string =>
-    list && list.length > 0 ? `  ${label} ${list.join(', ')}` : ''
-  const counts = (f?: Partial<Record<string, number>>): string => {
-    const parts = Object.entries(f ?? {})
-      .filter(([, n]) => (n ?? 0) > 0)
-      .map(([s, n]) => `${n} ${s}`)
-    return parts.length > 0 ? `  findings ${parts.join(', ')}` : ''
-  }
-  const lines = entries.map((e) => {
-    const when = c.dim(e.time.slice(0, 19).replace('T', ' '))
-    if (e.kind === 'host') {
-      return `    ${when}  ${e.host}  ${paint[e.result](e.result)}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}${e.backup ? `  backup ${clean(e.backup)}` : ''}${e.reason ? `  ${clean(e.reason)}` : ''}`
-    }
-    const hosts = `${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'}`
-    const took = e.duration_ms < 1000 ? `${Math.round(e.duration_ms)} ms` : `${(e.duration_ms / 1000).toFixed(1)} s`
-    return `${when}  ${c.bold(e.command)}${e.options.check === true ? ' --check' : ''}  ${paint[e.result](e.result)}  ${hosts}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}  ${took}  ${c.dim(clean(`${e.user}@${e.control_host}`))}${e.message ? `  ${clean(e.message)}` : ''}${(e.warnings ?? []).map((w) => `  warning: ${clean(w)}`).join('')}`
-  })
-  return lines.length > 0 ? `${lines.join('\n')}\n` : ''
 }

@@ -10,13 +10,17 @@
  * - the run's result comes from its exit code (0 ok, 4 failed, 5 unreachable, 6 findings,
  *   130 interrupted, a held lock skipped, anything else error) — never from hope;
  * - a run that never learnt its state dir (the inventory did not load) is not journaled;
- *   a journal that cannot be written is a warning on stderr, not a lost exit code.
+ *   a journal that cannot be written is a warning on stderr, not a lost exit code;
+ * - its times come from the command's clock (cli/context.ts), its duration from the monotonic
+ *   clock (`performance.now()`: a measured length, not a time of day).
  */
+import { systemClock, type Clock } from '../context.js'
 import { LockedError, UserError } from '../errors.js'
 import type { Severity } from '../audit/rules.js'
 import type { HostStats } from '../engine/events.js'
 import type { JobSummary } from '../monitor/metrics.js'
-import { appendJournal, hostEntry, newRunId, runEntry, type HostFields, type RunResult } from './journal.js'
+import { hostEntry, newRunId, runEntry, type HostFields, type RunResult } from './entries.js'
+import { appendJournal } from './journal.js'
 
 type OptionValue = boolean | number | string | string[]
 
@@ -79,11 +83,20 @@ export function hostResult(s: HostStats): RunResult {
   return s.unreachable > 0 ? 'unreachable' : s.failed > 0 ? 'failed' : 'ok'
 }
 
+/** RecorderOptions are what a recorder takes from its command: the clock and who hears a journal lock taken over. */
+export interface RecorderOptions {
+  clock?: Clock
+  onTakeover?: (msg: string) => void
+}
+
 /** RunRecorder gathers one run's journal lines. */
 export class RunRecorder {
   readonly id = newRunId()
   private stateDir: string | undefined
-  private readonly started = new Date()
+  private readonly clock: Clock
+  private readonly started: Date
+  /** when the run started on the monotonic clock, for `duration_ms` */
+  private readonly startedMs = performance.now()
   private readonly hosts = new Map<string, Omit<HostFields, 'command' | 'host'>>()
   private readonly bundles = new Set<string>()
   private readonly keys = new Set<string>()
@@ -95,7 +108,16 @@ export class RunRecorder {
   constructor(
     readonly command: string,
     private readonly options: Record<string, OptionValue>,
-  ) {}
+    private readonly opts: RecorderOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock
+    this.started = this.clock.now()
+  }
+
+  /** elapsedMs is how long the run has taken so far (monotonic, for display and metrics). */
+  private elapsedMs(): number {
+    return Math.round(performance.now() - this.startedMs)
+  }
 
   /** at says where the journal lives (the inventory's state dir). */
   at(stateDir: string): void {
@@ -147,7 +169,7 @@ export class RunRecorder {
       job,
       command: this.command,
       started_at: this.started,
-      duration_ms: Date.now() - this.started.getTime(),
+      duration_ms: this.elapsedMs(),
       exit,
       ok: exit === 0,
       hosts: {
@@ -167,7 +189,7 @@ export class RunRecorder {
   /** finish appends the run line and the host lines; returns a warning when it could not. */
   async finish(exit: number, err?: unknown): Promise<string | undefined> {
     if (!this.stateDir) return undefined
-    const now = new Date()
+    const now = this.clock.now()
     const message = err instanceof UserError ? err.message.slice(0, 1000) : err ? 'internal error' : undefined
     const run = runEntry(
       this.id,
@@ -179,7 +201,7 @@ export class RunRecorder {
         keys: [...this.keys].sort(),
         result: resultOf(exit, err),
         exit,
-        duration_ms: now.getTime() - this.started.getTime(),
+        duration_ms: this.elapsedMs(),
         ...(this.findings ? { findings: this.findings } : {}),
         ...(message ? { message } : {}),
         ...(this.warnings.length > 0 ? { warnings: [...this.warnings] } : {}),
@@ -190,7 +212,7 @@ export class RunRecorder {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([host, f]) => hostEntry(this.id, { command: this.command, host, ...f }, now))
     try {
-      await appendJournal(this.stateDir, [run, ...hosts])
+      await appendJournal(this.stateDir, [run, ...hosts], this.opts.onTakeover)
       return undefined
     } catch (e) {
       return `the journal in ${this.stateDir} was not written: ${e instanceof UserError ? e.message : (e as Error).message}`

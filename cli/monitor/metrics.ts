@@ -83,9 +83,17 @@ interface Sample {
   value: string
 }
 
-/** writeMetrics replaces `summary.job`'s samples in the textfile at `path`, keeping other jobs'. */
-export async function writeMetrics(path: string, summary: JobSummary): Promise<WriteMetricsResult> {
+/**
+ * writeMetrics replaces `summary.job`'s samples in the textfile at `path`, keeping other jobs'.
+ * A stale lock taken over goes to `onTakeover` (cli/main.ts: its warning), else into `warnings`.
+ */
+export async function writeMetrics(
+  path: string,
+  summary: JobSummary,
+  onTakeover?: (msg: string) => void,
+): Promise<WriteMetricsResult> {
   checkSummary(summary)
+  const takeovers: string[] = []
   const update = async (): Promise<WriteMetricsResult> => {
     const old = await readSamples(path)
     const kept = old.samples.filter((s) => s.labels[JOB_LABEL] !== summary.job)
@@ -93,20 +101,23 @@ export async function writeMetrics(path: string, summary: JobSummary): Promise<W
       (s) => s.family === 'last_success_timestamp_seconds' && s.labels[JOB_LABEL] === summary.job,
     )
     await writeFileAtomic(path, renderMetrics([...kept, ...jobSamples(summary, previous?.value)]), { mode: 0o644 })
-    return { warnings: old.warnings }
+    return { warnings: [...takeovers, ...old.warnings] }
   }
-  return withLock(`${path}.lock`, update, { what: `metrics file ${path}`, exit: Exit.Usage }).catch((err: unknown) => {
-    // a lock that cannot be made (a UserError caused by an errno) is the file's own problem: its directory
-    const cause = err instanceof UserError ? err.cause : err
-    if (cause === undefined || cause instanceof UserError) throw err
-    const code = errnoWords(cause) ?? (cause as NodeJS.ErrnoException).code ?? String(cause)
-    throw new UserError(
-      `cannot write metrics file ${path}: ${code}`,
-      Exit.Usage,
-      [`its directory must exist and be writable (node_exporter's --collector.textfile.directory)`],
-      { cause },
-    )
-  })
+  const told = onTakeover ?? ((msg: string) => void takeovers.push(msg))
+  return withLock(`${path}.lock`, update, { what: `metrics file ${path}`, exit: Exit.Usage, onTakeover: told }).catch(
+    (err: unknown) => {
+      // a lock that cannot be made (a UserError caused by an errno) is the file's own problem: its directory
+      const cause = err instanceof UserError ? err.cause : err
+      if (cause === undefined || cause instanceof UserError) throw err
+      const code = errnoWords(cause) ?? (cause as NodeJS.ErrnoException).code ?? String(cause)
+      throw new UserError(
+        `cannot write metrics file ${path}: ${code}`,
+        Exit.Usage,
+        [`its directory must exist and be writable (node_exporter's --collector.textfile.directory)`],
+        { cause },
+      )
+    },
+  )
 }
 
 function checkSummary(summary: JobSummary): void {

@@ -13,17 +13,20 @@
  *   failure or a kill leaves the store wholly as it was or wholly new, and the next run that
  *   reads the store finishes a committed one first;
  * - a bundle name is checked (names.ts) before it becomes a path;
- * - a missing bundle, or one that does not decrypt, is a `VaultError` (exit 3).
+ * - a missing bundle, or one that does not decrypt, is a `VaultError` (exit 3);
+ * - its times come from the clock it is given (cli/context.ts); a stale lock taken over is told
+ *   to `onTakeover`, which the command sets (its `io.warn`), like `onRecover`.
  */
 import { createHash } from 'node:crypto'
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { systemClock, type Clock } from '../context.js'
 import { UsageError, VaultError } from '../errors.js'
 import { emptyBundle, expirePrevious, parsePayload, serializePayload, type Bundle } from './bundle.js'
 import { bundleNameIssue, isBundleName, showName } from './names.js'
 import type { Fingerprinter } from './secret.js'
-import { ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
+import { ensurePrivateDir, withLock, writeFileAtomic, type LockOptions } from '../util/secure-write.js'
 import { commitFiles, recoverStore, txPending, type TxFile } from './store-tx.js'
 import { KDF_LABEL, seal, unseal, type Opener, type Sealer } from './crypto.js'
 import { readErrorWords } from '../errno.js'
@@ -113,19 +116,19 @@ export class SecretStore {
   constructor(
     readonly dir: string,
     readonly fp: Fingerprinter,
-    private readonly now: () => Date = () => new Date(),
+    private readonly clock: Clock = systemClock,
     /** the store this one is a folder of (`hosts/`): its lock and transactions are the root's */
     private readonly root?: SecretStore,
   ) {}
 
   /** forInventory returns the store of an inventory directory. */
-  static forInventory(inventoryDir: string, fp: Fingerprinter, now?: () => Date): SecretStore {
-    return new SecretStore(join(inventoryDir, STORE_DIR), fp, now)
+  static forInventory(inventoryDir: string, fp: Fingerprinter, clock?: Clock): SecretStore {
+    return new SecretStore(join(inventoryDir, STORE_DIR), fp, clock)
   }
 
   /** hostsStore is the store's `hosts/` folder (the hosts' own vault passwords), locked and committed with it. */
   hostsStore(): SecretStore {
-    return new SecretStore(join(this.dir, HOSTS_DIR), this.fp, this.now, this)
+    return new SecretStore(join(this.dir, HOSTS_DIR), this.fp, this.clock, this)
   }
 
   private get top(): SecretStore {
@@ -135,6 +138,14 @@ export class SecretStore {
   /** onRecover receives a line when a store write interrupted earlier is finished or undone. */
   onRecover: (line: string) => void = () => undefined
 
+  /** onTakeover receives the line saying a stale store lock was taken over (the root's is used for `hosts/`). */
+  onTakeover: (msg: string) => void = () => undefined
+
+  private lockOptions(): LockOptions {
+    const top = this.top
+    return { what: `secrets store ${top.dir}`, onTakeover: (msg) => top.onTakeover(msg), clock: this.clock }
+  }
+
   /**
    * recovered finishes a multi-file write a killed run left (store-tx.ts) once per run, before
    * anything of the store is read.
@@ -143,7 +154,7 @@ export class SecretStore {
     const top = this.top
     top.recovery ??= (async () => {
       if (!(await txPending(top.dir))) return
-      await withLock(join(top.dir, '.lock'), () => top.recoverLocked(), { what: `secrets store ${top.dir}` })
+      await withLock(join(top.dir, '.lock'), () => top.recoverLocked(), top.lockOptions())
     })()
     return top.recovery
   }
@@ -253,7 +264,7 @@ export class SecretStore {
         )
         return prepared.map((ps) => ps.map((p) => p.name))
       },
-      { what: `secrets store ${this.dir}` },
+      this.lockOptions(),
     )
   }
 
@@ -264,7 +275,7 @@ export class SecretStore {
       const existed = await this.exists(name)
       if (!existed && !opts.create) throw new VaultError(`bundle '${name}' not found in ${this.dir}`)
       const bundle = existed ? await this.read(name, await opts.opener(name)) : emptyBundle(name)
-      const now = this.now()
+      const now = this.clock.now()
       const expired = expirePrevious(bundle, now) > 0
       if (!(await change(bundle, existed)) && !expired) continue
       bundle.version += 1
@@ -303,7 +314,7 @@ export class SecretStore {
         )
         return due.map((s) => s.name)
       },
-      { what: `secrets store ${top.dir}` },
+      top.lockOptions(),
     )
   }
 

@@ -13,7 +13,8 @@
  *   so a lock is never seen empty or half-written;
  * - hence a lock that is empty, malformed, unreadable or a symlink is stale, and so is one whose
  *   pid is dead on this host: it is taken over (renamed away first, so two takers cannot both
- *   win) and the taker is told in one line (`onTakeover`, else `lockTakeovers`), never silently;
+ *   win) and the taker is told in one line through the caller's `onTakeover`, never silently
+ *   (no module-level listener: each call names who hears it, cli/main.ts prints and journals it);
  * - a lock that cannot be written (full disk, read-only, permission) is a `UserError` (exit 2)
  *   naming the path and the reason in words, and leaves no file behind.
  */
@@ -33,6 +34,7 @@ import {
 import { link, lstat, mkdir, open, readFile, readlink, rename, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
+import { systemClock, type Clock } from '../context.js'
 import { Exit, LockedError, UserError, type ExitCode } from '../errors.js'
 
 /** PRIVATE_FILE is the mode of every file holding secret material. */
@@ -134,16 +136,16 @@ export interface LockOptions {
   hints?: string[]
   /** the exact lock file content to write (a caller that hands the lock to a child process) */
   token?: string
-  /** hears the one line saying a stale lock was taken over (default: every `lockTakeovers` listener) */
-  onTakeover?: (msg: string) => void
+  /** hears the one line saying a stale lock was taken over (the command's warning, cli/main.ts) */
+  onTakeover: (msg: string) => void
+  /** where the lock's `since` comes from (default: the wall clock) */
+  clock?: Clock
 }
 
-/** lockTakeovers hear of each stale lock taken over by a caller without `onTakeover` (main.ts prints and journals it). */
-export const lockTakeovers = new Set<(msg: string) => void>()
-
 /** lockToken is what a lock file holds: `pid host nonce holder since` (the holder without spaces). */
-export function lockToken(holder = 'manage-secrets'): string {
-  return `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')} ${holder.replace(/\s+/g, '_') || '-'} ${new Date().toISOString()}\n`
+export function lockToken(holder = 'manage-secrets', clock: Clock = systemClock): string {
+  const who = holder.replace(/\s+/g, '_') || '-'
+  return `${process.pid} ${hostname()} ${randomBytes(8).toString('hex')} ${who} ${clock.now().toISOString()}\n`
 }
 
 const ERRNO_WORDS: Record<string, string> = {
@@ -174,8 +176,8 @@ export function lockWriteError(lockPath: string, err: unknown): unknown {
 }
 
 /** withLock runs `fn` holding the exclusive lockfile `lockPath`, released afterwards (also on exit). */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-  const token = opts.token ?? lockToken(opts.holder)
+export async function withLock<T>(lockPath: string, fn: () => Promise<T>, opts: LockOptions): Promise<T> {
+  const token = opts.token ?? lockToken(opts.holder, opts.clock)
   await acquire(lockPath, token, opts)
   const releaseSync = (): void => {
     try {
@@ -194,16 +196,17 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, opts: 
 }
 
 async function acquire(lockPath: string, token: string, opts: LockOptions): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 10_000)
+  // a wait measured, not a time of day: the monotonic clock (a clock step cannot shorten it)
+  const deadline = performance.now() + (opts.timeoutMs ?? 10_000)
   for (;;) {
     if (await publishLock(lockPath, token)) return
     const seen = await readLock(lockPath)
     if (seen.kind === 'gone') continue
     if (seen.kind === 'stale') {
-      if (await breakStale(lockPath, seen)) tell(opts, `took over the stale lock ${lockPath} (${seen.why})`)
+      if (await breakStale(lockPath, seen)) opts.onTakeover(`took over the stale lock ${lockPath} (${seen.why})`)
       continue
     }
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       const [pid = 'unknown', host, , by, since] = seen.text.trim().split(' ')
       const where = host && host !== hostname() ? ` on ${host}` : ''
       const who =
@@ -219,11 +222,6 @@ async function acquire(lockPath: string, token: string, opts: LockOptions): Prom
     }
     await new Promise((r) => setTimeout(r, 50))
   }
-}
-
-function tell(opts: LockOptions, msg: string): void {
-  if (opts.onTakeover) opts.onTakeover(msg)
-  else for (const listener of lockTakeovers) listener(msg)
 }
 
 /** publishLock puts `token` at `lockPath` whole (a temp file linked into place); false when a lock is there. */

@@ -54,12 +54,18 @@ describe('manage-secrets CLI (#2)', () => {
   it('an unknown command or option is one line with hints, exit 2, no stack', async () => {
     const r = await runCli(['hsots'])
     expect(r.code).toBe(2)
-    expect(r.stderr.split('\n')[0]).toBe('manage-secrets: error: unknown command')
+    expect(r.stderr.split('\n')[0]).toBe("manage-secrets: error: unknown command 'hsots'")
     expect(r.stderr).toContain("did you mean 'hosts'?")
     const o = await runCli(['hosts', '--bogus'])
     expect(o.code).toBe(2)
     expect(o.stderr).toMatch(/^manage-secrets: error: unknown option for hosts: --bogus\n/)
     noStack(r.stderr + o.stderr)
+  })
+  it('an unknown command is named as typed, also after options that take a value (#13)', async () => {
+    const r = await runCli(['-i', 'somewhere', '--forks', '3', 'setpu'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.split('\n')[0]).toBe("manage-secrets: error: unknown command 'setpu'")
+    expect(r.stderr).toContain("did you mean 'setup'?")
   })
 })
 

@@ -9,19 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { UserError } from '../../../cli/errors.js'
-import {
-  appendJournal,
-  hostEntry,
-  JOURNAL_FILE,
-  JOURNAL_HEAD,
-  lastOf,
-  newRunId,
-  readJournal,
-  renderJournal,
-  runEntry,
-  type Entry,
-  type RunFields,
-} from '../../../cli/journal/journal.js'
+import { hostEntry, newRunId, runEntry, type Entry, type RunFields } from '../../../cli/journal/entries.js'
+import { appendJournal, JOURNAL_FILE, JOURNAL_HEAD, lastOf, readJournal } from '../../../cli/journal/journal.js'
+import { renderJournal } from '../../../cli/journal/render.js'
 import { verifyJournal } from '../../../cli/journal/verify.js'
 
 let tmp = ''

@@ -12,7 +12,10 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { UserError } from '../../../cli/errors.js'
-import { ensurePrivateDir, lockTakeovers, withLock, writeFileAtomic } from '../../../cli/util/secure-write.js'
+import { ensurePrivateDir, withLock, writeFileAtomic } from '../../../cli/util/secure-write.js'
+
+/** unheard is a caller that ignores takeovers (these tests leave no stale lock, or check another thing). */
+const unheard = { onTakeover: (): void => undefined }
 
 let dir = ''
 beforeEach(async () => {
@@ -69,15 +72,23 @@ describe('withLock (#4)', () => {
   it('serialises writers', async () => {
     const lock = join(dir, '.lock')
     const order: string[] = []
-    const slow = withLock(lock, async () => {
-      order.push('a-start')
-      await new Promise((r) => setTimeout(r, 150))
-      order.push('a-end')
-    })
+    const slow = withLock(
+      lock,
+      async () => {
+        order.push('a-start')
+        await new Promise((r) => setTimeout(r, 150))
+        order.push('a-end')
+      },
+      unheard,
+    )
     await new Promise((r) => setTimeout(r, 20))
-    await withLock(lock, async () => {
-      order.push('b')
-    })
+    await withLock(
+      lock,
+      async () => {
+        order.push('b')
+      },
+      unheard,
+    )
     await slow
     expect(order).toEqual(['a-start', 'a-end', 'b'])
     expect(await readdir(dir)).toEqual([])
@@ -86,7 +97,7 @@ describe('withLock (#4)', () => {
   it('times out on a live holder, naming its pid', async () => {
     const lock = join(dir, '.lock')
     await writeFile(lock, `${process.pid} ${hostname()} x\n`)
-    await expect(withLock(lock, async () => 1, { timeoutMs: 100, what: 'store' })).rejects.toThrow(
+    await expect(withLock(lock, async () => 1, { timeoutMs: 100, what: 'store', ...unheard })).rejects.toThrow(
       `store is locked by another run (pid ${process.pid})`,
     )
   })
@@ -95,7 +106,9 @@ describe('withLock (#4)', () => {
     const dead = spawnSync('true').pid as number
     const lock = join(dir, '.lock')
     await writeFile(lock, `${dead} ${hostname()} x\n`)
-    expect(await withLock(lock, async () => 42, { timeoutMs: 1000 })).toBe(42)
+    const told: string[] = []
+    expect(await withLock(lock, async () => 42, { timeoutMs: 1000, onTakeover: (m) => told.push(m) })).toBe(42)
+    expect(told).toHaveLength(1)
     expect(await readdir(dir)).toEqual([])
   })
 })
@@ -143,23 +156,20 @@ describe('withLock on a bad day (#12)', () => {
     expect(await readFile(join(dir, 'target'), 'utf8')).toBe('keep')
   })
 
-  it('without onTakeover, tells the lockTakeovers listeners', async () => {
+  it('tells only the onTakeover of the call that took the lock over (no listener outlives a call)', async () => {
     const heard: string[] = []
-    const listener = (m: string): void => void heard.push(m)
-    lockTakeovers.add(listener)
-    try {
-      await writeFile(join(dir, '.lock'), '')
-      await withLock(join(dir, '.lock'), async () => undefined)
-    } finally {
-      lockTakeovers.delete(listener)
-    }
+    const other: string[] = []
+    await writeFile(join(dir, '.lock'), '')
+    await withLock(join(dir, '.lock'), async () => undefined, { onTakeover: (m) => heard.push(m) })
+    await withLock(join(dir, '.lock'), async () => undefined, { onTakeover: (m) => other.push(m) })
     expect(heard).toEqual([`took over the stale lock ${join(dir, '.lock')} (it was empty)`])
+    expect(other).toEqual([])
   })
 
   it('still refuses a live holder and one on another host', async () => {
     const lock = join(dir, 'run.lock')
     await writeFile(lock, `1 elsewhere.example 0123abcd deploy 2026-12-01T15:02:03.000Z\n`)
-    await expect(withLock(lock, async () => 1, { timeoutMs: 0, what: 'manage-secrets' })).rejects.toThrow(
+    await expect(withLock(lock, async () => 1, { timeoutMs: 0, what: 'manage-secrets', ...unheard })).rejects.toThrow(
       'manage-secrets is locked by another run (deploy, pid 1 on elsewhere.example, since 2026-12-01T15:02:03.000Z)',
     )
   })
@@ -203,7 +213,7 @@ describe('a lock that cannot be written (#12)', () => {
     const mnt = await mounted('size=16k', true)
     const lock = join(mnt, 'run.lock')
     for (let i = 0; i < 2; i++) {
-      const err = await withLock(lock, async () => 1, { timeoutMs: 0 }).catch((e: unknown) => e)
+      const err = await withLock(lock, async () => 1, { timeoutMs: 0, ...unheard }).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(UserError)
       expect(err).toMatchObject({ exitCode: 2, message: `cannot take the lock ${lock}: no space left on device` })
       expect(await readdir(mnt)).toEqual(['filler'])
@@ -212,7 +222,7 @@ describe('a lock that cannot be written (#12)', () => {
 
   it('a read-only dir: "read-only file system"', async () => {
     const mnt = await mounted('ro', false)
-    await expect(withLock(join(mnt, '.lock'), async () => 1)).rejects.toMatchObject({
+    await expect(withLock(join(mnt, '.lock'), async () => 1, unheard)).rejects.toMatchObject({
       exitCode: 2,
       message: `cannot take the lock ${join(mnt, '.lock')}: read-only file system`,
     })
