@@ -3,7 +3,8 @@
  *
  * Rules enforced here:
  * - ONE command per host: `sh -c SCRIPT sh SECRETS_DIR SECRETS_ROOT BACKUP_DIR N BUNDLE... ROOT...`; the
- *   script is constant text, the paths are positional arguments (no secret is ever in argv);
+ *   script (cli/modules/remote/scan.sh) is constant text, the paths are positional arguments (no
+ *   secret is ever in argv);
  * - it prints the host's user and group ids (`getent`, else /etc/passwd and /etc/group); for
  *   the N bundle files the manifest sends the host only (regular files, never through a
  *   symlinked secrets dir or root) whether each starts with the OpenPGP armour line and its
@@ -20,50 +21,15 @@
  */
 import { HostError } from '../errors.js'
 import { confineScan } from './confine.js'
-import { BACKUPS_SH } from '../util/backup-names.js'
+import { hostScript } from '../util/host-script.js'
 import type { BundleFile, EntryType, ScanEntry, ScanResult, ScanTarget } from './types.js'
 import type { Connection } from '../transport/connection.js'
 
 /**
- * newestBackupSh prints `ok|corrupt SHA256 PATH` then `end` for the newest backup (by its
- * name's timestamp, either form: backup-files.ts) of the dir in shell variable `dir` (nothing
- * for none, or for a symlinked dir or archive): what audit and status check against the journal.
+ * scanScript is the shell program the scan runs (cli/modules/remote/scan.sh: POSIX sh, GNU find and
+ * coreutils), with the newest backup's check of lib/newest-backup.sh.
  */
-export function newestBackupSh(dir: string, end: string): string {
-  return `${BACKUPS_SH}
-if [ -n "${dir}" ] && [ -d "${dir}" ] && [ ! -h "${dir}" ]; then
-  n=$(ms_backups "${dir}" | tail -n 1)
-  if [ -n "$n" ] && [ -f "$n" ] && [ ! -h "$n" ]; then
-    s=$(sha256sum < "$n" 2>/dev/null) || s=
-    if gzip -t "$n" 2>/dev/null; then g=ok; else g=corrupt; fi
-    printf '%s %s %s${end}' "$g" "\${s%% *}" "$n"
-  fi
-fi`
-}
-
-/** SCAN_SCRIPT is the shell program the scan runs (POSIX sh, GNU find and coreutils). */
-export const SCAN_SCRIPT = `d=$1 r=$2 b=$3 k=$4; shift 4
-printf 'ms-audit-2\\0'
-{ getent passwd 2>/dev/null || cat /etc/passwd; } | cut -d: -f1,3 | tr '\\n' ' '
-printf '\\0'
-{ getent group 2>/dev/null || cat /etc/group; } | cut -d: -f1,3 | tr '\\n' ' '
-printf '\\0'
-ok=1; [ -d "$d" ] && [ ! -h "$d" ] && [ ! -h "$r" ] || ok=0
-while [ "$k" -gt 0 ]; do
-  f=$1; shift; k=$((k - 1))
-  [ "$ok" = 1 ] && [ -f "$f" ] && [ ! -h "$f" ] || continue
-  if h=$(head -c 27 -- "$f" 2>/dev/null); then
-    if [ "$h" = '-----BEGIN PGP MESSAGE-----' ]; then t=pgp; else t=plain; fi
-  else t=unreadable; fi
-  s=$(sha256sum < "$f" 2>/dev/null) || s=
-  printf '%s %s %s\\0' "$t" "\${s%% *}" "$f"
-done
-printf -- '--end-bundles\\0'
-${newestBackupSh('$b', '\\0')}
-printf -- '--end-backup\\0'
-find -P "$@" -printf '%y %m %U %G %n %s %T@ %p\\0%l\\0'
-printf -- '--end-find %d\\0' "$?"
-`
+export const scanScript = hostScript('lib/backups.sh', 'lib/newest-backup.sh', 'scan.sh')
 
 const TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' }
 
@@ -78,7 +44,7 @@ export function scanArgv(
   return [
     'sh',
     '-c',
-    SCAN_SCRIPT,
+    scanScript(),
     'sh',
     secretsDir,
     secretsRoot,

@@ -122,7 +122,7 @@ export async function probe(
   sums = true,
 ): Promise<Map<string, Probe>> {
   const asked = paths.map((p) => checkedPath(conn, p))
-  const r = await conn.exec(['sh', '-c', SCRIPT, 'sh', 'probe', String(depth), sums ? '1' : '0', ...asked])
+  const r = await conn.exec(['sh', '-c', SCRIPT(), 'sh', 'probe', String(depth), sums ? '1' : '0', ...asked])
   const out = new Map<string, Probe>()
   let path = ''
   const abs = (rel: string): string => posix.join(posix.dirname(path), rel)

@@ -134,6 +134,26 @@ export async function probeTarget(
   return { ...(why ? { why } : {}), st: seen.get(at), want }
 }
 
+/**
+ * isCurrent says whether the host's file is the store's bundle: plaintext compared by content,
+ * an encrypted copy by what the last deploy wrote (this content, for the host's current key).
+ */
+async function isCurrent(
+  ctx: ModuleContext,
+  s: SecretsProvider,
+  a: Args,
+  st: Probe | undefined,
+  content: string,
+): Promise<boolean> {
+  if (s.spec(a.bundle).format === 'env')
+    return st?.sha256 !== undefined && st.sha256 === sha256((await s.plaintext(a.bundle)).reveal())
+  const rec = (await s.deployed(ctx.host))[a.bundle]
+  const key = await s.keyId(ctx.host)
+  return (
+    st?.sha256 !== undefined && rec?.sha256 === st.sha256 && rec.content === content && (rec.key ?? 'password') === key
+  )
+}
+
 async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<ModuleResult> {
   const spec = s.spec(a.bundle)
   if (a.missing === 'skip' && !(await s.hasBundle(a.bundle))) {
@@ -154,47 +174,28 @@ async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<Mo
   }
   if (why) return { ...base, failed: true, msg: why }
   const content = await s.contentId(a.bundle)
-  let same: boolean
   if (spec.format === 'env' && ctx.check && !s.canAsk) {
     return { ...base, unknown: 'a plaintext (env) bundle is compared by content: give the vault password to know' }
   }
-  if (spec.format === 'env')
-    same = st?.sha256 !== undefined && st.sha256 === sha256((await s.plaintext(a.bundle)).reveal())
-  else {
-    const rec = (await s.deployed(ctx.host))[a.bundle]
-    const key = await s.keyId(ctx.host)
-    // a copy is current if the host holds what we wrote, of this content, for the host's current key
-    same =
-      st?.sha256 !== undefined &&
-      rec?.sha256 === st.sha256 &&
-      rec.content === content &&
-      (rec.key ?? 'password') === key
-  }
+  const same = await isCurrent(ctx, s, a, st, content)
+  const planned = (changed: boolean, contentChanged: boolean): ModuleResult => ({
+    ...base,
+    changed,
+    content,
+    content_changed: contentChanged,
+    mode: want.mode,
+    uid: want.uid,
+    gid: want.gid,
+  })
   if (ctx.check && a.rotating) {
-    const result: ModuleResult = {
-      ...base,
-      changed: true,
-      content,
-      content_changed: true,
-      mode: want.mode,
-      uid: want.uid,
-      gid: want.gid,
-      msg: `${st ? 'rewrite' : 'create'} ${a.dest} with the rotated keys`,
-    }
+    const msg = `${st ? 'rewrite' : 'create'} ${a.dest} with the rotated keys`
+    const result: ModuleResult = { ...planned(true, true), msg }
     if (ctx.diff) result.diff = [await diffOf(s, a, st)]
     return result
   }
   const attrs = st && same ? attrChanges(st, want) : []
   const changed = !same || attrs.length > 0
-  const result: ModuleResult = {
-    ...base,
-    changed,
-    content,
-    content_changed: !same,
-    mode: want.mode,
-    uid: want.uid,
-    gid: want.gid,
-  }
+  const result = planned(changed, !same)
   if (changed)
     result.msg = !same ? `${st ? 'update' : 'create'} ${a.dest} (${spec.format})` : `${a.dest}: ${attrs.join(', ')}`
   if (ctx.diff && !same) result.diff = [await diffOf(s, a, st)]
@@ -249,7 +250,7 @@ export const secretBundle = secretFileModule('secret_bundle', Args, plan, async 
   await s.record(ctx.host, a.bundle, {
     ...(p.format === 'env' ? {} : { sha256: sum, key }),
     content: p.content as string,
-    at: new Date().toISOString(),
+    at: ctx.clock.now().toISOString(),
   })
   return p
 })

@@ -17,37 +17,21 @@
 import { posix } from 'node:path'
 import type { z } from 'zod'
 import { attrChanges, plannedAttrs } from './fs-util.js'
-import { checkedPath, SAFE_SH, scriptFailure } from './safe-path.js'
+import { checkedPath, scriptFailure } from './safe-path.js'
 import { forgetListing, probeTarget, SecretFileArgs, secretFileModule } from './secret-bundle.js'
 import type { ModuleContext, ModuleResult } from './types.js'
 import type { SecretsProvider } from '../secrets/provider.js'
 import type { Connection } from '../transport/connection.js'
+import { hostScript } from '../util/host-script.js'
 
 const Args = SecretFileArgs
 type Args = z.infer<typeof Args>
 
-/** The script run on the host: $1 host name, $2 key dir, $3 key file name, $4 uid:gid. Prints the public key. */
-const KEYGEN = `${SAFE_SH}set -e
-umask 077
-command -v gpg >/dev/null || { echo "gpg is not installed on this host (recipient mode makes the host key with it)" >&2; exit 3; }
-enter "$2"
-d=$(mktemp -d) t=''
-trap 'gpgconf --homedir "$d" --kill gpg-agent >/dev/null 2>&1 || true; rm -rf "$d"; [ -z "$t" ] || rm -f -- "$t"' EXIT
-g() { gpg --batch --quiet --no-tty --homedir "$d" --pinentry-mode loopback --passphrase '' "$@"; }
-if [ -L "./$3" ]; then refuse link "$2/$3"; fi
-if [ -e "./$3" ]; then
-  g --import "./$3"
-else
-  g --quick-gen-key "manage-secrets host $1" ed25519 cert never
-  fpr=$(g --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
-  g --quick-add-key "$fpr" cv25519 encr never
-  t=$(mktemp ./.host-key.XXXXXXXX)
-  g --armor --export-secret-keys "$fpr" > "$t"
-  chown -h "$4" "$t"
-  mv -f -T -- "$t" "./$3"
-  t=''
-fi
-g --armor --export`
+/**
+ * KEYGEN is the script run on the host (cli/modules/remote/keygen.sh): $1 host name, $2 key dir, $3 key file
+ * name, $4 uid:gid. Prints the public key.
+ */
+const KEYGEN = hostScript('lib/safe.sh', 'keygen.sh')
 
 /** fingerprintOn reads the primary key fingerprint of a key file on the host (gpg --show-keys). */
 async function fingerprintOn(conn: Connection, path: string): Promise<string | undefined> {
@@ -107,7 +91,7 @@ export const secretHostKey = secretFileModule('secret_host_key', Args, plan, asy
   const want = plannedAttrs(p)
   const owner = `${want.uid ?? 0}:${want.gid ?? 0}`
   const at = checkedPath(ctx.conn, a.dest)
-  const r = await ctx.conn.exec(['sh', '-c', KEYGEN, 'sh', ctx.host, posix.dirname(at), posix.basename(at), owner])
+  const r = await ctx.conn.exec(['sh', '-c', KEYGEN(), 'sh', ctx.host, posix.dirname(at), posix.basename(at), owner])
   if (!r.ok) return { ...p, failed: true, msg: `key generation on the host failed: ${scriptFailure(r)}` }
   forgetListing(ctx, posix.dirname(a.dest))
   const fingerprint = await s.savePublicKey(ctx.host, r.stdout)

@@ -19,7 +19,8 @@
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
-import { BACKUPS_SH, FAILED_SH } from '../util/backup-names.js'
+import { hostScript } from '../util/host-script.js'
+import { plural } from '../util/plural.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 
@@ -43,77 +44,10 @@ const Args = z.strictObject({
 type Args = z.infer<typeof Args>
 
 /**
- * The script: $1 tree, $2 backup dir, $3 from, $4 apply (1) or compare (0). Prints `C|=|+ path`
- * lines, then `archive PATH`; exits 5 with `ambiguous … NAME…` for a prefix of several.
+ * RESTORE is the host side (cli/modules/remote/restore.sh): $1 tree, $2 backup dir, $3 from, $4 apply (1) or
+ * compare (0). Prints `C|=|+ path` lines, then `archive PATH`; exits 5 with `ambiguous … NAME…` for a prefix of several.
  */
-const RESTORE = `set -eu
-umask 077
-export LC_ALL=C
-src=$1 dir=$2 from=$3 apply=$4
-fail() { echo "$*" >&2; exit 3; }
-${BACKUPS_SH}
-${FAILED_SH}
-[ -d "$dir" ] && [ ! -h "$dir" ] || fail "no backup dir $dir"
-case $from in
-  latest) archive=$(ms_backups "$dir" | tail -n 1) ;;
-  /*) archive=$from ;;
-  *) archive="$dir/secrets-$from.tar.gz"
-    if [ ! -e "$archive" ]; then
-      archive=$(ms_backups "$dir" | while IFS= read -r p; do case \${p##*/} in "secrets-$from"*) echo "$p" ;; esac; done)
-      if [ "$(printf '%s' "$archive" | grep -c '')" -gt 1 ]; then
-        echo "ambiguous backup '$from' in $dir: it matches $(printf '%s\\n' "$archive" | sed 's|.*/||' | paste -sd ' ')" >&2; exit 5
-      fi
-    fi ;;
-esac
-[ -n "$archive" ] && [ -f "$archive" ] && [ ! -h "$archive" ] || fail "no backup '$from' in $dir"
-[ ! -h "$src" ] || fail "$src is a symlink: refusing to follow it"
-parent=$(dirname "$src") base=$(basename "$src")
-[ ! -h "$parent" ] || fail "$parent is a symlink: refusing to follow it"
-# comparing unpacks in the backup dir (a full secrets disk can still be compared); restoring
-# unpacks beside the tree, on its filesystem, so that each file is put in place by rename(2)
-if [ "$apply" = 1 ]; then at=$parent what='unpacking the backup beside the tree'; else at=$dir what='unpacking the backup to compare it'; fi
-work=
-trap '[ -z "$work" ] || rm -rf -- "$work"' EXIT
-out=$(mkdir -p -m 0700 "$at" 2>&1 && mktemp -d "$at/.restore-XXXXXX" 2>&1) || failed "$what" "$at" "$out"
-work=$out
-tar -tzf "$archive" | while IFS= read -r m; do
-  case $m in "$base"|"$base"/*) ;; *) fail "the archive holds $m, outside $base: refusing it" ;; esac
-  case /$m/ in */../*) fail "the archive holds $m: refusing it" ;; esac
-done
-out=$({ mkdir -m 0700 "$work/t" && tar -xzpf "$archive" -C "$work/t" --numeric-owner; } 2>&1) || failed "$what" "$at" "$out"
-[ -d "$work/t/$base" ] || fail "the archive does not hold $base"
-[ -z "$(find "$work/t" ! -type f ! -type d | head -n 1)" ] || fail "the archive holds links or special files: refusing it"
-cd "$work/t"
-attrs() { stat -c '%a %u %g' "$1"; }
-# first every check, then every change: a refusal changes nothing
-find "$base" -type d | sort | while IFS= read -r d; do
-  live="$parent/$d"
-  if [ -h "$live" ] || { [ -e "$live" ] && [ ! -d "$live" ]; }; then fail "$live is not a directory: refusing to restore into it"; fi
-  if [ ! -e "$live" ] || [ "$(attrs "$d")" != "$(attrs "$live")" ]; then echo "D $d"; fi
-done > "$work/dirs"
-find "$base" -type f | sort | while IFS= read -r f; do
-  live="$parent/$f"
-  if [ -d "$live" ] && [ ! -h "$live" ]; then fail "$live is a directory: refusing to replace it"; fi
-  if [ -f "$live" ] && [ ! -h "$live" ] && [ "$(attrs "$f")" = "$(attrs "$live")" ] && cmp -s "$f" "$live"; then echo "= $f"; else echo "C $f"; fi
-done > "$work/files"
-: > "$work/extra"
-if [ -d "$src" ]; then (cd "$parent" && find "$base" -type f) | sort | while IFS= read -r f; do
-  [ -e "$f" ] || echo "+ $f"
-done > "$work/extra"; fi
-if [ "$apply" = 1 ]; then
-  while IFS=' ' read -r _ d; do
-    [ -d "$parent/$d" ] || mkdir -m 0700 "$parent/$d"
-    set -- $(attrs "$d"); chown -h "$2:$3" "$parent/$d"; chmod "$1" "$parent/$d"
-  done < "$work/dirs"
-  grep '^C ' "$work/files" | while IFS=' ' read -r _ f; do
-    sync "$f"
-    mv -f "$f" "$parent/$f"
-  done
-  sync "$parent/$base"
-fi
-sed 's/^D /C /' "$work/dirs"
-cat "$work/files" "$work/extra"
-echo "archive $archive"`
+const RESTORE = hostScript('lib/backups.sh', 'lib/failed.sh', 'restore.sh')
 
 /** Restored is what one restore found or did. */
 export interface Restored {
@@ -143,7 +77,7 @@ function bundlesIn(paths: string[], a: Args): string[] {
 }
 
 async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<ModuleResult> {
-  const r = await ctx.conn.exec(['sh', '-c', RESTORE, 'sh', a.src, a.backup_dir, a.from, apply ? '1' : '0'])
+  const r = await ctx.conn.exec(['sh', '-c', RESTORE(), 'sh', a.src, a.backup_dir, a.from, apply ? '1' : '0'])
   if (!r.ok) {
     const last = r.stderr.trim().split('\n').pop() ?? ''
     const ambiguous = r.code === 5 ? /: it matches (.*)$/.exec(last)?.[1]?.split(' ') : undefined
@@ -160,7 +94,7 @@ async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<Mod
   const changed = res.restored.length > 0
   const warnings =
     res.extra.length > 0
-      ? [`${ctx.host}: kept ${res.extra.length} file(s) the backup does not hold: ${res.extra.join(', ')}`]
+      ? [`${ctx.host}: kept ${plural(res.extra.length, 'file')} the backup does not hold: ${res.extra.join(', ')}`]
       : []
   const verb = apply ? 'restored' : 'would restore'
   const msg = changed

@@ -1,6 +1,6 @@
 /**
- * backup-names.ts — the names of the hosts' backups and the shell helpers the backup, restore,
- * audit and status scripts share (#6, #12).
+ * backup-names.ts — the names of the hosts' backups (#6, #12); the host-side scripts read them
+ * with the same rules (cli/modules/remote/lib/backups.sh, lib/failed.sh).
  *
  * Rules enforced here:
  * - a backup is `secrets-<UTC to the millisecond>-<4 hex>.tar.gz`
@@ -29,28 +29,3 @@ export const STAMP_PREFIX = /^\d{8}(?:T(?:\d{0,5}|\d{6}(?:Z|\.(?:\d{0,2}|\d{3}(?
 export function backupStamp(d: Date, suffix: string = randomBytes(2).toString('hex')): string {
   return `${d.toISOString().replace(/[-:]/g, '')}-${suffix}`
 }
-
-/**
- * BACKUPS_SH defines `ms_backups DIR`: the paths of DIR's backups (both forms, nothing
- * else), oldest first, one a line.
- */
-export const BACKUPS_SH = `ms_backups() {
-  ls -1 -- "$1" 2>/dev/null | LC_ALL=C sed -nE 's/^secrets-([0-9]{8}T[0-9]{6})(Z|(\\.[0-9]{3})Z-[0-9a-f]{4})\\.tar\\.gz$/\\1\\3 &/p' |
-    LC_ALL=C sort | while IFS=' ' read -r _ n; do printf '%s/%s\\n' "$1" "$n"; done
-}`
-
-/**
- * FAILED_SH defines `failed WHAT WHERE OUTPUT`: prints `REASON in WHERE (WHAT)` to stderr —
- * the reason in words from a tool's error output (run with LC_ALL=C) — and exits 4.
- */
-export const FAILED_SH = `failed() {
-  case $3 in
-    *'No space left on device'*) why='no space left on device' ;;
-    *'Disk quota exceeded'*) why='disk quota exceeded' ;;
-    *'Permission denied'*) why='permission denied' ;;
-    *'Read-only file system'*) why='read-only file system' ;;
-    *) why=$(printf '%s\\n' "$3" | grep -v -e 'Error is not recoverable' -e '^[[:space:]]*$' | head -n 1) ;;
-  esac
-  echo "\${why:-failed} in $2 ($1)" >&2
-  exit 4
-}`

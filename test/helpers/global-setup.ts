@@ -15,7 +15,7 @@ function newest(dir: string): number {
   return t
 }
 
-/** setup runs `tsc -p tsconfig.build.json` when dist/ is missing or stale. */
+/** setup runs the build (`npm run build`: tsc, then the host scripts copied) when dist/ is missing or stale. */
 export function setup(): void {
   let built = 0
   try {
@@ -23,5 +23,5 @@ export function setup(): void {
   } catch {
     built = 0
   }
-  if (built < newest('cli')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+  if (built < newest('cli')) execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' })
 }

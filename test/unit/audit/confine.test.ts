@@ -8,7 +8,7 @@ import { chmod, lstat, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { confineScan, insideRoots, isNormalAbsolute, trustedPath } from '../../../cli/audit/confine.js'
-import { SCAN_SCRIPT } from '../../../cli/audit/scan.js'
+import { scanScript } from '../../../cli/audit/scan.js'
 import type { ScanResult } from '../../../cli/audit/types.js'
 import type { ScanEntry } from '../../../cli/audit/types.js'
 import type { Connection } from '../../../cli/transport/connection.js'
@@ -92,7 +92,7 @@ function forging(conn: Connection, rewrite: (stdout: string) => string): Connect
   const w = Object.create(conn) as Connection
   w.exec = async (argv, opts) => {
     const r = await conn.exec(argv, opts)
-    return argv[2] === SCAN_SCRIPT ? { ...r, stdout: rewrite(r.stdout) } : r
+    return argv[2] === scanScript() ? { ...r, stdout: rewrite(r.stdout) } : r
   }
   return w
 }
