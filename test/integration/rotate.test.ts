@@ -366,7 +366,7 @@ describe('restore on real sshd hosts (#6)', () => {
     expect(await tree('rot1')).toBe(damaged)
     const r = await cli(['restore', '--hosts', 'rot1', '--from', ts])
     expect(r.code, r.stdout).toBe(0)
-    expect(r.stdout).toMatch(/kept 1 file\(s\) the backup does not hold: callableapis\/secrets\/extra.txt/)
+    expect(r.stdout).toMatch(/kept 1 file the backup does not hold: callableapis\/secrets\/extra.txt/)
     await lab.sh('rot1', 'rm /opt/callableapis/secrets/extra.txt')
     expect(await tree('rot1')).toBe(saved)
     expect((await startedAt('rot1')).startsWith('true')).toBe(true)

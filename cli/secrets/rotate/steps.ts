@@ -16,7 +16,7 @@
 export type Step = 'backup' | 'store-write' | 'push' | 'verify' | 'rollback' | 'put-back'
 
 /** HostStep is a step that runs a playbook on hosts (the others work on the store). */
-export type HostStep = 'backup' | 'push' | 'rollback'
+export type HostStep = Extract<Step, 'backup' | 'push' | 'rollback'>
 
 /**
  * STEP_MODULE is the module whose task a host step's play runs: the command picks the play that
