@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the project's one test command (README: `npm test`; CI: .ci/run).
 # On a fresh machine it installs what the suite needs (Debian packages when run as root, npm
-# dependencies when missing), builds the CLI, runs every vitest suite (unit, e2e, integration
-# on real sshd hosts and Podman) and ends with one line "tests: N passed, N failed".
+# dependencies when missing), builds the CLI, runs shellcheck on the host-side scripts, runs
+# every vitest suite (unit, e2e, integration on real sshd hosts and Podman) and ends with one
+# line "tests: N passed, N failed".
 # Extra arguments go to vitest, e.g. `npm test -- test/unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(openssh-server podman runc busybox-static gnupg iproute2 faketime)
+debs=(openssh-server podman runc busybox-static gnupg iproute2 faketime shellcheck)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -27,6 +28,13 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund
 fi
 npm run --silent build
+
+# The host-side scripts (cli/modules/remote/, sent by cli/util/host-script.ts) are POSIX sh:
+# shellcheck checks every one before the suites run; a finding fails the test command.
+find cli/modules/remote -name '*.sh' -exec shellcheck -s sh {} + || {
+  echo 'test.sh: shellcheck found problems in cli/modules/remote (fix them, or disable one with its reason above)' >&2
+  exit 1
+}
 
 # The integration files (real sshd hosts and Podman, one file at a time) mostly wait on hosts
 # and containers, so they run beside the unit and e2e files (two at a time) in a second vitest

@@ -21,7 +21,10 @@ const Args = z.strictObject({
 })
 type Args = z.infer<typeof Args>
 
-/** BACKUP is the host side (cli/modules/remote/backup.sh): $1 tree, $2 backup dir, $3 keep, $4 stamp. Prints `path sha256 members`. */
+/**
+ * BACKUP is the host side (cli/modules/remote/backup.sh): $1 tree, $2 backup dir, $3 keep, $4 stamp.
+ * Prints `path sha256 members`.
+ */
 const BACKUP = hostScript('lib/backups.sh', 'lib/failed.sh', 'backup.sh')
 
 /** secrets_backup makes, verifies and rotates one host's backup. */

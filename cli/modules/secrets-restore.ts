@@ -44,8 +44,9 @@ const Args = z.strictObject({
 type Args = z.infer<typeof Args>
 
 /**
- * RESTORE is the host side (cli/modules/remote/restore.sh): $1 tree, $2 backup dir, $3 from, $4 apply (1) or
- * compare (0). Prints `C|=|+ path` lines, then `archive PATH`; exits 5 with `ambiguous … NAME…` for a prefix of several.
+ * RESTORE is the host side (cli/modules/remote/restore.sh): $1 tree, $2 backup dir, $3 from, $4 apply
+ * (1) or compare (0). Prints `C|=|+ path` lines, then `archive PATH`; exits 5 with `ambiguous … NAME…`
+ * for a prefix of several.
  */
 const RESTORE = hostScript('lib/backups.sh', 'lib/failed.sh', 'restore.sh')
 
