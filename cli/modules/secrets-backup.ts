@@ -1,13 +1,14 @@
 /**
  * secrets-backup.ts — the `secrets_backup` module (#6, `manage-secrets backup`): a tar.gz of
- * the host's secrets tree in `dest_dir/secrets-<UTC to the ms>-<4 hex>.tar.gz` (backup-files.ts),
- * made by ONE remote script: born 0600 (umask 077, mktemp in the same dir) and moved into place
- * without replacing anything (`mv -n`) only after it was verified — every member compared byte
- * for byte with the live file by `tar --diff` (nothing unpacked anywhere), and as many members
- * as the tree has paths — then the oldest beyond `keep` (by timestamp) removed. A symlinked tree
- * or backup dir is refused, and so is a tree holding a symlink or a special file (restore would
- * refuse that archive, so a rotation could not roll back); a full or read-only disk is said in words, the temp archive removed.
- * Check mode only says what it would make.
+ * the host's secrets tree in `dest_dir/secrets-<UTC to the ms>-<4 hex>.tar.gz`
+ * (cli/util/backup-names.ts), made by ONE remote script (cli/modules/remote/backup.sh): born
+ * 0600 (umask 077, mktemp in the same dir) and moved into place without replacing anything
+ * (`mv -n`) only after it was verified — every member compared byte for byte with the live file
+ * by `tar --diff` (nothing unpacked anywhere), and as many members as the tree has paths — then
+ * the oldest beyond `keep` (by timestamp) removed. A symlinked tree or backup dir is refused,
+ * and so is a tree holding a symlink or a special file (restore would refuse that archive, so a
+ * rotation could not roll back); a full or read-only disk is said in words, the temp archive
+ * removed. Check mode only says what it would make.
  */
 import { z } from 'zod'
 import { backupStamp } from '../util/backup-names.js'

@@ -1,7 +1,7 @@
 /**
  * secrets-restore.ts — the `secrets_restore` module (#6, `manage-secrets restore` and the
  * rollback of a failed rotation): puts a host's secrets tree back as a backup holds it, with
- * the archived modes and owners, in ONE remote script.
+ * the archived modes and owners, in ONE remote script (cli/modules/remote/restore.sh).
  *
  * Rules enforced here:
  * - the archive is unpacked (as root: owners and modes kept) into a 0700 dir beside the tree,
@@ -14,8 +14,9 @@
  * - comparing (check mode, and before any restore) unpacks into a 0700 temp dir in the backup
  *   dir, removed after; when nothing differs, nothing is written (a full secrets disk is no
  *   obstacle); a disk too full (or read-only) to unpack is said in words and where;
- * - `from` is `latest` (the newest by timestamp), a stamp in either form of backup-files.ts,
- *   a unique prefix of one (several matches: refused, naming them, `ambiguous`), or a path.
+ * - `from` is `latest` (the newest by timestamp), a stamp in either form of
+ *   cli/util/backup-names.ts, a unique prefix of one (several matches: refused, naming them,
+ *   `ambiguous`), or a path.
  */
 import { posix } from 'node:path'
 import { z } from 'zod'
