@@ -158,66 +158,74 @@ function table(rows: [string, string][], width: number): string[] {
 /** renderHelp is the help of one command (its first word), or of the CLI with none. */
 export function renderHelp(command: string | undefined, width: number): string {
   const spec = COMMANDS.find((s) => s.command.split(' ')[0] === command)
-  const out: string[] = []
-  const section = (title: string, lines: string[]): void => {
-    if (lines.length) out.push('', title, ...lines)
-  }
-  const helpRows: [string, string][] = [
+  const out = spec ? commandHelp(spec, width) : topHelp(width)
+  out.push('', ...wrap(EPILOGUE, width))
+  return out.map((l) => l.trimEnd()).join('\n') + '\n'
+}
+
+/** Section is one titled block of a help page. */
+type Section = [title: string, lines: string[]]
+
+/** sections lays out titled blocks, each after a blank line; an empty one is left out. */
+function sections(list: readonly Section[]): string[] {
+  return list.flatMap(([title, lines]) => (lines.length ? ['', title, ...lines] : []))
+}
+
+/** helpRows are the `--help` and `--version` rows every page ends its global options with. */
+function helpRows(): [string, string][] {
+  return [
     optionRow('help', { alias: 'h', describe: 'show this help' }),
     optionRow('version', { describe: 'show the version number' }),
   ]
-  if (!spec) {
-    out.push(...wrap(`Usage: ${NAME} <command> [options]`, width), '', ...wrap(ABOUT, width))
-    const completion: [string, string] = [
-      `${NAME} completion`,
-      `print a bash or zsh completion script (${NAME} completion >> ~/.bashrc)`,
-    ]
-    section(
-      'Commands:',
-      table([...COMMANDS.map((s): [string, string] => [`${NAME} ${s.command}`, s.describe]), completion], width),
-    )
-    section('Global options:', table([...GLOBAL_OPTIONS.map(([n, o]) => optionRow(n, o)), ...helpRows], width))
-    section(
-      'Examples:',
-      TOP_EXAMPLES.flatMap(([c, w]) => exampleLines(c, w, width)),
-    )
-  } else {
-    const rec = record(spec)
-    out.push(...wrap(`Usage: ${NAME} ${spec.command} [options]`, width), '', ...wrap(spec.describe, width))
-    if (spec.actions) section('Actions:', table(spec.actions, width))
-    const positionals = rec.positionals.filter(([n]) => !(spec.actions && n === 'action'))
-    section(
-      'Arguments:',
-      table(
-        positionals.map(([n, o]) => [
-          n,
-          `${o.describe ?? ''}${o.choices ? ` [one of: ${(o.choices as unknown[]).join(', ')}]` : ''}`,
-        ]),
-        width,
-      ),
-    )
-    section(
-      'Options:',
-      table(
-        rec.options.map(([n, o]) => optionRow(n, o)),
-        width,
-      ),
-    )
-    const globals = spec.globals ?? ALL_GLOBALS
-    section(
-      'Global options:',
-      table(
-        [...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)).map(([n, o]) => optionRow(n, o)), ...helpRows],
-        width,
-      ),
-    )
-    section(
-      'Examples:',
-      spec.examples.flatMap(([c, w]) => exampleLines(c, w, width)),
-    )
-  }
-  out.push('', ...wrap(EPILOGUE, width))
-  return out.map((l) => l.trimEnd()).join('\n') + '\n'
+}
+
+/** topHelp is `manage-secrets --help`: usage, every command, the global options, examples. */
+function topHelp(width: number): string[] {
+  const completion: [string, string] = [
+    `${NAME} completion`,
+    `print a bash or zsh completion script (${NAME} completion >> ~/.bashrc)`,
+  ]
+  const commands = [...COMMANDS.map((s): [string, string] => [`${NAME} ${s.command}`, s.describe]), completion]
+  return [
+    ...wrap(`Usage: ${NAME} <command> [options]`, width),
+    '',
+    ...wrap(ABOUT, width),
+    ...sections([
+      ['Commands:', table(commands, width)],
+      ['Global options:', table([...GLOBAL_OPTIONS.map(([n, o]) => optionRow(n, o)), ...helpRows()], width)],
+      ['Examples:', TOP_EXAMPLES.flatMap(([c, w]) => exampleLines(c, w, width))],
+    ]),
+  ]
+}
+
+/** commandHelp is `manage-secrets <command> --help`: its actions, arguments, own options, then the globals it uses. */
+function commandHelp(spec: CommandSpec, width: number): string[] {
+  const rec = record(spec)
+  const positionals = rec.positionals.filter(([n]) => !(spec.actions && n === 'action'))
+  const argumentRows = positionals.map(([n, o]): [string, string] => [
+    n,
+    `${o.describe ?? ''}${o.choices ? ` [one of: ${(o.choices as unknown[]).join(', ')}]` : ''}`,
+  ])
+  const globals = spec.globals ?? ALL_GLOBALS
+  const globalRows = GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)).map(([n, o]) => optionRow(n, o))
+  return [
+    ...wrap(`Usage: ${NAME} ${spec.command} [options]`, width),
+    '',
+    ...wrap(spec.describe, width),
+    ...sections([
+      ['Actions:', spec.actions ? table(spec.actions, width) : []],
+      ['Arguments:', table(argumentRows, width)],
+      [
+        'Options:',
+        table(
+          rec.options.map(([n, o]) => optionRow(n, o)),
+          width,
+        ),
+      ],
+      ['Global options:', table([...globalRows, ...helpRows()], width)],
+      ['Examples:', spec.examples.flatMap(([c, w]) => exampleLines(c, w, width))],
+    ]),
+  ]
 }
 
 /** STRING_GLOBALS take a value: their next argument is not the command's name. */

@@ -41,7 +41,7 @@ export async function run(args: AuditArgs, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'audit.yml'))
   const collector = new AuditCollector()
   // runWithInventory prints its own JSON document when asked: the audit prints its report instead
-  const progress = withProgress(collector, 'audit', args.json)
+  const progress = withProgress(collector, 'audit', args.json, process.stderr)
   const runExit = await runWithInventory({ ...args, json: false }, io, async (opts) => {
     const withStore = await secretsIfAny(args, io, opts)
     const extraVars = {

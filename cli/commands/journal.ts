@@ -28,7 +28,7 @@ export interface JournalArgs extends GlobalArgs {
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }
 
 /** sinceOf parses `--since`: an ISO date or time, or `<n>m|h|d|w` back from now. */
-export function sinceOf(text: string, now: Date = new Date()): Date {
+export function sinceOf(text: string, now: Date): Date {
   const rel = /^(\d+)([mhdw])$/.exec(text)
   if (rel) return new Date(now.getTime() - Number(rel[1]) * (UNITS[rel[2] as string] as number))
   const at = Date.parse(text)
@@ -58,7 +58,7 @@ export async function run(args: JournalArgs, io: CommandIo): Promise<number> {
   }
   if (args.action === 'show') {
     const entries = await readJournal(stateDir, {
-      ...(args.since ? { since: sinceOf(args.since) } : {}),
+      ...(args.since ? { since: sinceOf(args.since, io.clock.now()) } : {}),
       onInvalid: (line, detail) =>
         io.stderr(`[WARNING]: journal line ${line} skipped: ${detail} (run: manage-secrets journal verify)\n`),
     })

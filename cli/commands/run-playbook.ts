@@ -76,6 +76,7 @@ export async function runWithInventory(
     connection: { hostKeyPolicy: args.acceptNewHostKeys ? 'accept-new' : undefined },
     reporter,
     stateDir,
+    clock: io.clock,
     // a run without a secrets store still sees `secret_bundles` (empty); withSecrets fills it
     hostVars: (host) => secretVars(undefined, host),
   })

@@ -66,7 +66,7 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
       io.stdout(printSystemd(schedule, { bin: args.bin ?? DEFAULT_BIN, ...(args.user ? { user: args.user } : {}) }))
       return 0
     case 'next': {
-      const now = new Date()
+      const now = io.clock.now()
       const rows = schedule.jobs.map((j) => ({
         job: j.name,
         command: jobArgv(j).join(' '),
@@ -127,6 +127,7 @@ async function daemon(
   const scheduler = new Scheduler({
     schedule,
     log: (line) => io.stdout(`${line}\n`),
+    now: () => io.clock.now(),
     runJob: (job, signal) => runJob(job, signal, args, io),
   })
   scheduler.start()

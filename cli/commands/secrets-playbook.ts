@@ -149,6 +149,7 @@ export async function openSession(args: SecretsArgs, io: CommandIo, opts: RunOpt
   if (passwordFileOf({ file: args.vaultPasswordFile, env: io.env }) !== undefined) await password()
   return new SecretsSession({
     store,
+    clock: io.clock,
     manifest,
     fp,
     selector,

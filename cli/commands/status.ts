@@ -78,7 +78,7 @@ class StatusCollector implements Reporter {
 export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'status.yml'))
   const collector = new StatusCollector()
-  const progress = withProgress(collector, 'status', args.json)
+  const progress = withProgress(collector, 'status', args.json, process.stderr)
   let entries: JournalRecord[] = []
   const runExit = await runWithInventory({ ...args, json: false, check: false }, io, async (opts) => {
     entries = await readJournal(stateDirOf(opts.inventory.dir, io.env))
@@ -97,7 +97,7 @@ export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: Comman
   io.stdout(
     args.json
       ? JSON.stringify({ hosts }, null, 2) + '\n'
-      : renderStatus(hosts, io.colors) + summaryLine(hosts, io.colors) + '\n',
+      : renderStatus(hosts, io.colors, io.clock.now()) + summaryLine(hosts, io.colors) + '\n',
   )
   if (runExit !== Exit.Ok) return runExit
   const failing = (args.failOn ?? []).flatMap((state) =>
@@ -127,8 +127,8 @@ function lastRuns(entries: readonly JournalRecord[], hosts: Map<string, HostStat
   }
 }
 
-const ago = (iso: string): string => {
-  const days = Math.floor((Date.now() - Date.parse(iso)) / 86_400_000)
+const ago = (iso: string, now: Date): string => {
+  const days = Math.floor((now.getTime() - Date.parse(iso)) / 86_400_000)
   return days === 0 ? 'today' : `${days} d ago`
 }
 const day = (iso: string): string => iso.slice(0, 16).replace('T', ' ')
@@ -151,8 +151,8 @@ export function summaryLine(hosts: Record<string, HostStatus>, c: ChalkInstance)
   return `${plural(all.length, 'host')}: ${parts.join(', ')}`
 }
 
-/** renderStatus prints one compact block per host. */
-export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance): string {
+/** renderStatus prints one compact block per host; ages are counted back from `now` (the command's clock). */
+export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance, now: Date): string {
   const out: string[] = []
   for (const [name, h] of Object.entries(hosts)) {
     if (!h.reachable) {
@@ -165,7 +165,7 @@ export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance
     h.bundles.forEach((b, i) => {
       const label = i === 0 ? 'bundles     ' : '            '
       const age = b.last_rotation
-        ? `  v${b.version ?? '?'}, rotated ${day(b.last_rotation)} (${ago(b.last_rotation)})`
+        ? `  v${b.version ?? '?'}, rotated ${day(b.last_rotation)} (${ago(b.last_rotation, now)})`
         : ''
       const due = b.next_due ? `, next due ${day(b.next_due)}${b.overdue ? c.red(' OVERDUE') : ''}` : ''
       out.push(
@@ -174,10 +174,10 @@ export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance
     })
     if (h.bundles.length === 0) out.push('  bundles     none targeted at this host')
     out.push(
-      `  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at)}): ${h.last_audit.status}, ${plural(h.last_audit.findings, 'finding')}` : 'none recorded'}`,
+      `  last audit  ${h.last_audit ? `${day(h.last_audit.at)} (${ago(h.last_audit.at, now)}): ${h.last_audit.status}, ${plural(h.last_audit.findings, 'finding')}` : 'none recorded'}`,
     )
     out.push(
-      `  last rotate ${h.last_rotation ? `${day(h.last_rotation.at)} (${ago(h.last_rotation.at)})` : 'none recorded'}`,
+      `  last rotate ${h.last_rotation ? `${day(h.last_rotation.at)} (${ago(h.last_rotation.at, now)})` : 'none recorded'}`,
     )
     const check = {
       ok: c.green('checksum as recorded'),
@@ -186,7 +186,7 @@ export function renderStatus(hosts: Record<string, HostStatus>, c: ChalkInstance
       corrupt: c.red('CORRUPT (gzip -t fails)'),
     }[h.backup?.verified ?? 'unrecorded']
     out.push(
-      `  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at)})  ${h.backup.path}  ${check ?? h.backup.verified}` : c.yellow('none')}`,
+      `  last backup ${h.backup ? `${day(h.backup.at)} (${ago(h.backup.at, now)})  ${h.backup.path}  ${check ?? h.backup.verified}` : c.yellow('none')}`,
     )
     out.push('')
   }

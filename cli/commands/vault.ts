@@ -94,7 +94,7 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
       return 0
     }
     case 'status': {
-      const rows = await storeStatus(ctx.store, ctx.manifest)
+      const rows = await storeStatus(ctx.store, ctx.manifest, io.clock.now())
       io.stdout(
         args.json
           ? JSON.stringify({ store: ctx.store.dir, bundles: rows }, null, 2) + '\n'
@@ -154,6 +154,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
   store.onTakeover = io.warn
   return {
     store,
+    clock: io.clock,
     manifest,
     fp,
     env: io.env,

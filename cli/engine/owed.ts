@@ -3,9 +3,11 @@
  * dropped"). Ansible drops them (ansible#10498); here they are written to the state dir and
  * the next run of the same play performs them first thing at the end of its tasks.
  * The file holds names only (playbook, play, handler, host), never values; written atomically.
+ * An entry's `since` is the run's clock (cli/context.ts), never the wall clock read here.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { systemClock, type Clock } from '../context.js'
 
 interface Entry {
   playbook: string
@@ -20,7 +22,10 @@ export class OwedHandlers {
   private entries: Entry[] = []
   private loaded = false
 
-  constructor(private readonly dir: string | null) {}
+  constructor(
+    private readonly dir: string | null,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   private get file(): string | null {
     return this.dir ? join(this.dir, 'owed-handlers.json') : null
@@ -51,7 +56,7 @@ export class OwedHandlers {
   /** settle replaces what one host owes for this play (empty: nothing owed any more). */
   async settle(playbook: string, play: string, host: string, handlers: Iterable<string>): Promise<void> {
     await this.load()
-    const since = new Date().toISOString()
+    const since = this.clock.now().toISOString()
     this.entries = this.entries.filter((e) => !(e.playbook === playbook && e.play === play && e.host === host))
     for (const handler of handlers) this.entries.push({ playbook, play, handler, host, since })
   }

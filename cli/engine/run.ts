@@ -76,12 +76,12 @@ interface PlayRun {
 /** runPlaybook runs every play and returns the recap; it never throws for host failures. */
 export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSummary> {
   const pool = opts.pool ?? new ConnectionPool()
-  const owed = new OwedHandlers(opts.stateDir ?? null)
   const shared = {
     services: opts.services ?? new Services(),
     cache: opts.cache ?? new RunCache(),
     clock: opts.clock ?? systemClock,
   }
+  const owed = new OwedHandlers(opts.stateDir ?? null, shared.clock)
   const stats: Record<string, HostStats> = {}
   try {
     for (const play of pb.plays) {
@@ -123,79 +123,108 @@ export function exitCodeOf(stats: Record<string, HostStats>): number {
   return Exit.Ok
 }
 
-async function runHost(run: PlayRun, host: string): Promise<void> {
+/** HostRun is one host's part of a play: its variables, what it registered and notified, its connection. */
+interface HostRun {
+  host: string
+  hostVars: Record<string, unknown>
+  registered: Record<string, unknown>
+  notified: Set<string>
+  facts: Partial<Facts>
+  /** the variable layers, lowest precedence first (Ansible's order) */
+  layers: () => Record<string, unknown>[]
+  /** the host's connection, opened on first use */
+  connect: () => Promise<Connection>
+  context: (scope: Scope, task: Task) => Promise<ModuleContext>
+}
+
+/** hostRun sets up one host's part of a play: nothing is connected yet. */
+function hostRun(run: PlayRun, host: string): HostRun {
   const { play, opts } = run
-  const inv = opts.inventory.inventory
-  const registered: Record<string, unknown> = {}
-  const notified = new Set(run.owedBefore.get(host) ?? [])
-  const hostVars = inv.hostVars(host)
+  const hostVars = opts.inventory.inventory.hostVars(host)
   const magic = magicVars(run, host)
-  let facts: Partial<Facts> = {}
   let conn: Promise<Connection> | null = null
-  const layers = (): Record<string, unknown>[] => [
-    play.defaults,
-    hostVars,
-    magic,
-    facts,
-    play.vars,
-    registered,
-    opts.extraVars ?? {},
-  ]
-  const connect = (): Promise<Connection> => {
-    conn ??= run.pool.get(connectionSpec(host, renderConn(lazyScope(...layers()), hostVars), opts.connection))
-    return conn
-  }
-  const context = async (scope: Scope, task: Task): Promise<ModuleContext> => ({
+  const h: HostRun = {
     host,
-    conn: await connect(),
-    check: opts.check,
-    diff: opts.diff,
-    vars: hostVars,
-    baseDir: task.baseDir,
-    evaluate: (c) => evalCondition(c, scope),
-    lookup: (n) => scope.get(n),
-    services: run.services,
-    cache: run.cache,
-    clock: run.clock,
-  })
+    hostVars,
+    registered: {},
+    notified: new Set(run.owedBefore.get(host) ?? []),
+    facts: {},
+    layers: () => [play.defaults, hostVars, magic, h.facts, play.vars, h.registered, opts.extraVars ?? {}],
+    connect: () => {
+      conn ??= run.pool.get(connectionSpec(host, renderConn(lazyScope(...h.layers()), hostVars), opts.connection))
+      return conn
+    },
+    context: async (scope, task) => ({
+      host,
+      conn: await h.connect(),
+      check: opts.check,
+      diff: opts.diff,
+      vars: hostVars,
+      baseDir: task.baseDir,
+      evaluate: (c) => evalCondition(c, scope),
+      lookup: (n) => scope.get(n),
+      services: run.services,
+      cache: run.cache,
+      clock: run.clock,
+    }),
+  }
+  return h
+}
+
+async function runHost(run: PlayRun, host: string): Promise<void> {
+  const { play } = run
+  const h = hostRun(run, host)
   let unreachable = false
-  let failed = false
   try {
-    if (mentionsFacts([hostVars, play.vars, play.tasks.map((t) => [t.args, t.when])]))
-      facts = await gatherFacts(await connect())
-    for (const task of play.tasks) {
-      if (run.abort.now || failed) break
-      if (!tagSelected(task.tags, opts.tags ?? ['all'], opts.skipTags ?? [])) continue
-      const { outcomes, registered: value } = await runTask(
-        { host, check: opts.check, diff: opts.diff, layers: layers(), context },
-        task,
-      )
-      for (const o of outcomes) report(run, host, task, false, o)
-      if (task.register) registered[task.register] = value
-      if (outcomes.some((o) => o.result.changed)) for (const n of task.notify) notified.add(n)
-      if (outcomes.some((o) => o.status === 'failed' && !o.ignored)) {
-        failed = true
-        if (play.anyErrorsFatal) run.abort.now = true
-      }
-    }
-    await runHandlers(run, host, notified, layers, context)
+    if (mentionsFacts([h.hostVars, play.vars, play.tasks.map((t) => [t.args, t.when])]))
+      h.facts = await gatherFacts(await h.connect())
+    await runTasks(run, h)
+    await runHandlers(run, host, h.notified, h.layers, h.context)
   } catch (err) {
     if (!(err instanceof UnreachableError)) throw err
     unreachable = true
-    run.stats[host] = { ...(run.stats[host] ?? emptyStats()), unreachable: 1 }
-    opts.reporter.emit({
-      kind: 'host-result',
-      host,
-      task: 'connect',
-      handler: false,
-      status: 'unreachable',
-      msg: err.message,
-      result: { unreachable: true, msg: err.message },
-    })
-    await run.pool.drop(host)
-    for (const h of notified) opts.reporter.emit({ kind: 'handler-owed', host, handler: h })
+    await hostUnreachable(run, h, err)
   }
-  await run.owed.settle(basename(run.pb.file), play.name, host, unreachable ? notified : [])
+  await run.owed.settle(basename(run.pb.file), play.name, host, unreachable ? h.notified : [])
+}
+
+/** runTasks runs the play's tasks on one host until one fails (or the run aborts). */
+async function runTasks(run: PlayRun, h: HostRun): Promise<void> {
+  const { play, opts } = run
+  const { host } = h
+  for (const task of play.tasks) {
+    if (run.abort.now) return
+    if (!tagSelected(task.tags, opts.tags ?? ['all'], opts.skipTags ?? [])) continue
+    const { outcomes, registered: value } = await runTask(
+      { host, check: opts.check, diff: opts.diff, layers: h.layers(), context: h.context },
+      task,
+    )
+    for (const o of outcomes) report(run, host, task, false, o)
+    if (task.register) h.registered[task.register] = value
+    if (outcomes.some((o) => o.result.changed)) for (const n of task.notify) h.notified.add(n)
+    if (outcomes.some((o) => o.status === 'failed' && !o.ignored)) {
+      if (play.anyErrorsFatal) run.abort.now = true
+      return
+    }
+  }
+}
+
+/** hostUnreachable records a host that could not be reached or dropped its connection; its handlers stay owed. */
+async function hostUnreachable(run: PlayRun, h: HostRun, err: UnreachableError): Promise<void> {
+  const { host } = h
+  const { reporter } = run.opts
+  run.stats[host] = { ...(run.stats[host] ?? emptyStats()), unreachable: 1 }
+  reporter.emit({
+    kind: 'host-result',
+    host,
+    task: 'connect',
+    handler: false,
+    status: 'unreachable',
+    msg: err.message,
+    result: { unreachable: true, msg: err.message },
+  })
+  await run.pool.drop(host)
+  for (const n of h.notified) reporter.emit({ kind: 'handler-owed', host, handler: n })
 }
 
 async function runHandlers(

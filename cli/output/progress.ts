@@ -6,7 +6,9 @@
  * - only on a terminal (stderr a TTY) and never with `--json`: a pipe, a log or a JSON consumer
  *   never sees it;
  * - it is erased (`\r` and erase-line) when the run ends, before anything else is printed;
- * - at most one write per 100 ms, and always the last count.
+ * - at most one write per 100 ms, and always the last count (measured on the monotonic clock,
+ *   `performance.now()`: a throttle, not a time of day);
+ * - it writes only to the stream the command hands it (commands/status.ts, commands/audit.ts).
  */
 import type { EngineEvent, Reporter } from '../engine/events.js'
 
@@ -16,7 +18,7 @@ export class ProgressLine implements Reporter {
   private readonly done = new Set<string>()
   private failed = 0
   private shown = false
-  private last = 0
+  private last = -Infinity
 
   constructor(
     private readonly inner: Reporter,
@@ -31,7 +33,7 @@ export class ProgressLine implements Reporter {
     if (e.kind !== 'host-result' || this.done.has(e.host)) return
     this.done.add(e.host)
     if (e.status === 'failed' || e.status === 'unreachable') this.failed++
-    const now = Date.now()
+    const now = performance.now()
     if (now - this.last < 100 && this.done.size < this.hosts.size) return
     this.last = now
     this.shown = true
@@ -45,12 +47,12 @@ export class ProgressLine implements Reporter {
   }
 }
 
-/** withProgress wraps `inner` in a progress line when stderr is a terminal and the output is not JSON. */
+/** withProgress wraps `inner` in a progress line when `stderr` (the command's) is a terminal and the output is not JSON. */
 export function withProgress(
   inner: Reporter,
   label: string,
   json: boolean,
-  stderr: { isTTY?: boolean; write(s: string): unknown } = process.stderr,
+  stderr: { isTTY?: boolean; write(s: string): unknown },
 ): Reporter & { clear(): void } {
   if (json || stderr.isTTY !== true) return { emit: (e) => inner.emit(e), clear: () => undefined }
   return new ProgressLine(inner, label, (s) => void stderr.write(s))

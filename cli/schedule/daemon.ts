@@ -17,6 +17,7 @@
  *   both day fields `*` and each firing is checked against the real expression.
  */
 import { schedule as cronSchedule, type Logger, type ScheduledTask } from 'node-cron'
+import { systemClock } from '../context.js'
 import { Exit } from '../errors.js'
 import { CronSyntaxError, matchesAt, nextRuns, nodeCronExpression, parseCron, type CronExpression } from './cron.js'
 import type { Job, Schedule } from './schedule.js'
@@ -37,6 +38,7 @@ export interface SchedulerOptions {
   schedule: Schedule
   runJob: RunJob
   log: (line: string) => void
+  /** "now" from the command's clock (cli/context.ts): log times, next runs; default the wall clock */
   now?: () => Date
 }
 
@@ -72,14 +74,14 @@ export class Scheduler {
   readonly stopped: Promise<void>
 
   constructor(private readonly opts: SchedulerOptions) {
-    this.now = opts.now ?? (() => new Date())
+    this.now = opts.now ?? (() => systemClock.now())
     for (const job of opts.schedule.jobs) this.counts.set(job.name, { runs: 0, skipped: 0, failed: 0, missed: 0 })
     this.stopped = new Promise((resolve) => (this.markStopped = resolve))
   }
 
   /** start schedules every enabled job with node-cron and logs its next run. */
   start(): void {
-    if (this.tasks.length > 0 || this.stopping) throw new Error('the scheduler was already started')
+    if (this.tasks.length > 0 || this.stopping !== undefined) throw new Error('the scheduler was already started')
     try {
       for (const job of this.opts.schedule.jobs) {
         if (job.enabled) this.tasks.push(this.scheduleJob(job))
@@ -96,7 +98,7 @@ export class Scheduler {
   async fire(name: string): Promise<void> {
     const job = this.opts.schedule.jobs.find((j) => j.name === name && j.enabled)
     if (!job) throw new Error(`no enabled job named ${name}`)
-    if (this.stopping) return this.skip(job, 'the scheduler is stopping')
+    if (this.stopping !== undefined) return this.skip(job, 'the scheduler is stopping')
     if (this.running) return this.skip(job, `${this.running.job.name} is still running`)
     const slot: Running = { job, controller: new AbortController(), done: Promise.resolve() }
     this.running = slot

@@ -13,6 +13,7 @@
  * - a malformed payload is reported without quoting any of it.
  */
 import { z } from 'zod'
+import { systemClock } from '../context.js'
 import { VaultError } from '../errors.js'
 import { KEY_NAME } from './manifest.js'
 import type { Fingerprinter, Secret } from './secret.js'
@@ -152,8 +153,11 @@ export function expirePrevious(bundle: Bundle, now: Date): number {
   return n
 }
 
-/** bundleValues returns each key's current value and, during its grace, `KEY_PREVIOUS`. */
-export function bundleValues(bundle: Bundle, now: Date = new Date()): Map<string, Secret> {
+/**
+ * bundleValues returns each key's current value and, during its grace, `KEY_PREVIOUS`. Callers
+ * pass their clock's `now` (secrets/session.ts, secrets/store-actions.ts); the default serves tests.
+ */
+export function bundleValues(bundle: Bundle, now: Date = systemClock.now()): Map<string, Secret> {
   const out = new Map<string, Secret>()
   for (const k of [...bundle.keys.keys()].sort()) {
     const e = bundle.keys.get(k) as KeyEntry

@@ -21,6 +21,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { lstat, readFile } from 'node:fs/promises'
 import { readKey, type PublicKey } from 'openpgp'
 import { join } from 'node:path'
+import { systemClock, type Clock } from '../context.js'
 import { UsageError, VaultError } from '../errors.js'
 import type { HostSelector } from '../inventory/patterns.js'
 import { openerFor, planFor, verifyPassword, type AccessContext } from './access.js'
@@ -46,7 +47,8 @@ export interface SessionOptions extends AccessContext {
   only?: readonly string[]
   /** whether a password can be had (a file or a terminal): check mode reports `unknown` otherwise */
   canAsk?: boolean
-  now?: () => Date
+  /** where the run's "now" comes from (grace periods); default the wall clock */
+  clock?: Clock
 }
 
 /** SecretsSession serves the secret modules of one run (as their provider) and the commands that run them. */
@@ -61,10 +63,12 @@ export class SecretsSession implements SecretsProvider {
   private readonly newKeys = new Set<string>()
   private readonly passwordStore: SecretStore
   private readonly now: () => Date
+  private readonly clock: Clock
 
   constructor(private readonly opts: SessionOptions) {
     this.manifest = opts.manifest
-    this.now = opts.now ?? (() => new Date())
+    this.clock = opts.clock ?? systemClock
+    this.now = () => this.clock.now()
     this.passwordStore = opts.store.hostsStore()
     const unknown = (opts.only ?? []).filter((b) => !(b in opts.manifest.bundles))
     if (unknown.length > 0) {
@@ -109,6 +113,7 @@ export class SecretsSession implements SecretsProvider {
       fp: this.opts.fp,
       env,
       cwd,
+      clock: this.clock,
     }
   }
 

@@ -10,6 +10,7 @@
  * - a changed value keeps its previous one for the key's grace period (manifest policy);
  * - reports carry key names and keyed fingerprints only, never values.
  */
+import { systemClock, type Clock } from '../context.js'
 import { ConfigError, UsageError } from '../errors.js'
 import { bundleValues, formatEnvValue, setKey, type Bundle } from './bundle.js'
 import { generateSecret } from './generate.js'
@@ -28,6 +29,13 @@ export interface VaultContext extends AccessContext {
   fp: Fingerprinter
   env: NodeJS.ProcessEnv
   cwd: string
+  /** where "now" comes from (a key's created and rotated times, grace periods); default the wall clock */
+  clock?: Clock
+}
+
+/** nowOf is the time of an action: its context's clock. */
+function nowOf(ctx: { clock?: Clock }): Date {
+  return (ctx.clock ?? systemClock).now()
 }
 
 /** ChangeReport says what one action did to one bundle (names only). */
@@ -86,7 +94,7 @@ export async function createBundles(ctx: VaultContext, names: string[]): Promise
   const existing = new Set(await ctx.store.list())
   if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n)))
     await verifyPassword(ctx.store, ctx.creds)
-  const now = new Date()
+  const now = nowOf(ctx)
   return run(ctx, names, true, async (bundle, r) => {
     const spec = ctx.manifest.bundles[bundle.name]
     for (const [key, k] of Object.entries(spec?.keys ?? {})) {
@@ -146,7 +154,7 @@ export async function editBundle(ctx: VaultContext, name: string, edit: EditText
   const [r] = await run(ctx, [name], false, async (bundle, rep) => {
     const edited = await edit(editableText(bundle, ctx.fp), `${name}.env`)
     const values = parseDotenv(edited.reveal(), `${name} (edited)`, ctx.fp)
-    applyValues(ctx.manifest, bundle, values, rep, true, new Date())
+    applyValues(ctx.manifest, bundle, values, rep, true, nowOf(ctx))
   })
   return r as ChangeReport
 }
@@ -168,7 +176,7 @@ export async function importInto(ctx: VaultContext, targets: Map<string, Importe
   const existing = new Set(await ctx.store.list())
   if (ctx.manifest.encryption === 'password' && names.every((n) => !existing.has(n)))
     await verifyPassword(ctx.store, ctx.creds)
-  const now = new Date()
+  const now = nowOf(ctx)
   return run(ctx, names, true, (bundle, r) => {
     const values = (targets.get(bundle.name) ?? []).flatMap((f) => f.entries)
     applyValues(ctx.manifest, bundle, values, r, false, now)
@@ -212,9 +220,8 @@ export async function readBundle(ctx: Pick<VaultContext, 'store' | 'creds'>, nam
 
 /** readValues decrypts a bundle and returns its values with `KEY_PREVIOUS` during grace periods. */
 export async function readValues(
-  ctx: Pick<VaultContext, 'store' | 'creds'>,
+  ctx: Pick<VaultContext, 'store' | 'creds' | 'clock'>,
   name: string,
-  now: Date = new Date(),
 ): Promise<Map<string, Secret>> {
-  return bundleValues(await readBundle(ctx, name), now)
+  return bundleValues(await readBundle(ctx, name), nowOf(ctx))
 }

@@ -26,12 +26,8 @@ export interface BundleStatus {
   updatedAt?: string
 }
 
-/** storeStatus lists every bundle of the manifest and of the store. */
-export async function storeStatus(
-  store: SecretStore,
-  manifest: Manifest,
-  now: Date = new Date(),
-): Promise<BundleStatus[]> {
+/** storeStatus lists every bundle of the manifest and of the store; keys are due as of `now` (the command's clock). */
+export async function storeStatus(store: SecretStore, manifest: Manifest, now: Date): Promise<BundleStatus[]> {
   const names = [...new Set([...Object.keys(manifest.bundles), ...(await store.list())])].sort()
   const out: BundleStatus[] = []
   for (const name of names) {
