@@ -21,8 +21,15 @@ import { LockedError, UsageError } from '../errors.js'
 import { RunRecorder } from '../journal/recorder.js'
 import { nextRuns } from '../schedule/cron.js'
 import { installSignalHandlers, Scheduler, type JobResult } from '../schedule/daemon.js'
-import { hasSeconds, jobArgv, loadSchedule, type Job } from '../schedule/schedule.js'
-import { DEFAULT_BIN, DEFAULT_CRONTAB_OPTIONS, printCrontab, printSystemd } from '../schedule/units.js'
+import { PASSWORD_FILE_ENV } from '../secrets/password.js'
+import { hasSeconds, jobArgv, loadSchedule, type Job, type JobDefaults } from '../schedule/schedule.js'
+import {
+  DEFAULT_BIN,
+  DEFAULT_CRONTAB_OPTIONS,
+  printCrontab,
+  printSystemd,
+  type CrontabOptions,
+} from '../schedule/units.js'
 import { lockToken } from '../util/secure-write.js'
 import { inventoryPath } from './inventory-arg.js'
 import { HELD_LOCK_ENV, withRunLock } from './run-lock.js'
@@ -49,6 +56,26 @@ function scheduleFile(args: ScheduleArgs, io: CommandIo): string {
   return existsSync(local) ? local : join(PACKAGE, 'cron', 'schedule.yml')
 }
 
+/**
+ * namedDefaults are the inventory and password file the user named (`-i`, `--vault-password-file`
+ * or their variables), absolute, for the printed jobs: cron and systemd would otherwise run them
+ * on the default inventory.
+ */
+function namedDefaults(args: ScheduleArgs, io: CommandIo): JobDefaults {
+  const inventory = args.inventory || io.env.MANAGE_SECRETS_INVENTORY
+  const password = args.vaultPasswordFile || io.env[PASSWORD_FILE_ENV]
+  return {
+    ...(inventory ? { inventory: inventoryPath(args, io) } : {}),
+    ...(password ? { vaultPasswordFile: resolve(io.cwd, password) } : {}),
+  }
+}
+
+/** crontabDefaults puts the named defaults on every job, and the password file in the crontab's variable too. */
+function crontabDefaults(jobs: JobDefaults): Partial<CrontabOptions> {
+  if (!jobs.vaultPasswordFile) return { jobs }
+  return { jobs, env: { ...DEFAULT_CRONTAB_OPTIONS.env, [PASSWORD_FILE_ENV]: jobs.vaultPasswordFile } }
+}
+
 /** run runs one `schedule` action. */
 export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
   const schedule = await loadSchedule(scheduleFile(args, io))
@@ -59,12 +86,17 @@ export async function run(args: ScheduleArgs, io: CommandIo): Promise<number> {
           ...DEFAULT_CRONTAB_OPTIONS,
           ...(args.bin ? { bin: args.bin } : {}),
           ...(args.logFile ? { logFile: args.logFile } : {}),
+          ...crontabDefaults(namedDefaults(args, io)),
         }),
       )
       return 0
-    case 'print-systemd':
-      io.stdout(printSystemd(schedule, { bin: args.bin ?? DEFAULT_BIN, ...(args.user ? { user: args.user } : {}) }))
+    case 'print-systemd': {
+      const jobs = namedDefaults(args, io)
+      io.stdout(
+        printSystemd(schedule, { bin: args.bin ?? DEFAULT_BIN, ...(args.user ? { user: args.user } : {}), jobs }),
+      )
       return 0
+    }
     case 'next': {
       const now = io.clock.now()
       const rows = schedule.jobs.map((j) => ({

@@ -183,13 +183,28 @@ export function parseSchedule(src: YamlSource): Schedule {
 }
 
 /**
- * jobArgv is the command line (without the program) a job runs: the command, its options
+ * JobDefaults are what the user named for every job when printing the schedule (`-i` or
+ * `$MANAGE_SECRETS_INVENTORY`, `--vault-password-file` or `$MANAGE_SECRETS_VAULT_PASSWORD_FILE`),
+ * as absolute paths: cron and systemd run the jobs elsewhere, with another environment.
+ */
+export interface JobDefaults {
+  inventory?: string
+  vaultPasswordFile?: string
+}
+
+/**
+ * jobArgv is the command line (without the program) a job runs: the command, its inventory
+ * (the job's own, else the one the user named), the password file the user named, its options
  * from the schedule (the monitor options of #7), then its own args. The daemon, crontab and
  * systemd all use it.
  */
-export function jobArgv(job: Job): string[] {
+export function jobArgv(job: Job, defaults: JobDefaults = {}): string[] {
   const argv: string[] = [job.command]
-  if (job.inventory !== undefined) argv.push('--inventory', job.inventory)
+  const inventory = job.inventory ?? defaults.inventory
+  if (inventory !== undefined) argv.push('--inventory', inventory)
+  const ownPassword = job.args.some((a) => a === '--vault-password-file' || a.startsWith('--vault-password-file='))
+  if (defaults.vaultPasswordFile !== undefined && !ownPassword)
+    argv.push('--vault-password-file', defaults.vaultPasswordFile)
   if (job.failOn !== undefined) argv.push('--fail-on', job.failOn)
   if (job.metricsFile !== undefined) argv.push('--metrics-file', job.metricsFile)
   if (job.alertCommand !== undefined) argv.push('--alert-command', job.alertCommand)

@@ -18,13 +18,15 @@
  */
 import { ConfigError, UsageError } from '../errors.js'
 import { toOnCalendar } from './on-calendar.js'
-import { hasSeconds, jobArgv, type Job, type Schedule } from './schedule.js'
+import { hasSeconds, jobArgv, type Job, type JobDefaults, type Schedule } from './schedule.js'
 
 /** CrontabOptions say where the program is, where output goes and the environment lines. */
 export interface CrontabOptions {
   bin: string
   logFile: string
   env: Record<string, string>
+  /** the inventory and password file the user named, for every job (schedule.ts `jobArgv`) */
+  jobs?: JobDefaults
 }
 
 /** SystemdOptions say where the program is, who runs the jobs and the environment file. */
@@ -34,6 +36,8 @@ export interface SystemdOptions {
   user?: string
   /** `EnvironmentFile=` (default `/etc/manage-secrets/env`, optional) */
   envFile?: string
+  /** the inventory and password file the user named, for every job (schedule.ts `jobArgv`) */
+  jobs?: JobDefaults
 }
 
 /** DEFAULT_BIN is where `npm install -g` puts the program on most hosts. */
@@ -85,15 +89,15 @@ export function printCrontab(schedule: Schedule, opts: CrontabOptions): string {
         `CRON_TZ=${zone}`,
       )
     }
-    lines.push('', `# ${job.name}${job.enabled ? '' : ' (disabled)'}`, crontabLine(job, bin, opts.logFile))
+    lines.push('', `# ${job.name}${job.enabled ? '' : ' (disabled)'}`, crontabLine(job, bin, opts))
   }
   return `${lines.join('\n')}\n`
 }
 
 /** crontabLine is one job's line: schedule, quoted command, output appended to the log. */
-function crontabLine(job: Job, bin: string, logFile: string): string {
-  const command = [bin, ...jobArgv(job)].map(shQuote).join(' ')
-  const line = `${job.cron} ${command} >> ${shQuote(logFile)} 2>&1`.replaceAll('%', '\\%')
+function crontabLine(job: Job, bin: string, opts: CrontabOptions): string {
+  const command = [bin, ...jobArgv(job, opts.jobs)].map(shQuote).join(' ')
+  const line = `${job.cron} ${command} >> ${shQuote(opts.logFile)} 2>&1`.replaceAll('%', '\\%')
   return job.enabled ? line : `# ${line}`
 }
 
@@ -146,7 +150,7 @@ function serviceUnit(job: Job, bin: string, opts: SystemdOptions): string {
     '',
     '[Service]',
     'Type=oneshot',
-    `ExecStart=${[bin, ...jobArgv(job)].map(systemdQuote).join(' ')}`,
+    `ExecStart=${[bin, ...jobArgv(job, opts.jobs)].map(systemdQuote).join(' ')}`,
     `EnvironmentFile=-${opts.envFile ?? DEFAULT_ENV_FILE}`,
     ...(opts.user !== undefined ? [`User=${opts.user}`] : []),
     'NoNewPrivileges=yes',
