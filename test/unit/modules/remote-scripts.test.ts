@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { runScan } from '../../../cli/audit/scan.js'
 import { RunCache, Services, systemClock } from '../../../cli/context.js'
 import { runSafe } from '../../../cli/modules/safe-path.js'
@@ -18,9 +18,18 @@ import { secretsStatus } from '../../../cli/modules/secrets-status.js'
 import type { Module, ModuleContext, ModuleResult } from '../../../cli/modules/types.js'
 import { SECRETS } from '../../../cli/secrets/provider.js'
 import { openLocal } from '../../../cli/transport/local.js'
-import { fakeSecrets, GID, UID } from './fake-secrets.js'
+import { GID, realSecrets, UID } from '../../helpers/real-secrets.js'
+import type { SecretsSession } from '../../../cli/secrets/session.js'
 
 let dir = ''
+let storeDir = ''
+let session: SecretsSession
+beforeAll(async () => {
+  storeDir = await mkdtemp(join(tmpdir(), 'ms-remote-store-'))
+  await writeFile(join(storeDir, 'hosts.yml'), 'all:\n  hosts:\n    h1: {ansible_connection: local}\n')
+  session = (await realSecrets(storeDir, join(storeDir, 'hosts.yml'), ['h1'])).session
+})
+afterAll(() => rm(storeDir, { recursive: true, force: true }))
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ms-remote-'))
   await mkdir(join(dir, 'secrets'), { mode: 0o700 })
@@ -30,7 +39,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** ctxOf is a module's context on the local connection, with an in-memory secrets provider. */
+/** ctxOf is a module's context on the local connection, with a real secrets session (test/helpers/real-secrets.ts). */
 function ctxOf(check = false): ModuleContext {
   return {
     host: 'h1',
@@ -41,7 +50,7 @@ function ctxOf(check = false): ModuleContext {
     baseDir: dir,
     evaluate: () => true,
     lookup: () => undefined,
-    services: new Services().with(SECRETS, fakeSecrets()),
+    services: new Services().with(SECRETS, session),
     cache: new RunCache(),
     clock: systemClock,
   }

@@ -3,22 +3,34 @@
  * (real temp dirs and the real host-side scripts of cli/modules/remote/, no SSH; #13): for
  * `secret_bundle`, `secrets_restore` and `secret_host_key`, check reports a change, apply makes
  * it, a second apply reports none; `secrets_backup` is never "already done" (each apply makes a
- * new verified archive) and prunes beyond `keep`. The run's secrets are an in-memory provider
- * (fake-secrets.ts).
+ * new verified archive) and prunes beyond `keep`. The run's secrets are a real store and session
+ * (test/helpers/real-secrets.ts): host copies are real OpenPGP messages.
  */
-import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { Services } from '../../../cli/context.js'
 import { SECRETS } from '../../../cli/secrets/provider.js'
+import type { Secret } from '../../../cli/secrets/secret.js'
 import { playground, results, type Playground } from '../../helpers/playground.js'
-import { fakeSecrets, GID, UID } from './fake-secrets.js'
+import { GID, realSecrets, UID, type RealSecrets } from '../../helpers/real-secrets.js'
+import { unseal } from '../../../cli/secrets/crypto.js'
 
 let pg: Playground
 let services: Services
+let secrets: RealSecrets
+let storeDir = ''
+beforeAll(async () => {
+  // one store for the file (its bundle, h1's own password); each test gets fresh host dirs
+  storeDir = await mkdtemp(join(tmpdir(), 'ms-secret-modules-'))
+  await writeFile(join(storeDir, 'hosts.yml'), 'all:\n  hosts:\n    h1: {ansible_connection: local}\n')
+  secrets = await realSecrets(storeDir, join(storeDir, 'hosts.yml'), ['h1'])
+  services = new Services().with(SECRETS, secrets.session)
+})
+afterAll(() => rm(storeDir, { recursive: true, force: true }))
 beforeEach(async () => {
   pg = await playground(1)
-  services = new Services().with(SECRETS, fakeSecrets())
   await mkdir(join(pg.dir, 'h1/opt/secrets'), { recursive: true, mode: 0o700 })
 })
 afterEach(async () => {
@@ -51,8 +63,14 @@ describe('the secret modules: check reports a change, apply makes it, a second a
     const rs = await runs('secret_bundle: {bundle: app, dest: "{{ root }}/opt/secrets/app.env"}')
     expect(statuses(rs)).toEqual(['changed', 'changed', 'ok'])
     expect(rs[0]?.msg).toBe(`create ${dest} (encrypted)`)
-    expect(await readFile(dest, 'utf8')).toBe('-----BEGIN PGP MESSAGE-----\nnot really\n')
+    const copy = await readFile(dest, 'utf8')
+    const hostPassword = await secrets.session.hostPassword('h1')
+    expect(hostPassword).toBeDefined()
+    const opened = await unseal(copy, { passwords: [hostPassword as Secret] }, secrets.fp, dest)
+    expect(opened.reveal()).toMatch(/^A=\S{16,}\n$/)
+    await expect(unseal(copy, { passwords: [secrets.password] }, secrets.fp, dest)).rejects.toThrow()
     expect((await lstat(dest)).mode & 0o777).toBe(0o600)
+    expect((await secrets.session.deployed('h1')).app?.sha256).toMatch(/^[0-9a-f]{64}$/)
     expect(await readdir(join(pg.dir, 'h1/opt/secrets'))).toEqual(['app.env'])
   })
 
