@@ -22,6 +22,10 @@ export interface WallTime {
 
 const HOUR = 3_600_000
 const ZONE_NAME = /^[A-Z][A-Za-z0-9_+-]*(\/[A-Z][A-Za-z0-9_+-]*)*$/
+/**
+ * formatters memoises one `Intl.DateTimeFormat` per zone name: module-level, but no run's state —
+ * each value is a pure function of its key, never changed once made, and the same for every run.
+ */
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
 /** isTimeZone says whether `name` is a tz database name this platform knows. */

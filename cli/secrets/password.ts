@@ -84,11 +84,6 @@ export async function getPassword(
   return fp.secret(first)
 }
 
-/** terminalOf returns stdin/stderr as a prompt terminal when stdin is a TTY. */
-export function terminalOf(): PasswordSource['tty'] {
-  return process.stdin.isTTY ? { input: process.stdin, output: process.stderr } : undefined
-}
-
 /** promptHidden reads one line from a terminal with echo off; Ctrl-C aborts (exit 130). */
 export function promptHidden(prompt: string, tty: NonNullable<PasswordSource['tty']>): Promise<string> {
   return new Promise((resolve, reject) => {
