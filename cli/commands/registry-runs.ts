@@ -103,15 +103,23 @@ export const RUN_COMMANDS: CommandSpec[] = [
         'also bundles due and hosts unreachable for Prometheus',
       ],
       ['$0 status --fail-on drift --fail-on overdue', 'for monitoring: exit 4 when a host drifted or a key is overdue'],
+      ['$0 status --html /var/www/html/fleet.html', 'also the fleet at a glance: one self-contained page, no script'],
     ],
     options: (y) =>
-      monitorOptions(y, false).option('fail-on', {
-        type: 'string',
-        array: true,
-        choices: ['drift', 'overdue', 'stale-backup'],
-        describe:
-          'for monitoring: exit 4 when a host has a drifted or missing bundle (drift), an overdue key (overdue), or no backup, one older than 8 days or altered (stale-backup); an unreachable host is still 5',
-      }),
+      monitorOptions(y, false)
+        .option('html', {
+          type: 'string',
+          requiresArg: true,
+          describe:
+            'also write the fleet page to FILE: one self-contained HTML file (mode 0644, written atomically), readable from file://',
+        })
+        .option('fail-on', {
+          type: 'string',
+          array: true,
+          choices: ['drift', 'overdue', 'stale-backup'],
+          describe:
+            'for monitoring: exit 4 when a host has a drifted or missing bundle (drift), an overdue key (overdue), or no backup, one older than 8 days or altered (stale-backup); an unreachable host is still 5',
+        }),
     globals: ['inventory', 'hosts', 'forks', 'json', 'color', 'verbose', 'vault-password-file', 'accept-new-host-keys'],
     load: () => import('./status.js'),
   },

@@ -12,7 +12,7 @@
  *   drift|overdue|stale-backup` (#16): then 4 when a host is in that state (5 still wins);
  * - the human report ends with one summary line: hosts, in sync, drifted, overdue, unreachable.
  */
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { runPlaybook } from '../engine/run.js'
@@ -22,7 +22,9 @@ import type { BundleState } from '../modules/secrets-status.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
-import { Exit } from '../errors.js'
+import { Exit, UserError } from '../errors.js'
+import { renderFleetHtml } from '../output/fleet-html.js'
+import { errnoWords, writeFileAtomic } from '../util/secure-write.js'
 import { counted, plural } from '../util/plural.js'
 import type { CommandIo } from './types.js'
 import { withProgress } from '../output/progress.js'
@@ -54,7 +56,7 @@ export interface HostStatus {
   bundles: BundleState[]
   /** `verified`: the newest archive against the checksum the journal recorded (ok, altered, corrupt, unrecorded) */
   backup: { path: string; at: string; age_days: number; verified: string } | null
-  last_audit: { at: string; status: string; findings: number } | null
+  last_audit: { at: string; status: string; findings: number; by_severity?: Record<string, number> } | null
   last_rotation: { at: string; result: string } | null
 }
 
@@ -75,7 +77,7 @@ class StatusCollector implements Reporter {
 }
 
 /** run runs playbooks/status.yml and prints one block per host (or one JSON document). */
-export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: CommandIo): Promise<number> {
+export async function run(args: PlaybookArgs & { failOn?: FailOn[]; html?: string }, io: CommandIo): Promise<number> {
   const pb = await loadPlaybook(join(PLAYBOOKS, 'status.yml'))
   const collector = new StatusCollector()
   const progress = withProgress(collector, 'status', args.json, process.stderr)
@@ -94,6 +96,7 @@ export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: Comman
       [...collector.hosts.values()].flatMap((h) => h.bundles.filter((b) => b.overdue).map((b) => b.name)),
     ).size
   const hosts = Object.fromEntries(collector.hosts)
+  if (args.html !== undefined) await writePage(resolve(io.cwd, args.html), hosts, io.clock.now())
   io.stdout(
     args.json
       ? JSON.stringify({ hosts }, null, 2) + '\n'
@@ -112,6 +115,15 @@ export async function run(args: PlaybookArgs & { failOn?: FailOn[] }, io: Comman
   return runExit
 }
 
+/** writePage writes the fleet page (output/fleet-html.ts) whole or not at all, 0644: it holds no value. */
+async function writePage(path: string, hosts: Record<string, HostStatus>, now: Date): Promise<void> {
+  try {
+    await writeFileAtomic(path, renderFleetHtml(hosts, now), { mode: 0o644 })
+  } catch (err) {
+    throw new UserError(`cannot write the fleet page ${path}: ${errnoWords(err) ?? String(err)}`, Exit.Usage)
+  }
+}
+
 /** lastRuns fills in each host's last audit and last rotation from the journal (runs in check mode do not count). */
 function lastRuns(entries: readonly JournalRecord[], hosts: Map<string, HostStatus>): void {
   const dry = new Set(entries.filter((e) => e.kind === 'run' && e.options.check === true).map((e) => e.id))
@@ -120,7 +132,12 @@ function lastRuns(entries: readonly JournalRecord[], hosts: Map<string, HostStat
     if (!h || e.kind !== 'host') continue
     if (e.command === 'audit') {
       const findings = Object.values(e.findings ?? {}).reduce((a, b) => a + b, 0)
-      h.last_audit = { at: e.time, status: e.result === 'ok' ? 'clean' : e.result, findings }
+      h.last_audit = {
+        at: e.time,
+        status: e.result === 'ok' ? 'clean' : e.result,
+        findings,
+        by_severity: e.findings ?? {},
+      }
     }
     if (e.command === 'rotate' && e.reason?.startsWith('rotated'))
       h.last_rotation = { at: e.time, result: e.reason.split(':')[0] ?? 'rotated' }
