@@ -93,11 +93,3 @@ export class NotImplementedError extends UserError {
 
 /** LockedError says another run holds a lock (the scheduler counts it as a skipped run). */
 export class LockedError extends UserError {}
-
-/**
- * interruptNotes are `hint:` lines `main.ts` prints if Ctrl-C stops the run now.
- * @deprecated module-level state, kept only while cli/commands/rotate.ts still imports it: a
- * command adds its notes to its own `io.interruptNotes` (commands/types.ts), which main.ts
- * makes per run; delete this once nothing imports it.
- */
-export const interruptNotes = new Set<string>()

@@ -23,7 +23,7 @@ import type { CommandSpec } from './commands/spec.js'
 import type { CommandIo, GlobalArgs } from './commands/types.js'
 import { GLOBAL_OPTIONS } from './commands/globals.js'
 import { systemClock } from './context.js'
-import { Exit, interruptNotes as legacyInterruptNotes, UsageError, UserError } from './errors.js'
+import { Exit, UsageError, UserError } from './errors.js'
 import {
   closestOption,
   commandOf,
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
   const interruptNotes = new Set<string>()
   const onSigint = (): void => {
     process.stderr.write('manage-secrets: interrupted\n')
-    for (const note of new Set([...interruptNotes, ...legacyInterruptNotes])) process.stderr.write(`hint: ${note}\n`)
+    for (const note of interruptNotes) process.stderr.write(`hint: ${note}\n`)
     // the one exit on a signal: see the header
     process.exit(Exit.Interrupted)
   }

@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path'
 import { CaptureReporter } from '../engine/capture.js'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { exitCodeOf, runPlaybook, type RunOptions } from '../engine/run.js'
-import { ConfigError, Exit, interruptNotes, UsageError } from '../errors.js'
+import { ConfigError, Exit, UsageError } from '../errors.js'
 import { HostSelector } from '../inventory/patterns.js'
 import { loadPlaybook } from '../playbook/load.js'
 import type { Playbook } from '../playbook/schema.js'
@@ -121,7 +121,7 @@ async function rotate(
     await runPlaybook(plays[step], { ...opts, check, limit: hosts.join(':'), reporter: capture, extraVars })
     return capture.take()
   }
-  const now = new Date()
+  const now = io.clock.now()
   const stateDir = opts.stateDir as string
   // a plan file is read before anything else: a missing or foreign one touches no host
   const saved = args.plan !== undefined ? await readPlan(args.plan) : undefined
@@ -147,7 +147,7 @@ async function rotate(
   )
   if (saved) matchPlan(saved, plan, args.plan as string)
   if (args.check) return dryRun(args, io, capture, plan, interrupted)
-  const deps = { session, runStep, stateDir, now, env: io.env, cwd: io.cwd, notes: interruptNotes }
+  const deps = { session, runStep, stateDir, now, env: io.env, cwd: io.cwd, notes: io.interruptNotes }
   const result = await applyRotation(deps, plan, rotating)
   capture.finish()
   const doc = outcomeDoc(result)

@@ -125,7 +125,7 @@ const byPath = (x: Finding, y: Finding): number =>
   x.path < y.path ? -1 : x.path > y.path ? 1 : ORDER.indexOf(x.check) - ORDER.indexOf(y.check)
 
 async function audit(ctx: ModuleContext, a: Args): Promise<ModuleResult> {
-  const now = Date.now()
+  const now = ctx.clock.now().getTime()
   const roots = scanRoots(rootsOf(a).map((r) => r.root))
   const bundles = secretsOf(ctx)
     ? await bundleTargets(secretsOf(ctx) as SecretsProvider, ctx.host, a.secrets_dir, now)
