@@ -39,7 +39,7 @@ import { journalOptions, RunRecorder } from './journal/recorder.js'
 
 /** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
-  // this run's notes, handed to the command on its io (errors.ts's legacy set until rotate.ts uses io)
+  // this run's notes, handed to the command on its io (a rotation adds what to do if it is stopped now)
   const interruptNotes = new Set<string>()
   const onSigint = (): void => {
     process.stderr.write('manage-secrets: interrupted\n')

@@ -87,6 +87,6 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
       capture.finish()
       return { exitCode: summary.exitCode, stats: capture.total, json: { restore: restored } }
     }
-    return args.check ? body() : withRunLock(opts.stateDir as string, 'restore', body)
+    return args.check ? body() : withRunLock(opts.stateDir as string, 'restore', body, { onTakeover: io.warn })
   })
 }

@@ -17,7 +17,7 @@ let daemon: ChildProcess | undefined
 
 /** waitFor polls `check` until it holds (the daemon writes its file asynchronously). */
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     if (await check()) return
     await new Promise((r) => setTimeout(r, 50))
   }
