@@ -155,10 +155,16 @@ function table(rows: [string, string][], width: number): string[] {
   return out
 }
 
-/** renderHelp is the help of one command (its first word), or of the CLI with none. */
-export function renderHelp(command: string | undefined, width: number): string {
+/** commandOptions lists the options a command declares (usage.ts judges typed options by them). */
+export function commandOptions(spec: CommandSpec): [string, Options][] {
+  return record(spec).options
+}
+
+/** renderHelp is the help of one command (its first word) or of one of its actions, or of the CLI with none. */
+export function renderHelp(command: string | undefined, width: number, action?: string): string {
   const spec = COMMANDS.find((s) => s.command.split(' ')[0] === command)
-  const out = spec ? commandHelp(spec, width) : topHelp(width)
+  const out =
+    spec && action && spec.actions ? actionHelp(spec, action, width) : spec ? commandHelp(spec, width) : topHelp(width)
   out.push('', ...wrap(EPILOGUE, width))
   return out.map((l) => l.trimEnd()).join('\n') + '\n'
 }
@@ -228,6 +234,41 @@ function commandHelp(spec: CommandSpec, width: number): string[] {
   ]
 }
 
+/** actionHelp is `manage-secrets vault view --help`: that action's arguments, the options it takes, its examples. */
+function actionHelp(spec: CommandSpec, action: string, width: number): string[] {
+  const [word, , ...rest] = spec.command.split(' ')
+  const mine = spec.actionOptions?.[action]
+  const rec = record(spec)
+  const argumentRows = rec.positionals
+    .filter(([n]) => n !== 'action')
+    .map(([n, o]): [string, string] => [n, o.describe ?? ''])
+  const globals = spec.globals ?? ALL_GLOBALS
+  const examples = spec.examples.filter(([c]) => c.startsWith(`$0 ${word} ${action}`))
+  return [
+    ...wrap(`Usage: ${NAME} ${word} ${action} ${rest.join(' ')} [options]`.replace('  ', ' '), width),
+    '',
+    ...wrap(spec.actions?.find(([a]) => a === action)?.[1] ?? '', width),
+    ...sections([
+      ['Arguments:', table(argumentRows, width)],
+      [
+        'Options:',
+        table(
+          rec.options.filter(([n]) => !mine || mine.includes(n)).map(([n, o]) => optionRow(n, o)),
+          width,
+        ),
+      ],
+      [
+        'Global options:',
+        table(
+          [...GLOBAL_OPTIONS.filter(([n]) => globals.includes(n)).map(([n, o]) => optionRow(n, o)), ...helpRows()],
+          width,
+        ),
+      ],
+      ['Examples:', examples.flatMap(([c, w]) => exampleLines(c, w, width))],
+    ]),
+  ]
+}
+
 /** STRING_GLOBALS take a value: their next argument is not the command's name. */
 const VALUED = new Set(['-i', '--inventory', '-l', '--hosts', '--limit', '-f', '--forks', '--vault-password-file'])
 
@@ -235,16 +276,20 @@ const VALUED = new Set(['-i', '--inventory', '-l', '--hosts', '--limit', '-f', '
  * helpRequest says whether `argv` asks for help (`-h`/`--help` before any `--`), and for which
  * command: `{ command }`, `{}` for the CLI's own help, or undefined when help is not asked.
  */
-export function helpRequest(argv: readonly string[]): { command?: string } | undefined {
+export function helpRequest(argv: readonly string[]): { command?: string; action?: string } | undefined {
   const end = argv.indexOf('--')
   const args = end === -1 ? argv : argv.slice(0, end)
   if (!args.some((a) => a === '--help' || a === '-h')) return undefined
+  const words: string[] = []
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string
     if (VALUED.has(a)) i++
-    else if (!a.startsWith('-')) return COMMANDS.some((s) => s.command.split(' ')[0] === a) ? { command: a } : {}
+    else if (!a.startsWith('-')) words.push(a)
   }
-  return {}
+  const spec = COMMANDS.find((s) => s.command.split(' ')[0] === words[0])
+  if (!spec) return {}
+  const action = spec.actions?.some(([a]) => a === words[1]) ? words[1] : undefined
+  return action ? { command: words[0], action } : { command: words[0] }
 }
 
 /** commandOf: the command `argv` names (its first word), if any. */

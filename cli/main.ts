@@ -34,6 +34,7 @@ import {
   renderHelp,
   typedCommand,
 } from './help.js'
+import { checkApplies } from './usage.js'
 import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
 
@@ -57,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
   const help = helpRequest(argv)
   if (help) {
     // our own layout (#16): own options first, wrapped at spaces to the terminal
-    process.stdout.write(renderHelp(help.command, helpWidth()))
+    process.stdout.write(renderHelp(help.command, helpWidth(), help.action))
     process.removeListener('SIGINT', onSigint)
     return
   }
@@ -65,6 +66,8 @@ export async function main(argv: string[]): Promise<void> {
     let code: number = Exit.Ok
     const cli = buildCli(argv, async (spec, args) => {
       verbose = args.verbose
+      // an option this command (or its action) does not use is refused, not ignored (#16)
+      checkApplies(spec, argv)
       const mod = await spec.load()
       const io = makeIo(args, spec, interruptNotes)
       try {

@@ -14,6 +14,10 @@ export const COMMANDS: CommandSpec[] = [
     describe: 'the encrypted store: create, view, edit, encrypt, decrypt, rekey, import, status, keygen',
     examples: [
       ['$0 vault view all-secrets', "print a bundle's key names and values to the terminal"],
+      ['$0 vault view app --reveal --json', 'names and values as JSON, for a script (values leave the terminal)'],
+      ['$0 vault edit app', 'change values in $EDITOR; saved only if the text changed'],
+      ['$0 vault decrypt app --output app.env', 'plaintext to a new 0600 file (--force to replace it)'],
+      ['$0 vault status', 'each bundle: version, keys due for rotation; needs no password'],
       ['$0 vault import secrets.yml --vault-password-file ~/.vault_pass', 'migrate an ansible-vault file'],
       ['$0 vault create', 'generate every bundle of .secrets/manifest.yml'],
       ['$0 vault rekey --new-vault-password-file new.pass', 're-encrypt every bundle with a new password'],
@@ -73,6 +77,17 @@ export const COMMANDS: CommandSpec[] = [
       ['status', 'each bundle: version, keys, last rotation, next due date'],
       ['keygen', 'make a key pair for an --admin or a --host (recipient mode)'],
     ],
+    actionOptions: {
+      create: ['identity'],
+      view: ['reveal', 'source-password-file', 'identity'],
+      edit: ['identity'],
+      encrypt: ['bundle', 'source-password-file', 'identity'],
+      decrypt: ['output', 'force', 'identity'],
+      rekey: ['new-vault-password-file', 'identity'],
+      import: ['bundle', 'source-password-file', 'identity'],
+      status: [],
+      keygen: ['admin', 'host', 'output', 'force'],
+    },
     load: () => import('./vault.js'),
   },
   {

@@ -23,6 +23,8 @@ export interface CommandSpec {
   globals?: GlobalName[]
   /** the values of its `<action>` positional, one line each in its help */
   actions?: [string, string][]
+  /** per action, the command's own options it takes (the others are refused, cli/usage.ts) */
+  actionOptions?: Record<string, readonly string[]>
   load: () => Promise<CommandModule>
 }
 

@@ -32,8 +32,8 @@ async function onTerminal(args: string[], cols: number): Promise<string> {
 /** words: every whitespace-separated word of a text. */
 const words = (text: string): string[] => text.split(/\s+/).filter((w) => w !== '' && w !== '\\')
 
-function expectWellWrapped(out: string, command: string | undefined, cols: number): void {
-  const whole = new Set(words(renderHelp(command, 1_000_000)))
+function expectWellWrapped(out: string, command: string | undefined, cols: number, action?: string): void {
+  const whole = new Set(words(renderHelp(command, 1_000_000, action)))
   // a word cut at a line end would show up as two words the unwrapped help does not have
   const cut = words(out).filter((w) => !whole.has(w))
   expect(cut, `${command ?? 'top'} at ${cols}`).toEqual([])
@@ -93,6 +93,64 @@ describe('--help at any width (#16)', () => {
     const globals = r.stdout.indexOf('Global options:')
     for (const own of ['--bundle', '--force', '--plan ']) expect(r.stdout.indexOf(own)).toBeLessThan(globals)
     expect(r.stdout.indexOf('--forks')).toBeGreaterThan(globals)
+  })
+  it.each([
+    [
+      'view',
+      ['--reveal', '--source-password-file', '--identity'],
+      ['--output', '--bundle', '--new-vault-password-file', '--admin'],
+    ],
+    ['decrypt', ['--output', '--force', '--identity'], ['--reveal', '--bundle', '--admin']],
+    ['keygen', ['--admin', '--host', '--output'], ['--reveal', '--identity', '--bundle']],
+  ])(
+    'vault %s --help: that action alone, its options, its examples; no word cut at 60, 80, 140',
+    async (action, has, lacks) => {
+      const args = ['vault', action, '--help']
+      const [t60, t80, t140, piped] = await Promise.all([
+        onTerminal(args, 60),
+        onTerminal(args, 80),
+        onTerminal(args, 140),
+        runCli(args),
+      ])
+      expect(piped.code).toBe(0)
+      expect(piped.stdout).toMatch(
+        new RegExp(`^Usage: manage-secrets vault ${action} \\[files\\.\\.\\] \\[options\\]\n`),
+      )
+      expect(piped.stdout).not.toContain('\nActions:\n')
+      const own = piped.stdout.slice(piped.stdout.indexOf('\nOptions:\n'), piped.stdout.indexOf('\nGlobal options:\n'))
+      for (const o of has) expect(own).toContain(o)
+      for (const o of lacks) expect(piped.stdout).not.toContain(o)
+      for (const ex of piped.stdout
+        .slice(piped.stdout.indexOf('\nExamples:\n'))
+        .split('\n')
+        .filter((l) => l.startsWith('  manage-secrets')))
+        expect(ex).toContain(`manage-secrets vault ${action}`)
+      for (const [out, cols] of [
+        [t60, 60],
+        [t80, 80],
+        [t140, 140],
+      ] as const)
+        expectWellWrapped(out, 'vault', cols, action)
+    },
+  )
+  it('an option the command or its action does not use is refused in one line, exit 2', async () => {
+    const forks = await runCli(['vault', 'view', 'app', '--forks', '3'])
+    expect([forks.code, forks.stderr.trim().split('\n')[0]]).toEqual([
+      2,
+      'manage-secrets: error: vault does not take --forks',
+    ])
+    const short = await runCli(['vault', 'view', 'app', '-f', '3'])
+    expect(short.stderr).toContain('vault does not take --forks')
+    const output = await runCli(['vault', 'view', 'app', '--output', 'x'])
+    expect([output.code, output.stderr.trim().split('\n')[0]]).toEqual([
+      2,
+      'manage-secrets: error: vault view does not take --output (decrypt, keygen do)',
+    ])
+    const tags = await runCli(['status', '--diff'])
+    expect([tags.code, tags.stderr.trim().split('\n')[0]]).toEqual([
+      2,
+      'manage-secrets: error: status does not take --diff',
+    ])
   })
   it('examples are on their own lines: the command first, its description under it', async () => {
     const r = await runCli(['vault', '--help'])

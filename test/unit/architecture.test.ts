@@ -12,7 +12,7 @@ const CLI = resolve(import.meta.dirname, '../../cli')
 
 /** LAYERS lists cli/'s folders (and top files) from the top down; one may import only those at or below it. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['main', 'help'],
+  ['main', 'help', 'usage'],
   ['commands'],
   ['journal'],
   ['output'],
