@@ -77,7 +77,9 @@ export async function run(args: RotateArgs, io: CommandIo): Promise<number> {
     const body = (): Promise<CommandSummary> =>
       rotate(args, io, withSecrets({ ...opts, pool }, session), session, plays)
     try {
-      return args.check ? await body() : await withRunLock(opts.stateDir as string, 'rotate', body, { onTakeover: io.warn })
+      return args.check
+        ? await body()
+        : await withRunLock(opts.stateDir as string, 'rotate', body, { onTakeover: io.warn })
     } finally {
       await session.flush()
       await pool.closeAll()
