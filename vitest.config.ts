@@ -14,10 +14,11 @@ export default defineConfig({
         test: { name: 'unit+e2e', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'], maxWorkers: 2 },
       },
       {
-        // integration suites start their own sshd hosts and containers: one file at a time;
-        // scripts/test.sh runs this project in a second process beside unit+e2e (they mostly wait)
+        // integration suites start their own sshd hosts (free ports, own dirs and mount
+        // namespaces) and containers (own names): two files at a time, in a second process
+        // beside unit+e2e (scripts/test.sh); they mostly wait on hosts
         extends: true,
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], fileParallelism: false },
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], maxWorkers: 2 },
       },
     ],
   },
