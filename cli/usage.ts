@@ -5,7 +5,9 @@
  *
  * Rules enforced here:
  * - a global option a command does not use (`vault view --forks 3`) is a usage error (exit 2)
- *   naming the command and the option, never silently ignored;
+ *   naming the command and the option, never silently ignored — except the context a wrapper
+ *   or an alias gives every command (`CONTEXT`: the inventory, the vault password file, colour,
+ *   verbosity, host-key policy), which a command that needs none of it simply does not read;
  * - an option of a command that its action does not use (`vault view --output x`) is a usage
  *   error naming the actions that do take it;
  * - only what was typed is judged (defaults are not), up to a `--` (what follows belongs to a
@@ -16,6 +18,9 @@ import { ALL_GLOBALS, GLOBAL_OPTIONS } from './commands/globals.js'
 import type { CommandSpec } from './commands/spec.js'
 import { UsageError } from './errors.js'
 import { commandOptions } from './help.js'
+
+/** CONTEXT are the globals any command accepts, used or not (`alias ms='manage-secrets -i inv/prod'`). */
+const CONTEXT = new Set(['inventory', 'vault-password-file', 'color', 'verbose', 'accept-new-host-keys'])
 
 const aliasesOf = (o: Options): string[] =>
   o.alias === undefined ? [] : typeof o.alias === 'string' ? [o.alias] : [...o.alias]
@@ -56,7 +61,12 @@ export function checkApplies(spec: CommandSpec, argv: readonly string[]): void {
   const help = [`see: manage-secrets ${name}${action ? ` ${action}` : ''} --help`]
   for (const opt of typed) {
     const global = GLOBAL_OPTIONS.some(([n]) => n === opt)
-    if (global && !globals.includes(opt as (typeof globals)[number]) && !own.some(([n]) => n === opt))
+    if (
+      global &&
+      !CONTEXT.has(opt) &&
+      !globals.includes(opt as (typeof globals)[number]) &&
+      !own.some(([n]) => n === opt)
+    )
       throw new UsageError(`${name} does not take --${opt}`, help)
     const takers = action && spec.actionOptions ? actionsTaking(spec, opt) : undefined
     if (takers && action && !takers.includes(action) && own.some(([n]) => n === opt))
