@@ -12,6 +12,9 @@
  *   under the temp dir (layout vars the roles' defaults set), so setup and deploy run without SSH;
  *   the CLI is "installed" as `npm link` does it, a `manage-secrets` link to the copy's bin.
  * A marked block that is missing, or one of these lines gone from it, fails the test.
+ * The demo's own checks live here too (it ran twice before, in demo.test.ts and here): it pushes,
+ * converges, rotates, restores, leaves 0700/0600 trees, prints no value, and a second
+ * `npm run demo` changes nothing.
  */
 import { execFile } from 'node:child_process'
 import { constants } from 'node:fs'
@@ -23,6 +26,7 @@ import {
   lstat,
   mkdir,
   mkdtemp,
+  readdir,
   readFile,
   readlink,
   rm,
@@ -143,18 +147,46 @@ describe.concurrent("README.md's quick starts, from a fresh copy (#16)", () => {
     demo = replaceOnce(demo, 'demo', /^npm test\b.*\n/m, () => '')
     const home = join(tmp, 'demo-home')
     await mkdir(home)
-    const r = await bash(`${demo}\n${blocks.get('demo-explore') ?? ''}`, copy, {
-      PATH: await pathWithout(),
-      HOME: home,
-    })
+    const env = { PATH: await pathWithout(), HOME: home }
+    // one stream, as a person reads it (the demo's `$ command` lines go to stderr, the recaps to stdout)
+    const r = await bash(`exec 2>&1\n${demo}\n${blocks.get('demo-explore') ?? ''}`, copy, env)
     expect(r.code, shown(r)).toBe(0)
-    expect(r.stderr).toMatch(/^\$ manage-secrets deploy\n/m) // the demo ran
+    const out = r.stdout
+    // the demo (scripts/demo.sh): setup pushes, deploy then changes nothing, rotate, restore, journal
+    expect(out).toMatch(/changed: \[demo-api1\] push bundles \(item=all-secrets\)/)
+    expect(out).toMatch(/^\$ manage-secrets deploy\n[\s\S]*?demo-api1 +: ok=\d+ changed=0/m)
+    expect(out).toMatch(/ok +DATABASE_PASSWORD +not due: rotated 0 days ago, next \d{4}-\d\d-\d\d \(rotate_days 7\)/)
+    expect(out).toMatch(
+      /all-secrets +rotated DATABASE_PASSWORD, JWT_SECRET_KEY, SESSION_SECRET; store: new values kept; on demo-api1, demo-api2, demo-worker1/,
+    )
+    expect(out).toMatch(/changed: \[demo-api1\] restore the secrets tree => restored 1 of \d+ from /)
+    expect(out).toMatch(/journal .*journal\.jsonl: \d+ lines, the hash chain holds/)
+    // a demo host's tree: 0700 dirs, 0600 files, OpenPGP host copies
+    const root = join(copy, '.demo-state/demo-api1/opt/callableapis')
+    expect((await stat(root)).mode & 0o777).toBe(0o700)
+    expect((await stat(join(root, 'secrets'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(root, 'vault-password'))).mode & 0o777).toBe(0o600)
+    expect(await readdir(join(root, 'secrets'))).toEqual(['all-secrets.env', 'github-oidc.env'])
+    for (const f of await readdir(join(root, 'secrets')))
+      expect((await stat(join(root, 'secrets', f))).mode & 0o777, f).toBe(0o600)
+    expect(await readFile(join(root, 'secrets/all-secrets.env'), 'utf8')).toMatch(/^-----BEGIN PGP MESSAGE-----\n/)
     // then, through scripts/demo-env.sh: status (the plaintext worker-env bundle is compared by content only,
     // so not every host counts as in sync), vault status, a clean audit, and that audit in the journal
-    expect(r.stdout).toMatch(/^3 hosts: \d in sync, 0 drifted, 0 overdue, 0 unreachable$/m)
-    expect(r.stdout).toMatch(/^all-secrets: v\d+, 3 keys, password$/m)
-    expect(r.stdout).toMatch(/^audit: 3 hosts, 0 findings /m)
-    expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +audit +ok +3 hosts/m)
+    expect(out).toMatch(/^3 hosts: \d in sync, 0 drifted, 0 overdue, 0 unreachable$/m)
+    expect(out).toMatch(/^all-secrets: v\d+, 3 keys, password$/m)
+    expect(out).toMatch(/^audit: 3 hosts, 0 findings /m)
+    expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +audit +ok +3 hosts/m)
+    // no value of any bundle in what the demo printed (3 keys, rotated once: each old value kept as KEY_PREVIOUS)
+    const view = await bash('. scripts/demo-env.sh && manage-secrets vault view all-secrets --reveal --json', copy, env)
+    const values = Object.values(
+      (JSON.parse(view.stdout) as { bundles: Record<string, Record<string, string>> }).bundles['all-secrets'] ?? {},
+    )
+    expect(values.length).toBe(6)
+    for (const v of values) expect(out).not.toContain(v)
+    // and again: the demo converges from its own state
+    const again = await bash('exec 2>&1\nnpm run demo', copy, env)
+    expect(again.code, shown(again)).toBe(0)
+    expect(again.stdout).toMatch(/^\$ manage-secrets setup\n[\s\S]*?demo-api1 +: ok=\d+ changed=0/m)
   }, 240_000)
 
   it('the quick start on your own hosts, with the inventory on the local connection', async ({ expect }) => {
