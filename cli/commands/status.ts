@@ -18,12 +18,11 @@ import type { EngineEvent, Reporter } from '../engine/events.js'
 import { runPlaybook } from '../engine/run.js'
 import type { JournalRecord } from '../journal/entries.js'
 import { backupRecordsOf, readJournal } from '../journal/journal.js'
-import type { BundleState } from '../modules/secrets-status.js'
 import { loadPlaybook } from '../playbook/load.js'
 import { runWithInventory, stateDirOf, type PlaybookArgs } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny } from './secrets-playbook.js'
 import { Exit, UserError } from '../errors.js'
-import { renderFleetHtml } from '../output/fleet-html.js'
+import { type FleetHost, renderFleetHtml } from '../output/fleet-html.js'
 import { errnoWords, writeFileAtomic } from '../util/secure-write.js'
 import { counted, plural } from '../util/plural.js'
 import type { CommandIo } from './types.js'
@@ -48,17 +47,8 @@ export function hostIn(h: HostStatus, state: FailOn): boolean {
   )
 }
 
-/** HostStatus is one host's part of `status --json`. */
-export interface HostStatus {
-  reachable: boolean
-  rtt_ms?: number
-  error?: string
-  bundles: BundleState[]
-  /** `verified`: the newest archive against the checksum the journal recorded (ok, altered, corrupt, unrecorded) */
-  backup: { path: string; at: string; age_days: number; verified: string } | null
-  last_audit: { at: string; status: string; findings: number; by_severity?: Record<string, number> } | null
-  last_rotation: { at: string; result: string } | null
-}
+/** HostStatus is one host's part of `status --json` (the document the fleet page renders, output/fleet-html.ts). */
+export type HostStatus = FleetHost
 
 class StatusCollector implements Reporter {
   readonly hosts = new Map<string, HostStatus>()

@@ -15,7 +15,7 @@
 import type { BundleState } from '../modules/secrets-status.js'
 import { escapeControl } from '../util/escape.js'
 
-/** FleetHost is one host of the status document (`status --json`'s `hosts` values). */
+/** FleetHost is one host of the status document (`status --json`'s `hosts` values; `backup.verified`: the newest archive against the checksum the journal recorded — ok, altered, corrupt, unrecorded). */
 export interface FleetHost {
   reachable: boolean
   rtt_ms?: number
