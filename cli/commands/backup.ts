@@ -3,7 +3,8 @@
  * copies each archive to `<state dir>/backups/<host>/` (0600 files, 0700 dirs).
  */
 import { join } from 'node:path'
-import { CaptureReporter, outcomeOf } from '../engine/capture.js'
+import { CaptureReporter } from '../engine/capture.js'
+import { hostEnd } from '../util/host-end.js'
 import { runPlaybook, type RunOptions, type RunSummary } from '../engine/run.js'
 import { withRunLock } from './run-lock.js'
 import { loadPlaybook } from '../playbook/load.js'
@@ -34,7 +35,7 @@ export async function run(args: PlaybookArgs & { fetch: boolean }, io: CommandIo
       const made = results.find(
         (r) => typeof r.result.backup === 'string' && typeof r.result.sha256 === 'string',
       )?.result
-      const o = outcomeOf(results)
+      const o = hostEnd(results)
       io.journal?.host(host, {
         result: o.status,
         ...(o.msg ? { reason: o.msg.slice(0, 1000) } : {}),

@@ -11,7 +11,8 @@
  */
 import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
-import { CaptureReporter, outcomeOf, type Captured } from '../engine/capture.js'
+import { CaptureReporter, type Captured } from '../engine/capture.js'
+import { hostEnd } from '../util/host-end.js'
 import { restoredOf } from '../secrets/rotate/steps.js'
 import { UsageError } from '../errors.js'
 import { BACKUP_STAMP, STAMP_PREFIX } from '../util/backup-names.js'
@@ -71,7 +72,7 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
         if (r?.archive === undefined) continue
         restored[host] = { archive: r.archive, files: r.restored, bundles: r.bundles }
         io.journal?.host(host, {
-          result: outcomeOf(results).status,
+          result: hostEnd(results).status,
           backup: r.archive,
           ...(restored[host].bundles.length > 0 ? { bundles: restored[host].bundles } : {}),
         })

@@ -55,16 +55,3 @@ export class CaptureReporter implements Reporter {
     this.inner.emit({ kind: 'recap', stats: this.stats })
   }
 }
-
-/** outcomeOf says how a step ended on a host: unreachable, failed (with the first failure's message), or ok. */
-export function outcomeOf(results: readonly Captured[] | undefined): {
-  status: 'ok' | 'failed' | 'unreachable'
-  msg?: string
-} {
-  const bad =
-    (results ?? []).find((r) => r.status === 'unreachable') ??
-    (results ?? []).find((r) => r.status === 'failed' && !r.ignored)
-  if (!bad) return { status: 'ok' }
-  const what = bad.item !== undefined ? `${bad.task} (${bad.item})` : bad.task
-  return { status: bad.status === 'unreachable' ? 'unreachable' : 'failed', msg: `${what}: ${bad.msg ?? 'failed'}` }
-}

@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { COMMANDS } from '../../cli/commands/registry.js'
 import { renderHelp } from '../../cli/help.js'
-import { PROJECT, runCli } from '../helpers/cli.js'
+import { type CliResult, PROJECT, runCli } from '../helpers/cli.js'
 
 const run = promisify(execFile)
 const NAMES = COMMANDS.map((s) => s.command.split(' ')[0] as string)
@@ -27,6 +27,11 @@ async function onTerminal(args: string[], cols: number): Promise<string> {
     },
   )
   return stdout.replaceAll('\r', '')
+}
+
+/** atWidths prints the help `args` ask for on 60-, 80- and 140-column terminals and through a pipe. */
+function atWidths(args: string[]): Promise<[string, string, string, CliResult]> {
+  return Promise.all([onTerminal(args, 60), onTerminal(args, 80), onTerminal(args, 140), runCli(args)])
 }
 
 /** words: every whitespace-separated word of a text. */
@@ -56,12 +61,7 @@ describe('--help at any width (#16)', () => {
     '%s --help: no word cut, own options first, at 60, 80 and 140 columns and through a pipe',
     async (command) => {
       const args = command ? [command, '--help'] : ['--help']
-      const [t60, t80, t140, piped] = await Promise.all([
-        onTerminal(args, 60),
-        onTerminal(args, 80),
-        onTerminal(args, 140),
-        runCli(args),
-      ])
+      const [t60, t80, t140, piped] = await atWidths(args)
       expect(piped.code).toBe(0)
       expect(piped.stdout).toBe(t80)
       for (const [out, cols] of [
@@ -106,12 +106,7 @@ describe('--help at any width (#16)', () => {
     'vault %s --help: that action alone, its options, its examples; no word cut at 60, 80, 140',
     async (action, has, lacks) => {
       const args = ['vault', action, '--help']
-      const [t60, t80, t140, piped] = await Promise.all([
-        onTerminal(args, 60),
-        onTerminal(args, 80),
-        onTerminal(args, 140),
-        runCli(args),
-      ])
+      const [t60, t80, t140, piped] = await atWidths(args)
       expect(piped.code).toBe(0)
       expect(piped.stdout).toMatch(
         new RegExp(`^Usage: manage-secrets vault ${action} \\[files\\.\\.\\] \\[options\\]\n`),

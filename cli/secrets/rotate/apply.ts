@@ -19,7 +19,8 @@ import { proveCredentials } from '../preflight.js'
 import { clearMarker } from './marker.js'
 import { type Ends, type HostOutcome, type RotationResult, stuckOn, summarize, tookNew } from './outcome.js'
 import type { BundleItem, RotationPlan } from './plan.js'
-import { backupMade, type BackupMade, hostEnd, pushedBundles, restoredOf, type RunStep, runOn } from './steps.js'
+import { hostEnd } from '../../util/host-end.js'
+import { backupMade, type BackupMade, pushedBundles, restoredOf, type RunStep, runOn } from './steps.js'
 import { putBack, type StoreDeps, type StoreWrite, writeStore } from './store-write.js'
 
 /** ApplyDeps are what applying needs: the store's part (store-write.ts) and the host steps, run by the command. */

@@ -19,7 +19,8 @@ import { z } from 'zod'
 import { plural } from '../../util/plural.js'
 import type { BundleSpec, Generator, Manifest } from '../manifest.js'
 import type { BundleMeta } from '../store.js'
-import { hostEnd, type TaskResult, type TaskStatus } from './steps.js'
+import { hostEnd } from '../../util/host-end.js'
+import type { TaskResult, TaskStatus } from './steps.js'
 
 /** Verdict is what rotate says about one item: it would change, it is fine, or it cannot tell. */
 export type Verdict = 'change' | 'ok' | 'unknown'

@@ -55,22 +55,6 @@ export type RunStep = (
   vars?: Record<string, unknown>,
 ) => Promise<StepResults>
 
-/** HostEnd is how a step ended on a host: unreachable, failed (the first failure's message), or ok. */
-export interface HostEnd {
-  status: 'ok' | 'failed' | 'unreachable'
-  msg?: string
-}
-
-/** hostEnd says how a step ended on a host: its first unreachable result, else its first unignored failure. */
-export function hostEnd(results: readonly TaskResult[] | undefined): HostEnd {
-  const bad =
-    (results ?? []).find((r) => r.status === 'unreachable') ??
-    (results ?? []).find((r) => r.status === 'failed' && !r.ignored)
-  if (!bad) return { status: 'ok' }
-  const what = bad.item !== undefined ? `${bad.task} (${bad.item})` : bad.task
-  return { status: bad.status === 'unreachable' ? 'unreachable' : 'failed', msg: `${what}: ${bad.msg ?? 'failed'}` }
-}
-
 /** ofModule is the results of `module` among a host's results. */
 export function ofModule(results: readonly TaskResult[] | undefined, module: string): TaskResult[] {
   return (results ?? []).filter((r) => r.module === module)

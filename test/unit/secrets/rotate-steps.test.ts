@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { CaptureReporter } from '../../../cli/engine/capture.js'
 import { type EngineEvent, MODULE_OF } from '../../../cli/engine/events.js'
 import { JsonReporter } from '../../../cli/output/json.js'
-import { backupMade, hostEnd, pushedBundles, restoredOf, type TaskResult } from '../../../cli/secrets/rotate/steps.js'
+import { backupMade, pushedBundles, restoredOf, type TaskResult } from '../../../cli/secrets/rotate/steps.js'
+import { hostEnd } from '../../../cli/util/host-end.js'
 
 const result = (module: string | undefined, over: Partial<TaskResult> = {}): TaskResult => ({
   ...(module ? { module } : {}),
