@@ -18,7 +18,7 @@ import type { Manifest } from './manifest.js'
 import type { Secret } from './secret.js'
 import { loadAdmins, loadHostKeys, readIdentityFile } from './keys.js'
 import type { SealPlan, SecretStore } from './store.js'
-import { sealKind, unseal, type Opener } from './crypto.js'
+import { sealKind, type Opener } from './crypto.js'
 
 /** IDENTITY_ENV names the environment variable holding a private key file's path. */
 export const IDENTITY_ENV = 'MANAGE_SECRETS_IDENTITY'
@@ -108,7 +108,7 @@ export async function verifyPassword(
     if (except.includes(name)) continue
     const armored = await store.readArmored(name)
     if ((await sealKind(armored, store.ascPath(name))) !== 'password') continue
-    await unseal(armored, { passwords: [await creds.password()] }, store.fp, store.ascPath(name))
+    await store.read(name, { passwords: [await creds.password()] })
     return
   }
 }

@@ -30,6 +30,7 @@ import { ensurePrivateDir, withLock, writeFileAtomic, type LockOptions } from '.
 import { commitFiles, recoverStore, txPending, type TxFile } from './store-tx.js'
 import { KDF_LABEL, seal, unseal, type Opener, type Sealer } from './crypto.js'
 import { readErrorWords } from '../errno.js'
+import { OpenedCache } from './opened.js'
 
 /** STORE_DIR is the store's folder name inside an inventory directory. */
 export const STORE_DIR = '.secrets'
@@ -112,6 +113,7 @@ export interface StoreSnapshot {
 /** SecretStore is one inventory's `.secrets/` folder. */
 export class SecretStore {
   private recovery: Promise<void> | undefined
+  private readonly opened = new OpenedCache()
 
   constructor(
     readonly dir: string,
@@ -227,11 +229,11 @@ export class SecretStore {
     return meta !== undefined && armored !== undefined && meta.sha256 === sha256(armored)
   }
 
-  /** read decrypts one bundle. */
+  /** read decrypts one bundle (once per run for the same bytes and credentials: opened.ts). */
   async read(name: string, opener: Opener): Promise<Bundle> {
     const armored = await this.readArmored(name)
     const where = this.ascPath(name)
-    const plain = await unseal(armored, opener, this.fp, where)
+    const plain = await this.opened.open(where, armored, opener, () => unseal(armored, opener, this.fp, where))
     return parsePayload(plain.reveal(), this.fp, where, name)
   }
 
@@ -332,7 +334,10 @@ export class SecretStore {
   }
 
   private async prepare(bundle: Bundle, plan: SealPlan, now: Date): Promise<PreparedWrite> {
-    const armored = await seal(this.fp.secret(serializePayload(bundle)), plan.sealer)
+    const plain = this.fp.secret(serializePayload(bundle))
+    const armored = await seal(plain, plan.sealer)
+    if (plan.sealer.kind === 'password')
+      this.opened.sealed(this.ascPath(bundle.name), armored, plan.sealer.password, plain)
     const keys: BundleMeta['keys'] = {}
     for (const k of [...bundle.keys.keys()].sort()) {
       const e = bundle.keys.get(k)
