@@ -67,6 +67,7 @@ export const RUN_COMMANDS: CommandSpec[] = [
       ['$0 audit --json', 'daily audit for cron, one JSON document'],
       ['$0 audit --fix --check', 'preview the mode and owner fixes'],
       ['$0 audit --hosts onode1 --fail-on critical', 'exit 6 only for critical findings'],
+      ['$0 audit --leaks', "also hunt each host's own values in plaintext (needs the vault password)"],
       [
         '$0 audit --metrics-file /var/lib/node_exporter/textfile/manage_secrets.prom --alert-command "mail -s audit ops@example.com"',
         'from cron: metrics for Prometheus, a mail when something is found',
@@ -89,6 +90,16 @@ export const RUN_COMMANDS: CommandSpec[] = [
           default: false,
           describe:
             'put modes and owners back to policy (never deletes, never follows a symlink); with --check: preview',
+        })
+        .option('leaks', {
+          type: 'boolean',
+          default: false,
+          describe:
+            "also hunt each host's own current and previous values in plaintext under leak_paths and in its consumer containers, and the files vault import read (docs/leaks.md)",
+        })
+        .option('identity', {
+          type: 'string',
+          describe: 'with --leaks: private key file for a store in recipient mode (or $MANAGE_SECRETS_IDENTITY)',
         }),
     load: () => import('./audit.js'),
   },
@@ -152,14 +163,25 @@ export const RUN_COMMANDS: CommandSpec[] = [
         'restore that backup, restart and verify the consumers',
       ],
       ['$0 restore --hosts onode1 --from 20261201T15 --check', 'the one backup of that hour (several: exit 2, listed)'],
+      [
+        '$0 restore --hosts onode1 --from-control latest',
+        'a lost host: send the newest copy backup --fetch made, verified first, and restore it',
+      ],
     ],
     options: (y) =>
-      secretsOptions(playOptions(y)).option('from', {
-        type: 'string',
-        demandOption: true,
-        describe:
-          'backup to restore: its UTC timestamp or a unique prefix of it, latest, or an absolute path on the host',
-      }),
+      secretsOptions(playOptions(y))
+        .option('from', {
+          type: 'string',
+          requiresArg: true,
+          describe:
+            'backup to restore: its UTC timestamp or a unique prefix of it, latest, or an absolute path on the host',
+        })
+        .option('from-control', {
+          type: 'string',
+          requiresArg: true,
+          describe:
+            "instead of --from: a copy on this machine (latest: the newest in <state dir>/backups/<host>/, or a file), verified against the journal's sha256, sent and restored; one host",
+        }),
     load: () => import('./restore.js'),
   },
 ]

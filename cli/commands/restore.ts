@@ -8,6 +8,12 @@
  * names several backups of a host is a usage error listing them, found before any host changes
  * (a compare-only pass first). Each host's restore is found by its module, `secrets_restore`
  * (secrets/rotate/steps.ts `restoredOf`), never by a task's name.
+ *
+ * `--from-control latest|PATH` (#17) restores ONE host from a copy `backup --fetch` made on
+ * the control node (control-copy.ts): the copy is checked here before anything is sent —
+ * every member a file or directory under one top dir, no `..` or absolute path, bounded, and
+ * its sha256 the one the journal recorded when the backup was made — then the module sends it
+ * to the host's backup dir (atomic, 0600) and restores it as any host backup is restored.
  */
 import { join } from 'node:path'
 import { runPlaybook } from '../engine/run.js'
@@ -20,11 +26,13 @@ import { loadPlaybook } from '../playbook/load.js'
 import { withRunLock } from './run-lock.js'
 import { runWithInventory, type CommandSummary } from './run-playbook.js'
 import { PLAYBOOKS, secretsIfAny, type SecretsArgs } from './secrets-playbook.js'
+import { controlCopy } from './control-copy.js'
 import type { CommandIo } from './types.js'
 
 /** RestoreArgs are restore's options. */
 export interface RestoreArgs extends SecretsArgs {
-  from: string
+  from?: string
+  fromControl?: string
 }
 
 const PATH = /^\/.+\.tar\.gz$/
@@ -41,9 +49,14 @@ function refuseAmbiguous(from: string, results: Map<string, Captured[]>): void {
     ])
 }
 
-/** run runs playbooks/restore.yml with `restore_from`. */
-export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
+/** fromOf checks `--from` / `--from-control` (exactly one) and says whether `--from` is a stamp prefix. */
+function fromOf(args: RestoreArgs): { from: string; prefix: boolean } {
   if (!args.hosts) throw new UsageError('restore needs --hosts (use --hosts all to restore every host)')
+  if ((args.from === undefined) === (args.fromControl === undefined))
+    throw new UsageError(
+      'restore needs one of --from (a backup on the host) or --from-control (a copy on this machine)',
+    )
+  if (args.from === undefined) return { from: 'latest', prefix: false }
   const prefix = args.from !== 'latest' && !PATH.test(args.from) && !BACKUP_STAMP.test(args.from)
   if (prefix && !STAMP_PREFIX.test(args.from)) {
     throw new UsageError(
@@ -52,20 +65,32 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
         'or an absolute path to a .tar.gz on the host',
     )
   }
+  return { from: args.from, prefix }
+}
+
+/** run runs playbooks/restore.yml with `restore_from` (or `restore_upload`, a verified control-node copy). */
+export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
+  const { from, prefix } = fromOf(args)
   const pb = await loadPlaybook(join(PLAYBOOKS, 'restore.yml'))
   return runWithInventory(args, io, async (opts) => {
+    // a control-node copy is checked before the store is opened or any host is touched
+    const upload = args.fromControl === undefined ? undefined : await controlCopy(args.fromControl, opts, io)
     const body = async (): Promise<CommandSummary> => {
       const withStore = await secretsIfAny(args, io, opts)
-      const extraVars = { ...opts.extraVars, restore_from: args.from }
+      const extraVars = {
+        ...opts.extraVars,
+        restore_from: from,
+        ...(upload ? { restore_upload: upload.file, restore_upload_sha256: upload.sha256 } : {}),
+      }
       if (prefix && !args.check) {
         const quiet = new CaptureReporter({ emit: () => undefined })
         await runPlaybook(pb, { ...withStore, check: true, reporter: quiet, extraVars })
-        refuseAmbiguous(args.from, quiet.take())
+        refuseAmbiguous(from, quiet.take())
       }
       const capture = new CaptureReporter(opts.reporter)
       const summary = await runPlaybook(pb, { ...withStore, reporter: capture, extraVars })
       const taken = capture.take()
-      if (prefix && args.check) refuseAmbiguous(args.from, taken)
+      if (prefix && args.check) refuseAmbiguous(from, taken)
       const restored: Record<string, { archive: string; files: string[]; bundles: string[] }> = {}
       for (const [host, results] of taken) {
         const r = restoredOf(results)

@@ -16,10 +16,21 @@
  *   obstacle); a disk too full (or read-only) to unpack is said in words and where;
  * - `from` is `latest` (the newest by timestamp), a stamp in either form of
  *   cli/util/backup-names.ts, a unique prefix of one (several matches: refused, naming them,
- *   `ambiguous`), or a path.
+ *   `ambiguous`), or a path;
+ * - `upload` (restore --from-control, #17) is a control-node copy the command verified
+ *   (cli/secrets/backup-archive.ts), sent to `backup_dir/<its name>` by the transport's atomic
+ *   `put` (a 0600 temp file, fsync, rename) and then restored from there like any host backup.
+ *   Its sha256 is checked again as it is read for sending (a copy swapped since is refused,
+ *   nothing sent); a file of that name already on the host is used only when its sha256 is the
+ *   same (a different one is never replaced); a symlinked backup dir, or one at any level, is
+ *   refused; a missing backup dir is made 0700. Check mode sends nothing: an archive not on the
+ *   host yet is reported as what would be sent and restored.
  */
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { z } from 'zod'
+import { chainStat, remoteSha256 } from './fs-util.js'
 import { hostScript } from '../util/host-script.js'
 import { plural } from '../util/plural.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
@@ -41,6 +52,10 @@ const Args = z.strictObject({
   from: z.string().min(1),
   /** the dir holding the bundle files, to name the bundles restored */
   secrets_dir: z.string().min(1).optional(),
+  /** a verified control-node copy to send first ('' or absent: none); `from` is then its path on the host */
+  upload: z.string().optional(),
+  /** the sha256 the command verified `upload` with */
+  upload_sha256: z.string().optional(),
 })
 type Args = z.infer<typeof Args>
 
@@ -114,13 +129,72 @@ async function restore(ctx: ModuleContext, a: Args, apply: boolean): Promise<Mod
   }
 }
 
-/** secrets_restore restores a host's secrets tree from one of its backups. */
+/** uploadTarget is where an uploaded copy goes on the host: the backup dir, under its own name. */
+function uploadTarget(a: Args): string | undefined {
+  return a.upload ? posix.join(a.backup_dir, posix.basename(a.upload)) : undefined
+}
+
+/** verifiedCopy reads the control-node copy again and returns it only if it is still the one verified. */
+async function verifiedCopy(a: Args): Promise<Buffer | string> {
+  const data = await readFile(a.upload as string).catch(() => null)
+  if (!data) return `${a.upload}: cannot read it: refused, nothing sent`
+  const sha = createHash('sha256').update(data).digest('hex')
+  if (sha !== a.upload_sha256) return `${a.upload} changed since it was verified: refused, nothing sent`
+  return data
+}
+
+/** planUpload says whether `dest` must be sent (undefined: it is on the host already, the same) or why not. */
+async function planUpload(ctx: ModuleContext, a: Args, dest: string): Promise<ModuleResult | undefined> {
+  const refuse = (msg: string): ModuleResult => ({ changed: false, failed: true, msg: `restore refused: ${msg}` })
+  const copy = await verifiedCopy(a)
+  if (typeof copy === 'string') return refuse(copy)
+  const dir = await chainStat(ctx.conn, a.backup_dir)
+  if (dir?.type === 'symlink')
+    return refuse(`${dir.link ?? a.backup_dir} is a symbolic link: refusing to write through it`)
+  if (dir && dir.type !== 'dir') return refuse(`${a.backup_dir} is not a directory`)
+  const st = dir ? await ctx.conn.stat(dest) : null
+  if (st && st.type !== 'file') return refuse(`${dest} exists and is not a regular file`)
+  if (st && (await remoteSha256(ctx.conn, dest)) !== a.upload_sha256)
+    return refuse(`${dest} on the host differs from the control-node copy (altered?): not replaced; move it aside`)
+  if (st) return undefined
+  return {
+    changed: true,
+    upload: dest,
+    archive: dest,
+    restored: [],
+    extra: [],
+    bundles: [],
+    consumers: [],
+    msg: `${ctx.check ? 'would send' : 'send'} ${a.upload} to ${dest} and restore the tree from it`,
+  }
+}
+
+/** sendCopy puts the verified copy at `dest` (0600, atomic), making the backup dir 0700 when it is missing. */
+async function sendCopy(ctx: ModuleContext, a: Args, dest: string): Promise<string | undefined> {
+  const copy = await verifiedCopy(a)
+  if (typeof copy === 'string') return copy
+  if (!(await ctx.conn.stat(a.backup_dir))) await ctx.conn.mkdir(a.backup_dir, { mode: 0o700 })
+  await ctx.conn.put(dest, copy, { mode: 0o600 })
+  return undefined
+}
+
+/** secrets_restore restores a host's secrets tree from one of its backups (or a control-node copy it sends first). */
 export const secretsRestore: Module<Args> = {
   name: 'secrets_restore',
   args: Args,
-  check: (ctx, a) => restore(ctx, a, false),
+  async check(ctx, a) {
+    const dest = uploadTarget(a)
+    if (!dest) return restore(ctx, a, false)
+    return (await planUpload(ctx, a, dest)) ?? restore(ctx, { ...a, from: dest }, false)
+  },
   async apply(ctx, a, p) {
     if (p.failed || !p.changed) return p
-    return restore(ctx, a, true)
+    const dest = uploadTarget(a)
+    if (dest && p.upload === dest) {
+      const failed = await sendCopy(ctx, a, dest)
+      if (failed) return { ...p, changed: false, failed: true, msg: `restore refused: ${failed}` }
+    }
+    const done = await restore(ctx, dest ? { ...a, from: dest } : a, true)
+    return dest && p.upload === dest ? { ...done, changed: true, uploaded: dest } : done
   },
 }

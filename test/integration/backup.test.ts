@@ -9,12 +9,19 @@
  * (`secrets-20261122T030000Z.tar.gz`) are still read by audit, status, restore and the
  * retention, ordered by time with the new ones; a prefix naming several is refused. A full
  * backup disk (a 64k tmpfs over the host's backup dir) is said in words, nothing left behind.
+ *
+ * Restore from the control node (#17): a host whose tree and backups are wiped comes back byte
+ * for byte (paths, types, modes, owners, sha256) from the copy `backup --fetch` made; a
+ * tampered copy (a member swapped, a `../` member, a symlink member, a name the journal has no
+ * sha256 for) and a pattern of two hosts are refused in one line before anything is sent: the
+ * wiped host still has no tree, no backup dir and no upload temp file.
  */
 import { createHash } from 'node:crypto'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT, runCli, runProgram, type CliResult } from '../helpers/cli.js'
+import { expectOneLineError, PROJECT, runCli, runProgram, type CliResult } from '../helpers/cli.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -201,5 +208,77 @@ describe('backup on real sshd hosts (#6)', () => {
       /fatal: \[bak2\] back up the secrets tree => backup failed: \/var\/backups\/callableapis is a symlink: refusing to write through it/,
     )
     expect((await lab.sh('bak2', 'ls -A /opt/elsewhere')).stdout).toBe('')
+  })
+
+  it('brings a wiped host back byte for byte from its control-node copy; a tampered copy is refused before anything is sent', async () => {
+    const tree =
+      "cd /opt && find callableapis -printf '%p %y %m %U %G\\n' | sort && find callableapis -type f -exec sha256sum {} + | sort"
+    const before = (await lab.sh('bak1', tree)).stdout
+    expect(before).toContain('callableapis/vault-password f 600 0 0')
+    const fetched = join(lab.dir, 'state', 'backups', 'bak1')
+    const [name] = await readdir(fetched)
+    const good = join(fetched, name as string)
+    // the tampered copies keep the backup's name (the journal is looked up by it)
+    const work = join(lab.dir, 'tamper')
+    const tamper = async (what: string, script: string): Promise<string> => {
+      const dir = join(work, what)
+      await mkdir(join(dir, 'x'), { recursive: true })
+      execFileSync('sh', [
+        '-c',
+        `set -e; cd ${dir}/x; tar -xzf ${good}; ${script}; tar -P --numeric-owner -czf ../${name} callableapis ${'$'}{EXTRA:-}`,
+      ])
+      return join(dir, name as string)
+    }
+    const swapped = await tamper('swapped', 'echo A=not-the-backup > callableapis/secrets/app.env')
+    const dotdot = await tamper(
+      'dotdot',
+      "touch evil; EXTRA='--transform s|^evil$|callableapis/../../etc/evil| evil'; export EXTRA",
+    )
+    const link = await tamper('link', 'rm callableapis/secrets/app.env; ln -s /etc/shadow callableapis/secrets/app.env')
+    const renamed = join(work, 'secrets-20261201T000000.000Z-0000.tar.gz')
+    await copyFile(good, renamed)
+    // the host is lost: its tree and its backups are gone
+    expect((await lab.sh('bak1', `rm -rf /opt/callableapis ${BK}`)).code).toBe(0)
+    const refusals: [string[], RegExp][] = [
+      [
+        ['--hosts', 'bak1', '--from-control', swapped],
+        /its sha256 is not the one recorded when the backup was made \(altered since\): refused, nothing sent$/,
+      ],
+      [
+        ['--hosts', 'bak1', '--from-control', dotdot],
+        /member callableapis\/\.\.\/\.\.\/etc\/evil has a path outside the tree: refused, nothing sent$/,
+      ],
+      [
+        ['--hosts', 'bak1', '--from-control', link],
+        /member callableapis\/secrets\/app\.env is a symbolic link, not a regular file or directory: refused, nothing sent$/,
+      ],
+      [
+        ['--hosts', 'bak1', '--from-control', renamed],
+        /the journal records no sha256 for bak1's backup secrets-20261201T000000\.000Z-0000\.tar\.gz: refused, nothing sent$/,
+      ],
+      [
+        ['--hosts', 'all', '--from-control', 'latest'],
+        /--from-control restores one host; --hosts all matches 2 \(bak1, bak2\)$/,
+      ],
+    ]
+    for (const [args, why] of refusals) expectOneLineError(await cli(['restore', ...args]), 2, why)
+    // nothing was sent: no tree, no backup dir, no upload temp file anywhere under the two roots
+    expect((await lab.sh('bak1', `ls -A /opt /var/backups; find /opt /var/backups -name '*ms-tmp*'`)).stdout).toBe(
+      '/opt:\n\n/var/backups:\n',
+    )
+    const r = await cli(['restore', '--hosts', 'bak1', '--from-control', 'latest'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain(`changed: [bak1] restore the secrets tree => restored`)
+    expect((await lab.sh('bak1', tree)).stdout).toBe(before)
+    // the host has its backup back, 0600 in a 0700 dir, the very bytes the journal recorded
+    expect(
+      (await lab.sh('bak1', `stat -c '%a %U %n' ${BK} ${BK}/*; find /opt /var/backups -name '*ms-tmp*'`)).stdout,
+    ).toBe(`700 root ${BK}\n600 root ${BK}/${name}\n`)
+    const sum = (await lab.sh('bak1', `sha256sum < ${BK}/${name}`)).stdout.slice(0, 64)
+    expect(sum).toBe(
+      createHash('sha256')
+        .update(await readFile(good))
+        .digest('hex'),
+    )
   })
 })
