@@ -40,6 +40,7 @@ export type RuleId =
   | 'backup-old'
   | 'backup-corrupt'
   | 'backup-altered'
+  | 'plaintext-copy'
 
 /** Rule describes one check: what it means, how bad it is, what it maps to. */
 export interface Rule {
@@ -131,6 +132,12 @@ export const RULES: Readonly<Record<RuleId, Rule>> = {
   'backup-altered': {
     title: 'newest secrets backup differs from the checksum the journal recorded when it was made',
     severity: 'high',
+    fixable: false,
+  },
+  'plaintext-copy': {
+    title:
+      "a value of the host's bundles in plaintext outside the secrets tree (a file, or a consumer container's configuration)",
+    severity: 'critical',
     fixable: false,
   },
 }

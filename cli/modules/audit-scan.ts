@@ -30,11 +30,11 @@ import { parseMode } from '../util/mode.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 
-const absPath = z
+export const absPath = z
   .string()
   .regex(/^\//, 'must be an absolute path')
   .transform((p) => (p === '/' ? p : posix.normalize(p).replace(/\/+$/, '')))
-const optPath = z.preprocess((v) => (v === '' || v === null ? undefined : v), absPath.optional())
+export const optPath = z.preprocess((v) => (v === '' || v === null ? undefined : v), absPath.optional())
 const id = z.union([z.string().min(1), z.number().int().min(0)])
 const mode = z.union([z.string(), z.number()]).transform((m, ctx) => {
   try {
@@ -44,7 +44,7 @@ const mode = z.union([z.string(), z.number()]).transform((m, ctx) => {
     return z.NEVER
   }
 })
-const bool = z.preprocess(
+export const bool = z.preprocess(
   (v) => (typeof v === 'string' ? ['true', 'yes', '1', 'on'].includes(v.toLowerCase()) : v),
   z.boolean(),
 )

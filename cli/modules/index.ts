@@ -2,6 +2,7 @@
  * index.ts — the module registry, by hand: a task names one of these.
  */
 import { assert } from './assert.js'
+import { auditLeaks } from './audit-leaks.js'
 import { auditScan } from './audit-scan.js'
 import { command } from './command.js'
 import { container } from './container.js'
@@ -34,6 +35,7 @@ export const MODULES: ReadonlyMap<string, AnyModule> = new Map<string, AnyModule
     secretHostPassword,
     secretOrphans,
     auditScan,
+    auditLeaks,
     secretsStatus,
     secretsBackup,
     secretsRestore,

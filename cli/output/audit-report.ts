@@ -25,7 +25,16 @@ export interface HostAudit {
   findings: Finding[]
   totals: Totals
   scanned?: number
+  /** `audit --leaks`: values searched, values shorter than 8 characters not searched, containers inspected */
+  leaks?: LeakCounts
   msg?: string
+}
+
+/** LeakCounts is what one host's leak hunt covered. */
+export interface LeakCounts {
+  searched: number
+  skipped: number
+  containers: number
 }
 
 /** FixRecord is one path `--fix` repaired (or, with `--check`, would repair). */
@@ -45,6 +54,8 @@ export interface AuditDocument {
   totals: Totals & { hosts: number; unreachable: number; failed: number }
   fixed: FixRecord[]
   warnings: string[]
+  /** `audit --leaks`: the import sources still holding a value on the control node */
+  control_node?: { findings: Finding[]; totals: Totals }
 }
 
 /** AuditCollector is the audit command's engine reporter: it keeps what the report needs. */
@@ -63,9 +74,11 @@ export class AuditCollector implements Reporter {
     this.hosts.set(e.host, h)
     const r = e.result
     if (r.audit === true) {
-      h.findings = r.findings as Finding[]
+      // the tree scan and the leak hunt are two results of one host: their findings add up
+      h.findings = [...h.findings, ...(r.findings as Finding[])]
       h.totals = totalsOf(h.findings)
-      h.scanned = r.scanned as number
+      if (typeof r.scanned === 'number') h.scanned = r.scanned
+      if (r.leaks) h.leaks = r.leaks as LeakCounts
       for (const f of (r.fixes ?? []) as Omit<FixRecord, 'host'>[]) {
         this.fixes.push({
           host: e.host,
@@ -83,26 +96,43 @@ export class AuditCollector implements Reporter {
   }
 
   /** document returns the report of the run. */
-  document(opts: { check: boolean; failOn: Severity }): AuditDocument {
+  document(opts: { check: boolean; failOn: Severity; controlNode?: Finding[] }): AuditDocument {
     const hosts = Object.fromEntries([...this.hosts].sort(([a], [b]) => a.localeCompare(b)))
     const all = Object.values(hosts)
+    const control = opts.controlNode
     const totals = {
-      ...totalsOf(all.flatMap((h) => h.findings)),
+      ...totalsOf([...all.flatMap((h) => h.findings), ...(control ?? [])]),
       hosts: all.length,
       unreachable: all.filter((h) => h.status === 'unreachable').length,
       failed: all.filter((h) => h.status === 'failed').length,
     }
-    return { check: opts.check, fail_on: opts.failOn, hosts, totals, fixed: this.fixes, warnings: this.warnings }
+    return {
+      check: opts.check,
+      fail_on: opts.failOn,
+      hosts,
+      totals,
+      fixed: this.fixes,
+      warnings: this.warnings,
+      ...(control ? { control_node: { findings: control, totals: totalsOf(control) } } : {}),
+    }
   }
 }
 
 /** auditExitCode maps the report and the run's own exit code to the audit's (see header). */
 export function auditExitCode(doc: AuditDocument, runExit: number): number {
   if (runExit !== Exit.Ok) return runExit
-  const failing = Object.values(doc.hosts).some((h) =>
-    h.findings.some((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)),
-  )
+  const failing = allFindings(doc).some((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on))
   return failing ? Exit.Findings : Exit.Ok
+}
+
+/** allFindings are the hosts' findings and the control node's. */
+function allFindings(doc: AuditDocument): Finding[] {
+  return [...Object.values(doc.hosts).flatMap((h) => h.findings), ...(doc.control_node?.findings ?? [])]
+}
+
+/** leakLine says what a host's leak hunt covered (the values it did not search for among them). */
+function leakLine(l: LeakCounts): string {
+  return `  leak hunt: ${plural(l.searched, 'value')} searched, ${l.skipped} shorter than 8 characters not searched, ${plural(l.containers, 'container')} inspected`
 }
 
 /**
@@ -147,16 +177,21 @@ export function renderHuman(doc: AuditDocument, c: ChalkInstance): string {
     else lines.push(`${name}  ${plural(left.length, 'finding')}${fixedHere ? ' left' : ''} (${h.scanned ?? 0} paths)`)
     const width = Math.max(0, ...left.map((f) => f.check.length))
     for (const f of left) lines.push(`  ${line(f, width)}`)
+    if (h.leaks && h.status === 'ok') lines.push(leakLine(h.leaks))
   }
+  const control = doc.control_node?.findings ?? []
+  if (doc.control_node)
+    lines.push(
+      `${c.bold('control node')}  ${control.length > 0 ? plural(control.length, 'finding') : c.green('clean')} (import sources)`,
+    )
+  for (const f of control) lines.push(`  ${line(f, f.check.length)}`)
   const t = doc.totals
   const counts = SEVERITIES.map((s) => counted(t[s], `${t[s]} ${s}`, paint[s])).join(', ')
   const hostsPart =
     plural(t.hosts, 'host') +
     (t.unreachable ? `, ${c.red(`${t.unreachable} unreachable`)}` : '') +
     (t.failed ? `, ${c.red(`${t.failed} failed`)}` : '')
-  const over = Object.values(doc.hosts)
-    .flatMap((h) => h.findings)
-    .filter((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)).length
+  const over = allFindings(doc).filter((f) => !f.fixed && atOrAbove(f.severity, doc.fail_on)).length
   const verdict = over > 0 ? c.red(`${over} at or above ${doc.fail_on}`) : c.green(`none at or above ${doc.fail_on}`)
   lines.push(
     '',

@@ -45,6 +45,8 @@ export interface SecretsProvider {
   keyNames(name: string): Promise<string[]>
   /** a bundle's env text (decrypting the store once per run) */
   plaintext(name: string): Promise<Secret>
+  /** each key's current value and, as `KEY_PREVIOUS`, the previous one the store still keeps (leak hunt) */
+  storedValues(name: string): Promise<Map<string, Secret>>
   /** the file a host gets for a bundle: encrypted for it, or plaintext env */
   hostCopy(host: string, name: string): Promise<Buffer>
   /** what a host's copies are sealed with (its password or public key), if it has one yet */

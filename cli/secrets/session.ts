@@ -196,12 +196,26 @@ export class SecretsSession implements SecretsProvider {
 
   /** plaintext renders a bundle's env text (decrypting the store once per run). */
   async plaintext(name: string): Promise<Secret> {
+    return renderEnv(bundleValues(await this.open(name), this.now()), this.opts.fp)
+  }
+
+  /** storedValues is each key's current value and, as `KEY_PREVIOUS`, the previous one the store still keeps (leak hunt). */
+  async storedValues(name: string): Promise<Map<string, Secret>> {
+    const out = new Map<string, Secret>()
+    for (const [k, e] of (await this.open(name)).keys) {
+      out.set(k, e.value)
+      if (e.previous) out.set(`${k}_PREVIOUS`, e.previous.value)
+    }
+    return out
+  }
+
+  private open(name: string): Promise<Bundle> {
     let p = this.opened.get(name)
     if (!p) {
       p = openerFor(this.opts.store, this.opts.creds, name).then((opener) => this.opts.store.read(name, opener))
       this.opened.set(name, p)
     }
-    return renderEnv(bundleValues(await p, this.now()), this.opts.fp)
+    return p
   }
 
   /** invalidate forgets decrypted bundles (the store changed them during the run: rotate). */

@@ -299,6 +299,7 @@ describe('rule table (#8)', () => {
       'bundle-stale',
       'hardlink',
       'plaintext-bundle',
+      'plaintext-copy',
       'symlink',
     ])
   })
