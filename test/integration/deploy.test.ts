@@ -9,13 +9,14 @@
  * never followed (#12), a transfer cut mid-write leaving the old bundle intact.
  */
 import { createHash } from 'node:crypto'
-import { copyFile, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 import { ensureNodeImage, startConsumer } from '../helpers/podman.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
+import { watchProcs } from '../helpers/watch-procs.js'
 
 let lab: TestLab
 let inv = ''
@@ -95,31 +96,6 @@ async function waitForLog(host: string, line: string): Promise<string> {
     if (!out.includes(line)) await new Promise((r) => setTimeout(r, 100))
   }
   return out
-}
-
-/**
- * watchProcs reads every process's argv and environment on this machine until stopped —
- * except the consumer containers' own processes (another pid namespace): handing the values
- * to the service through its environment is what `manage-secrets load` is for.
- */
-function watchProcs(needles: string[]): { stop: () => Promise<string[]> } {
-  let running = true
-  const found = new Set<string>()
-  const loop = (async () => {
-    const ours = await readlink('/proc/self/ns/pid')
-    while (running) {
-      for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-        if (!/^\d+$/.test(pid) || pid === String(process.pid)) continue
-        if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => ours)) !== ours) continue
-        for (const f of ['cmdline', 'environ']) {
-          const text = await readFile(`/proc/${pid}/${f}`, 'latin1').catch(() => '')
-          for (const n of needles) if (text.includes(n)) found.add(`${f} of ${pid}: ${text.split('\0')[0]}`)
-        }
-      }
-      await new Promise((r) => setTimeout(r, 5))
-    }
-  })()
-  return { stop: async () => ((running = false), await loop, [...found]) }
 }
 
 /** watchModes runs a watcher inside a host: every path under the tree looser than 0600/0700. */
