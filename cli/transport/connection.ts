@@ -69,6 +69,18 @@ export interface MkdirOptions {
   gid?: number
 }
 
+/**
+ * RequestCounts is what a connection asked of its host: command channels (`exec`), SFTP
+ * requests (`sftp`; a whole-file `get` counts as one) and `waits`, the times the connection went
+ * from idle to busy — the round trips it waited for in sequence (requests in flight together
+ * count once). Read by `npm run bench` (docs/performance.md).
+ */
+export interface RequestCounts {
+  exec: number
+  sftp: number
+  waits: number
+}
+
 /** ConnectionKind names the two transports. */
 export type ConnectionKind = 'ssh' | 'local'
 
@@ -87,6 +99,8 @@ export interface Connection {
   /** Create one directory (not its parents) with its final mode and owner; fails if it exists. */
   mkdir(path: string, opts: MkdirOptions): Promise<void>
   close(): Promise<void>
+  /** What this connection has asked of its host so far (the `ssh` connection counts; optional). */
+  counts?(): RequestCounts
 }
 
 /** HostKeyPolicy is OpenSSH's StrictHostKeyChecking: `yes` by default, `accept-new` opt-in. */

@@ -3,7 +3,7 @@
  * (README "SSH": one SSH connection per host, reused for every task). The ssh implementation is
  * loaded only when a host needs it, so local-only runs never load ssh2.
  */
-import type { Connection, ConnectionSpec } from './connection.js'
+import type { Connection, ConnectionSpec, RequestCounts } from './connection.js'
 import { openLocal } from './local.js'
 
 /** openConnection opens one connection described by `spec`. */
@@ -13,9 +13,19 @@ export async function openConnection(spec: ConnectionSpec): Promise<Connection> 
   return connectSsh(spec)
 }
 
+/** PoolCounts sums what the pool's closed connections asked of their hosts (RequestCounts), and the most waits of one host. */
+export interface PoolCounts extends RequestCounts {
+  hosts: number
+  maxWaits: number
+}
+
+/** STATS_ENV names the variable that makes closeAll print the pool's counts on stderr (docs/performance.md). */
+export const STATS_ENV = 'MANAGE_SECRETS_STATS'
+
 /** ConnectionPool hands out one shared connection per host and closes them all at the end. */
 export class ConnectionPool {
   private readonly open = new Map<string, Promise<Connection>>()
+  private readonly tally: PoolCounts = { hosts: 0, exec: 0, sftp: 0, waits: 0, maxWaits: 0 }
 
   constructor(private readonly opener: (spec: ConnectionSpec) => Promise<Connection> = openConnection) {}
 
@@ -34,13 +44,37 @@ export class ConnectionPool {
   async drop(host: string): Promise<void> {
     const conn = this.open.get(host)
     this.open.delete(host)
-    await conn?.then((c) => c.close()).catch(() => undefined)
+    await conn?.then((c) => this.close(c)).catch(() => undefined)
   }
 
-  /** closeAll closes every connection; errors on close are ignored. */
+  /** closeAll closes every connection; errors on close are ignored. With $MANAGE_SECRETS_STATS set, prints the counts. */
   async closeAll(): Promise<void> {
     const all = [...this.open.values()]
     this.open.clear()
-    await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)))
+    await Promise.all(all.map((p) => p.then((c) => this.close(c)).catch(() => undefined)))
+    if (process.env[STATS_ENV]) process.stderr.write(`${statsLine(this.counts())}\n`)
   }
+
+  /** counts is what the connections closed so far asked of their hosts. */
+  counts(): PoolCounts {
+    return { ...this.tally }
+  }
+
+  private close(c: Connection): Promise<void> {
+    const n = c.counts?.()
+    if (n) {
+      this.tally.hosts++
+      this.tally.exec += n.exec
+      this.tally.sftp += n.sftp
+      this.tally.waits += n.waits
+      this.tally.maxWaits = Math.max(this.tally.maxWaits, n.waits)
+    }
+    return c.close()
+  }
+}
+
+/** statsLine is the one line closeAll prints under $MANAGE_SECRETS_STATS (a debugging aid: counts, no names). */
+export function statsLine(n: PoolCounts): string {
+  const per = (x: number): string => (n.hosts ? (x / n.hosts).toFixed(1) : '0')
+  return `manage-secrets stats: hosts ${n.hosts} exec ${n.exec} sftp ${n.sftp} waits ${n.waits} per host: exec ${per(n.exec)} sftp ${per(n.sftp)} waits ${per(n.waits)} (max ${n.maxWaits}) max_rss_kb ${process.resourceUsage().maxRSS}`
 }

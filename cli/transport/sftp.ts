@@ -34,6 +34,8 @@ export interface SftpLink {
   isLost(): Promise<boolean>
   /** unreachable is the error for a connection lost `during` something. */
   unreachable(during: string): UnreachableError
+  /** begin counts one request starting; the function it returns ends it (optional). */
+  begin?(): () => void
 }
 
 /** SftpFiles runs the Connection's file operations over one connection's SFTP session. */
@@ -47,6 +49,7 @@ export class SftpFiles {
   /** call runs one SFTP request, mapping its failure to HostError (or UnreachableError). */
   private async call<T>(what: string, fn: (cb: SftpCb<T>) => void): Promise<T> {
     if (this.link.lost()) throw this.link.unreachable(`before ${what}`)
+    const end = this.link.begin?.()
     try {
       const request = new Promise<T>((resolve, reject) => {
         try {
@@ -62,6 +65,8 @@ export class SftpFiles {
     } catch (err) {
       if (err instanceof UnreachableError) throw err
       throw await this.fileError(what, err)
+    } finally {
+      end?.()
     }
   }
 

@@ -16,7 +16,15 @@
  */
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2'
 import { HostError, UnreachableError } from '../errors.js'
-import type { Connection, ExecOptions, ExecResult, FileStat, MkdirOptions, PutOptions } from './connection.js'
+import type {
+  Connection,
+  ExecOptions,
+  ExecResult,
+  FileStat,
+  MkdirOptions,
+  PutOptions,
+  RequestCounts,
+} from './connection.js'
 import { SftpFiles } from './sftp.js'
 import { commandLine } from './shell-quote.js'
 import { collectChannel } from './ssh-exec.js'
@@ -41,6 +49,9 @@ export class SshConnection implements Connection {
   private peak = 0
   private limit = MAX_SESSIONS
   private readonly waiting: (() => void)[] = []
+  /** What was asked of the host (counts()), and how many requests are in flight now. */
+  private readonly tally: RequestCounts = { exec: 0, sftp: 0, waits: 0 }
+  private inflight = 0
   private readonly closed: Promise<void>
   private readonly files: SftpFiles
   private readonly hooks: ChannelHooks
@@ -67,6 +78,7 @@ export class SshConnection implements Connection {
       lost: () => this.lost,
       isLost: () => this.isLost(),
       unreachable: (during) => this.unreachable(during),
+      begin: () => this.begin('sftp'),
     })
     this.hooks = {
       killGroup: (pid) => this.killGroup(pid),
@@ -89,6 +101,22 @@ export class SshConnection implements Connection {
   private async isLost(): Promise<boolean> {
     if (this.lost === null) await Promise.race([this.closed, grace(300)])
     return this.lost !== null
+  }
+
+  /** counts is what this connection has asked of its host so far (Connection.counts). */
+  counts(): RequestCounts {
+    return { ...this.tally }
+  }
+
+  /** begin counts one request starting (a wait when none was in flight); the function it returns ends it. */
+  private begin(kind: 'exec' | 'sftp'): () => void {
+    this.tally[kind]++
+    if (this.inflight++ === 0) this.tally.waits++
+    let done = false
+    return () => {
+      if (!done) this.inflight--
+      done = true
+    }
   }
 
   /** acquire waits for a session slot under the cap. */
@@ -120,16 +148,21 @@ export class SshConnection implements Connection {
     // sshd ignores signal requests here, so a timed command first reports its pid (it leads
     // its own process group) on stderr; a timeout then kills that group over a second channel
     if (opts.timeoutMs !== undefined) command = `echo $$ >&2; ${command}`
-    for (;;) {
-      if (this.lost) throw this.unreachable('before running a command')
-      await this.acquire()
-      let result: ExecResult | 'retry'
-      try {
-        result = await this.runChannel(command, opts)
-      } finally {
-        this.release()
+    const end = this.begin('exec')
+    try {
+      for (;;) {
+        if (this.lost) throw this.unreachable('before running a command')
+        await this.acquire()
+        let result: ExecResult | 'retry'
+        try {
+          result = await this.runChannel(command, opts)
+        } finally {
+          this.release()
+        }
+        if (result !== 'retry') return result
       }
-      if (result !== 'retry') return result
+    } finally {
+      end()
     }
   }
 
