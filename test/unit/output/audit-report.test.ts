@@ -190,3 +190,44 @@ describe('audit report (#8)', () => {
     expect(coloured).toContain('\u001b[1m\u001b[31mCRITICAL')
   })
 })
+
+describe('audit --leaks in the report (#15)', () => {
+  const copy = (host: string, path: string) =>
+    finding(host, path, 'plaintext-copy', 'holds the value of app/TOKEN', 'no copy outside the secrets tree')
+  const c = collect([
+    { host: 'h1', result: audited() },
+    {
+      host: 'h1',
+      result: {
+        audit: true,
+        findings: [copy('h1', '/root/.bash_history')],
+        leaks: { searched: 3, skipped: 1, containers: 1 },
+      },
+    },
+    { host: 'h2', result: audited() },
+    { host: 'h2', result: { audit: true, findings: [], leaks: { searched: 2, skipped: 0, containers: 0 } } },
+  ])
+  const control = [copy('control node', '/home/me/old.env')]
+  const doc = c.document({ check: false, failOn: 'high', controlNode: control })
+
+  it("adds the hunt's findings to the host's scan, counts what it searched, and the control node's in the totals", () => {
+    expect(doc.hosts.h1?.findings.map((f) => f.path)).toEqual(['/root/.bash_history'])
+    expect(doc.hosts.h1).toMatchObject({ scanned: 12, leaks: { searched: 3, skipped: 1, containers: 1 } })
+    expect(doc.control_node?.totals.critical).toBe(1)
+    expect(doc.totals).toMatchObject({ critical: 2, total: 2, hosts: 2 })
+    expect(auditExitCode(c.document({ check: false, failOn: 'critical', controlNode: control }), 0)).toBe(6)
+    expect(auditExitCode({ ...doc, hosts: {}, control_node: { findings: [], totals: doc.totals } }, 0)).toBe(0)
+  })
+
+  it('says per host how many values were searched and how many were too short to search', () => {
+    const out = renderHuman(doc, new Chalk({ level: 0 }))
+    expect(out).toContain(
+      'h1  1 finding (12 paths)\n  CRITICAL  plaintext-copy  /root/.bash_history: holds the value of app/TOKEN, expected no copy outside the secrets tree\n  leak hunt: 3 values searched, 1 shorter than 8 characters not searched, 1 container inspected\n',
+    )
+    expect(out).toContain(
+      'h2  clean (12 paths)\n  leak hunt: 2 values searched, 0 shorter than 8 characters not searched, 0 containers inspected\n',
+    )
+    expect(out).toContain('control node  1 finding (import sources)\n  CRITICAL  plaintext-copy  /home/me/old.env: ')
+    expect(out).toMatch(/audit: 2 hosts, 2 findings \(2 critical, 0 high, 0 medium, 0 low\); 2 at or above high\n$/)
+  })
+})
