@@ -9,6 +9,10 @@
  *   task fails, naming both fingerprints, and a human decides;
  * - an existing key file without a public key in the store gets its public half exported
  *   (on the host) and recorded;
+ * - no key file on the host while the store records one (a host rebuilt from nothing,
+ *   docs/lost-host.md): a new pair is made and replaces the recorded public key, the plan
+ *   naming the old fingerprint; setup then re-encrypts the host's bundles to the recipients as
+ *   they now are, so the old key is no longer one of them;
  * - gpg runs in a throwaway home dir removed afterwards (its agent stopped); nothing secret is
  *   in any argv: the script is constant and takes the host name, path and owner as arguments;
  * - the key's dir is entered without following a symbolic link at any level (safe-path.ts
@@ -44,6 +48,18 @@ async function plan(ctx: ModuleContext, s: SecretsProvider, a: Args): Promise<Mo
   const { why, st, want } = await probeTarget(ctx, a.dest, a)
   if (why) return { changed: false, failed: true, msg: why }
   const known = await s.hostPublicKey(ctx.host)
+  if (!st && known)
+    // a host rebuilt from nothing (docs/lost-host.md): its recorded key has no private half left
+    return {
+      changed: true,
+      content_changed: true,
+      dest: a.dest,
+      ...want,
+      replaces: known.fingerprint,
+      msg:
+        `generate ${ctx.host}'s new key pair on the host at ${a.dest}; it replaces the store's key ` +
+        `${known.fingerprint}, which the host no longer holds (the bundles are re-encrypted without it)`,
+    }
   if (!st)
     return {
       changed: true,

@@ -188,7 +188,9 @@ export async function importInto(ctx: VaultContext, targets: Map<string, Importe
  * them the hosts' own passwords (`hosts/vault-passwords.asc`), which the old password also
  * opened: one transaction, so a kill leaves every file under the old password or every file
  * under the new one. A new password re-encrypts every bundle (a store under two passwords
- * would need both forever). Returns the names written (`hosts/…` for the hosts' folder).
+ * would need both forever). The content is the same, so the versions stay: hosts holding it
+ * stay in sync (setup re-encrypting to a new host key must not make its hosts look outdated).
+ * Returns the names written (`hosts/…` for the hosts' folder).
  */
 export async function rekeyBundles(ctx: VaultContext, names: string[]): Promise<string[]> {
   const all = await ctx.store.list()
@@ -201,11 +203,16 @@ export async function rekeyBundles(ctx: VaultContext, names: string[]): Promise<
   const hostFiles = names.length === 0 ? await hosts.list() : []
   const hostCtx = { ...ctx, store: hosts }
   const [main = [], own = []] = await ctx.store.updateGroups([
-    { store: ctx.store, names: names.length > 0 ? names : all, opts: updateOpts(ctx, false), change: () => true },
+    {
+      store: ctx.store,
+      names: names.length > 0 ? names : all,
+      opts: { ...updateOpts(ctx, false), reencryptOnly: true },
+      change: () => true,
+    },
     {
       store: hosts,
       names: hostFiles,
-      opts: { opener: (n) => openerFor(hosts, ctx.creds, n), plan: (n) => planFor(hostCtx, n) },
+      opts: { opener: (n) => openerFor(hosts, ctx.creds, n), plan: (n) => planFor(hostCtx, n), reencryptOnly: true },
       change: () => true,
     },
   ])

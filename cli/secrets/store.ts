@@ -90,6 +90,8 @@ export interface UpdateOptions {
   opener: (name: string) => Promise<Opener>
   plan: (name: string) => Promise<SealPlan>
   create?: boolean
+  /** a re-encryption only (rekey): the version stays, so a host holding this content stays in sync */
+  reencryptOnly?: boolean
 }
 
 /** ChangeFn changes a decrypted bundle and says whether it changed. */
@@ -280,7 +282,7 @@ export class SecretStore {
       const now = this.clock.now()
       const expired = expirePrevious(bundle, now) > 0
       if (!(await change(bundle, existed)) && !expired) continue
-      bundle.version += 1
+      if (!opts.reencryptOnly || expired) bundle.version += 1
       prepared.push(await this.prepare(bundle, await opts.plan(name), now))
     }
     return prepared
