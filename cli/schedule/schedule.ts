@@ -12,7 +12,9 @@
  * - no password on a command line: an arg like `--vault-password=…` or `--password…` is
  *   refused (passwords come from files: `--vault-password-file`, the env file);
  * - no control characters in args, paths or the alert command: each lands on one crontab line;
- * - relative `inventory` and `metrics_file` paths are relative to the schedule file;
+ * - relative `inventory`, `metrics_file` and `report_html` paths are relative to the schedule file;
+ * - `report_html` is for status jobs only (#17): the job runs `status --html FILE`, which
+ *   writes the fleet page after the status run, atomically (a temp file renamed over it);
  * - with metrics or an alert, the job passes `--job-name <name>` so both carry the job's name.
  *
  * Shape (defaults in brackets):
@@ -28,6 +30,7 @@
  *     metrics_file: /var/lib/node_exporter/manage-secrets.prom
  *     alert_command: "mail -s 'manage-secrets' ops@example.com"
  *     fail_on: high              # critical | high | medium | low (exit 6 for audit, alert threshold)
+ *     report_html: /var/www/html/fleet.html   # status jobs only: the fleet page, rewritten each run
  *     enabled: true              # [true]
  * ```
  */
@@ -62,6 +65,8 @@ export interface Job {
   metricsFile?: string
   alertCommand?: string
   failOn?: (typeof FAIL_ON)[number]
+  /** status jobs: the fleet page this job writes (`status --html`) */
+  reportHtml?: string
   enabled: boolean
 }
 
@@ -104,6 +109,7 @@ const jobSchema = z.strictObject({
   fail_on: z
     .enum(FAIL_ON, { error: (iss) => `must be one of ${FAIL_ON.join(', ')} (got ${JSON.stringify(iss.input)})` })
     .optional(),
+  report_html: text.optional(),
   enabled: z.boolean().default(true),
 })
 
@@ -123,6 +129,12 @@ const scheduleSchema = z
           message: `duplicate job name "${job.name}" (first at jobs.${first})`,
         })
       else seen.set(job.name, i)
+      if (job.report_html !== undefined && job.command !== 'status')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', i, 'report_html'],
+          message: `report_html is an option of status jobs (this job runs ${job.command})`,
+        })
     })
   })
 
@@ -177,6 +189,7 @@ export function parseSchedule(src: YamlSource): Schedule {
       ...(j.metrics_file !== undefined && { metricsFile: resolve(base, j.metrics_file) }),
       ...(j.alert_command !== undefined && { alertCommand: j.alert_command }),
       ...(j.fail_on !== undefined && { failOn: j.fail_on }),
+      ...(j.report_html !== undefined && { reportHtml: resolve(base, j.report_html) }),
     }),
   )
   return { timezone: raw.timezone, jobs }
@@ -208,6 +221,7 @@ export function jobArgv(job: Job, defaults: JobDefaults = {}): string[] {
   if (job.failOn !== undefined) argv.push('--fail-on', job.failOn)
   if (job.metricsFile !== undefined) argv.push('--metrics-file', job.metricsFile)
   if (job.alertCommand !== undefined) argv.push('--alert-command', job.alertCommand)
+  if (job.reportHtml !== undefined) argv.push('--html', job.reportHtml)
   if (job.metricsFile !== undefined || job.alertCommand !== undefined) argv.push('--job-name', job.name)
   return [...argv, ...job.args]
 }

@@ -161,4 +161,27 @@ jobs:
     )
     expect((await loadSchedule(file)).jobs[0]?.args).toEqual(['--vault-password-file', '/etc/ms/pass'])
   })
+
+  it('report_html (#17): a status job writes the fleet page (status --html, path from the schedule file); other jobs are refused it', async () => {
+    const file = await write(
+      'report.yml',
+      'jobs:\n  - {name: fleet-page, cron: "*/10 * * * *", command: status, report_html: www/fleet.html, args: [--json]}\n',
+    )
+    const [j] = (await loadSchedule(file)).jobs
+    expect(j?.reportHtml).toBe(join(dir, 'www', 'fleet.html'))
+    expect(jobArgv(j!, { inventory: '/srv/inv' })).toEqual([
+      'status',
+      '--inventory',
+      '/srv/inv',
+      '--html',
+      join(dir, 'www', 'fleet.html'),
+      '--json',
+    ])
+    const { file: bad, lines } = await refusal(
+      'jobs:\n  - name: audit\n    cron: "0 6 * * *"\n    command: audit\n    report_html: /var/www/fleet.html\n',
+    )
+    expect(lines).toEqual([
+      `${bad}:5:18: jobs.0.report_html: report_html is an option of status jobs (this job runs audit)`,
+    ])
+  })
 })
