@@ -113,8 +113,7 @@ async function prepareLeaks(
 /** journalAudit gives the journal each host's findings by severity (counts only; `status` shows the last). */
 function journalAudit(doc: AuditDocument, io: CommandIo): void {
   for (const [host, a] of Object.entries(doc.hosts)) {
-    const counts: Partial<Record<Severity, number>> = {}
-    for (const f of a.findings) if (!f.fixed) counts[f.severity] = (counts[f.severity] ?? 0) + 1
+    const counts = countsOf(a.findings)
     const n = Object.values(counts).reduce((x, y) => x + y, 0)
     io.journal?.host(host, {
       result: a.status !== 'ok' ? a.status : n > 0 ? 'findings' : 'ok',
@@ -123,4 +122,12 @@ function journalAudit(doc: AuditDocument, io: CommandIo): void {
     })
     io.journal?.addFindings(counts)
   }
+  // the import sources still holding a value (--leaks) count in the run's findings too
+  if (doc.control_node) io.journal?.addFindings(countsOf(doc.control_node.findings))
+}
+
+function countsOf(findings: readonly Finding[]): Partial<Record<Severity, number>> {
+  const counts: Partial<Record<Severity, number>> = {}
+  for (const f of findings) if (!f.fixed) counts[f.severity] = (counts[f.severity] ?? 0) + 1
+  return counts
 }
