@@ -4,7 +4,7 @@
  * grep and find) and under busybox sh (busybox's own applets: no grep -I, -Z or find -P) — in one
  * command, never a value in its argv, never through a symlink, never inside the secrets tree.
  */
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -140,8 +140,16 @@ describe('leaks.sh on a real tree (#15)', () => {
     const { conn, calls } = counting(openLocal('h1'))
     const bin = join(root, 'opt/app/tool.bin')
     await writeFile(bin, Buffer.concat([Buffer.from([0, 1, 2, 0]), Buffer.from(TOKEN)]))
-    const r = await runLeakHunt(conn, target)
+    const tmp = join(root, 'tmp') // the hunt's mktemp -d goes here: outside the roots, empty once it ends
+    await mkdir(tmp)
+    const before = process.env.TMPDIR
+    process.env.TMPDIR = tmp
+    const r = await runLeakHunt(conn, target).finally(() => {
+      if (before === undefined) delete process.env.TMPDIR
+      else process.env.TMPDIR = before
+    })
     await rm(bin)
+    expect(await readdir(tmp)).toEqual([])
     expect(found(r)).toEqual([
       '/opt/app/.env.old app/PEM',
       '/opt/app/docker-compose.yml app/TOKEN',
