@@ -83,8 +83,10 @@ export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSu
   }
   const owed = new OwedHandlers(opts.stateDir ?? null, shared.clock)
   const stats: Record<string, HostStats> = {}
+  // a pool of the run's own closes each host's connection after the last play it is in
+  const lastPlay = opts.pool ? undefined : lastPlayOf(pb, opts)
   try {
-    for (const play of pb.plays) {
+    for (const [i, play] of pb.plays.entries()) {
       const hosts = new HostSelector(opts.inventory.inventory).selectOrFail(play.hosts, opts.limit)
       for (const h of hosts) stats[h] ??= emptyStats()
       opts.reporter.emit({ kind: 'play-start', play: play.name, hosts, check: opts.check })
@@ -101,7 +103,10 @@ export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSu
       }
       for (const batch of batches(hosts, play.serial)) {
         if (run.abort.now) break
-        await mapLimit(batch, opts.forks, (host) => runHost(run, host))
+        await mapLimit(batch, opts.forks, async (host) => {
+          await runHost(run, host)
+          if (lastPlay?.get(host) === i) await pool.release(host)
+        })
         const failed = batch.filter((h) => stats[h]?.failed || stats[h]?.unreachable).length
         if (play.maxFailPercentage !== undefined && (failed * 100) / batch.length > play.maxFailPercentage)
           run.abort.now = true
@@ -113,6 +118,14 @@ export async function runPlaybook(pb: Playbook, opts: RunOptions): Promise<RunSu
   }
   opts.reporter.emit({ kind: 'recap', stats })
   return { stats, exitCode: exitCodeOf(stats) }
+}
+
+/** lastPlayOf maps each host to the index of the last play that selects it. */
+function lastPlayOf(pb: Playbook, opts: RunOptions): Map<string, number> {
+  const selector = new HostSelector(opts.inventory.inventory)
+  const last = new Map<string, number>()
+  for (const [i, play] of pb.plays.entries()) for (const h of selector.select(play.hosts, opts.limit)) last.set(h, i)
+  return last
 }
 
 /** exitCodeOf maps a recap to the exit codes of errors.ts (README "Exit codes"; unreachable over failed). */

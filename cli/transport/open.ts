@@ -40,6 +40,15 @@ export class ConnectionPool {
     return conn
   }
 
+  /**
+   * release closes and forgets one host's connection once the run is done with that host, so
+   * that what is held stays bounded by the hosts in flight, not by the fleet (a later `get`
+   * would open a new one).
+   */
+  release(host: string): Promise<void> {
+    return this.drop(host)
+  }
+
   /** drop closes and forgets one host's connection (after it became unreachable). */
   async drop(host: string): Promise<void> {
     const conn = this.open.get(host)

@@ -202,9 +202,28 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.
       clearTimeout(timer)
       sock.setNoDelay(true)
       sock.on('error', () => {}) // ssh2 reports socket errors from here on
-      resolve(sock)
+      resolve(coalesced(sock))
     })
   })
+}
+
+/**
+ * coalesced makes the SSH packets written in one turn of the event loop leave in one system
+ * call (ssh2 writes each packet on its own): the socket is corked at the first write of a turn
+ * and uncorked on the next tick, which sends them together (writev). Order and back-pressure
+ * are the socket's own.
+ */
+function coalesced(sock: net.Socket): net.Socket {
+  const write = sock.write.bind(sock) as (...args: unknown[]) => boolean
+  const uncork = (): void => sock.uncork()
+  sock.write = ((...args: unknown[]): boolean => {
+    if (sock.writableCorked === 0) {
+      sock.cork()
+      process.nextTick(uncork)
+    }
+    return write(...args)
+  }) as typeof sock.write
+  return sock
 }
 
 /** forwardOut opens a tunnel through jump host `via` to the next hop. */
