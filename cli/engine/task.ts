@@ -52,52 +52,125 @@ export async function runTask(
     return { outcomes: [o], registered: o.raw }
   }
   const outcomes: TaskOutcome[] = []
-  for (const item of items) {
-    const scope = lazyScope(...run.layers, task.vars, { [task.loopVar]: item })
-    outcomes.push({ ...(await runOnce(run, task, scope)), item: toText(labelOf(task, scope, item)) })
+  const mod = MODULES.get(task.module) as AnyModule
+  const scopes = items.map((item) => lazyScope(...run.layers, task.vars, { [task.loopVar]: item }))
+  const each =
+    mod.applyEach && !(task.checkMode ?? run.check) && !mod.readOnly ? await runEach(run, task, scopes) : null
+  for (const [i, item] of items.entries()) {
+    const scope = scopes[i] as Scope
+    const o = each ? (each[i] as TaskOutcome) : await runOnce(run, task, scope)
+    outcomes.push({ ...o, item: toText(labelOf(task, scope, item)) })
   }
   const results = outcomes.map((o) => o.raw)
   const registered = { changed: results.some((r) => r.changed), failed: results.some((r) => r.failed), results }
   return { outcomes, registered }
 }
 
-async function runOnce(run: TaskRun, task: Task, scope: Scope): Promise<TaskOutcome> {
+/** Planned is one item checked and waiting for its apply (or already decided: `done`). */
+type Planned =
+  | { done: TaskOutcome }
+  | {
+      ctx: ModuleContext
+      args: Record<string, unknown>
+      plan: ModuleResult
+      scope: Scope
+      secrets: string[]
+      /** the check threw a UserError: its failure is the result, nothing is applied */
+      refused: boolean
+    }
+
+/** prepare runs one item up to its check: `when`, the arguments, the module's check. */
+async function prepare(run: TaskRun, task: Task, scope: Scope): Promise<Planned> {
   const when = guard(task, () => task.when.every((c) => evalCondition(c, scope)))
-  if ('error' in when) return when.error
+  if ('error' in when) return { done: when.error }
   if (!when.value) {
     const skipped = { changed: false, skipped: true }
-    return { status: 'skipped', ignored: false, result: skipped, raw: skipped }
+    return { done: { status: 'skipped', ignored: false, result: skipped, raw: skipped } }
   }
   const mod = MODULES.get(task.module) as AnyModule
   const args = guard(task, () => render(task.args, scope))
-  if ('error' in args) return args.error
+  if ('error' in args) return { done: args.error }
   const parsed = mod.args.safeParse(args.value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    return failure(task, `invalid arguments for ${task.module}: ${issue?.path.join('.') || 'args'}: ${issue?.message}`)
+    const msg = `invalid arguments for ${task.module}: ${issue?.path.join('.') || 'args'}: ${issue?.message}`
+    return { done: failure(task, msg) }
   }
   const secrets = secretValues(mod, parsed.data)
   const ctx = await run.context(scope, task)
-  const checkOnly = task.checkMode ?? run.check
-  let result: ModuleResult
+  const refusal = await refusedBy(() => mod.check(ctx, parsed.data))
+  const plan = 'refused' in refusal ? refusal.refused : refusal.plan
+  return { ctx, args: parsed.data, plan, scope, secrets, refused: 'refused' in refusal }
+}
+
+/**
+ * refusedBy runs a module call: a UserError is the item's failure (`refused`); unreachable and
+ * vault errors are the host's or the run's and are thrown on.
+ */
+async function refusedBy(fn: () => Promise<ModuleResult>): Promise<{ plan: ModuleResult } | { refused: ModuleResult }> {
   try {
-    const plan = await mod.check(ctx, parsed.data)
-    result = checkOnly || mod.readOnly ? plan : await mod.apply(ctx, parsed.data, plan)
+    return { plan: await fn() }
   } catch (err) {
     // a wrong vault password or a damaged store is the whole run's problem, not one host's: exit 3
     if (err instanceof UnreachableError || err instanceof VaultError) throw err
-    if (err instanceof UserError) result = { changed: false, failed: true, msg: err.message }
-    else throw err
+    if (err instanceof UserError) return { refused: { changed: false, failed: true, msg: err.message } }
+    throw err
   }
-  const post = guard(task, () => conditions(task, scope, result))
+}
+
+/** guarded is refusedBy's result either way. */
+async function guarded(fn: () => Promise<ModuleResult>): Promise<ModuleResult> {
+  const r = await refusedBy(fn)
+  return 'refused' in r ? r.refused : r.plan
+}
+
+/** finish applies `changed_when`/`failed_when` and redaction to an item's result. */
+function finish(
+  task: Task,
+  p: Exclude<Planned, { done: TaskOutcome }>,
+  result: ModuleResult,
+  checkOnly: boolean,
+): TaskOutcome {
+  const post = guard(task, () => conditions(task, p.scope, result))
   if ('error' in post) return post.error
-  const shown = redactResult(post.value, task.noLog, secrets)
+  const shown = redactResult(post.value, task.noLog, p.secrets)
   return {
     status: statusOf(shown, checkOnly),
     ignored: !!shown.failed && task.ignoreErrors,
     result: shown,
     raw: post.value,
   }
+}
+
+async function runOnce(run: TaskRun, task: Task, scope: Scope): Promise<TaskOutcome> {
+  const mod = MODULES.get(task.module) as AnyModule
+  const checkOnly = task.checkMode ?? run.check
+  const p = await prepare(run, task, scope)
+  if ('done' in p) return p.done
+  const plan = p.plan
+  const result = checkOnly || mod.readOnly || p.refused ? plan : await guarded(() => mod.apply(p.ctx, p.args, plan))
+  return finish(task, p, result, checkOnly)
+}
+
+/**
+ * runEach runs a loop whose module applies its items together (Module.applyEach): every item
+ * is checked, in order, then the planned ones are applied in one call.
+ */
+async function runEach(run: TaskRun, task: Task, scopes: readonly Scope[]): Promise<TaskOutcome[]> {
+  const mod = MODULES.get(task.module) as AnyModule
+  const planned: Planned[] = []
+  for (const scope of scopes) planned.push(await prepare(run, task, scope))
+  const todo = planned.filter((p): p is Exclude<Planned, { done: TaskOutcome }> => !('done' in p))
+  const batch = todo.filter((p) => !p.refused)
+  let applied: ModuleResult[]
+  try {
+    applied = batch.length > 0 && mod.applyEach ? await mod.applyEach(batch) : []
+  } catch (err) {
+    const failed = await guarded(() => Promise.reject(err))
+    applied = batch.map(() => failed)
+  }
+  const results = new Map(batch.map((p, i) => [p, applied[i] ?? p.plan]))
+  return planned.map((p) => ('done' in p ? p.done : finish(task, p, results.get(p) ?? p.plan, false)))
 }
 
 function conditions(task: Task, scope: Scope, result: ModuleResult): ModuleResult {

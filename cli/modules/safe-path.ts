@@ -134,6 +134,52 @@ export async function securePut(
   }
 }
 
+/** PutFile is one file of a `securePutAll`: its name in the dir, its bytes and their sha256, its final mode and owner. */
+export interface PutFile {
+  name: string
+  data: Buffer
+  sha256: string
+  want: SafeAttrs & { mode: number }
+}
+
+/** PLAIN_NAME is a file name `securePutAll` takes (the host script splits its list on spaces). */
+export const PLAIN_NAME = /^[A-Za-z0-9._-]+$/
+
+/**
+ * securePutAll writes several files of one directory in ONE remote command, each as securePut
+ * writes one (see the header and remote/safe-path.sh `putall`): their checksums, lengths and
+ * bytes go over stdin. Returns each file's failure message, or undefined where the host holds
+ * exactly its data. Every `data` is zeroed after.
+ */
+export async function securePutAll(
+  conn: Connection,
+  dir: string,
+  files: readonly PutFile[],
+): Promise<(string | undefined)[]> {
+  const heads = files.map((f) => `${f.sha256} ${f.data.length}\n`).join('')
+  const stdin = Buffer.concat([Buffer.from(heads), ...files.map((f) => f.data)])
+  try {
+    const at = checkedPath(conn, dir)
+    const bad = files.find((f) => !PLAIN_NAME.test(f.name) || f.name === '.' || f.name === '..')
+    if (bad) throw new HostError(conn.host, `${JSON.stringify(bad.name)} is not a plain file name`)
+    const args = files.flatMap((f) => [f.name, formatMode(f.want.mode), ownerArg(f.want)])
+    const r = await conn.exec(['sh', '-c', SCRIPT(), 'sh', 'putall', at, randomBytes(8).toString('hex'), ...args], {
+      stdin,
+    })
+    const lines = [...r.stdout.matchAll(/^ms-path (\w+) ?([^\n]*)$/gm)]
+    // one line per file, or the command stopped before writing any (its last line says why)
+    if (lines.length !== files.length) return files.map(() => scriptFailure(r, `put in ${at} failed on the host: `))
+    return lines.map((m, i) => {
+      if (m[1] !== 'ok') return scriptFailure({ ...r, stdout: `${m[0]}\n` })
+      const f = files[i] as PutFile
+      return m[2] === f.sha256 ? undefined : `${at}/${f.name}: sha256 after the write does not match what was sent`
+    })
+  } finally {
+    stdin.fill(0)
+    for (const f of files) f.data.fill(0)
+  }
+}
+
 /** secureAttrs sets the mode and owner (either may be absent) of an existing path; returns the failure message. */
 export async function secureAttrs(conn: Connection, path: string, want: SafeAttrs): Promise<string | undefined> {
   const at = checkedPath(conn, path)

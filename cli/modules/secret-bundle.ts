@@ -19,7 +19,7 @@ import { z } from 'zod'
 import { attrChanges, fixPlannedAttrs, plannedAttrs, probe, type Probe } from './fs-util.js'
 import { resolveId } from './owner.js'
 import { parseMode } from '../util/mode.js'
-import { securePut } from './safe-path.js'
+import { PLAIN_NAME, type PutFile, securePut, securePutAll } from './safe-path.js'
 import type { FileDiff, Module, ModuleContext, ModuleResult } from './types.js'
 import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
 
@@ -99,6 +99,17 @@ export async function writeSecretFile(
     forgetListing(ctx, posix.dirname(at))
     throw err
   })
+  return noteWrite(ctx, at, want, sum, failed)
+}
+
+/** noteWrite updates the dir's listing after a write whose result is known (owner given), else forgets it; returns `failed`. */
+async function noteWrite(
+  ctx: ModuleContext,
+  at: string,
+  want: ReturnType<typeof plannedAttrs>,
+  sum: string,
+  failed: string | undefined,
+): Promise<string | undefined> {
   if (failed || want.uid === undefined || want.gid === undefined) {
     forgetListing(ctx, posix.dirname(at))
     return failed
@@ -240,17 +251,88 @@ export function secretFileModule<A extends { dest: string }>(
   }
 }
 
-/** secret_bundle pushes one bundle to one host. */
-export const secretBundle = secretFileModule('secret_bundle', Args, plan, async (ctx, s, a, p) => {
-  const data = await s.hostCopy(ctx.host, a.bundle)
-  const sum = sha256(data)
-  const failed = await writeSecretFile(ctx, a.dest, data, p)
-  if (failed) return { ...p, failed: true, msg: failed }
+/** Item is one planned loop item of secret_bundle (Module.applyEach). */
+type Item = { ctx: ModuleContext; args: Args; plan: ModuleResult }
+
+/** recordWrite notes in the session what was just written to the host (no value). */
+async function recordWrite(ctx: ModuleContext, s: SecretsProvider, a: Args, p: ModuleResult, sum: string) {
   const key = p.format === 'env' ? undefined : await s.keyId(ctx.host)
   await s.record(ctx.host, a.bundle, {
     ...(p.format === 'env' ? {} : { sha256: sum, key }),
     content: p.content as string,
     at: ctx.clock.now().toISOString(),
   })
+}
+
+const bundleModule = secretFileModule('secret_bundle', Args, plan, async (ctx, s, a, p) => {
+  const data = await s.hostCopy(ctx.host, a.bundle)
+  const sum = sha256(data)
+  const failed = await writeSecretFile(ctx, a.dest, data, p)
+  if (failed) return { ...p, failed: true, msg: failed }
+  await recordWrite(ctx, s, a, p, sum)
   return p
 })
+
+/**
+ * writeAll writes the bundles of one host dir in ONE remote command (safe-path.ts
+ * securePutAll): a changed bundle costs what an unchanged one does, plus its bytes.
+ */
+async function writeAll(items: readonly Item[]): Promise<ModuleResult[]> {
+  const { ctx } = items[0] as Item
+  const s = secretsOf(ctx) as SecretsProvider
+  const dir = posix.dirname(posix.normalize((items[0] as Item).args.dest))
+  const files: PutFile[] = []
+  for (const it of items) {
+    const data = await s.hostCopy(ctx.host, it.args.bundle)
+    files.push({ name: posix.basename(it.args.dest), data, sha256: sha256(data), want: plannedAttrs(it.plan) })
+  }
+  const sums = files.map((f) => f.sha256)
+  const failed = await securePutAll(ctx.conn, dir, files).catch((err: unknown) => {
+    forgetListing(ctx, dir)
+    throw err
+  })
+  const out: ModuleResult[] = []
+  for (const [i, it] of items.entries()) {
+    const sum = sums[i] as string
+    const why = await noteWrite(ctx, posix.normalize(it.args.dest), plannedAttrs(it.plan), sum, failed[i])
+    if (why) out.push({ ...it.plan, failed: true, msg: why })
+    else {
+      await recordWrite(ctx, s, it.args, it.plan, sum)
+      out.push(it.plan)
+    }
+  }
+  return out
+}
+
+/** batchable says whether an item's write can join its dir's one command (a plain file name, content to write). */
+function batchable(it: Item): boolean {
+  const p = it.plan
+  return (
+    !!secretsOf(it.ctx) &&
+    !p.failed &&
+    !!p.changed &&
+    !!p.content_changed &&
+    PLAIN_NAME.test(posix.basename(it.args.dest))
+  )
+}
+
+/** secret_bundle pushes one bundle to one host; the bundles of a loop go in one command per dir. */
+export const secretBundle: typeof bundleModule = {
+  ...bundleModule,
+  async applyEach(items) {
+    const out = new Map<Item, ModuleResult>()
+    const byDir = new Map<string, Item[]>()
+    for (const it of items) {
+      if (!batchable(it)) out.set(it, await bundleModule.apply(it.ctx, it.args, it.plan))
+      else {
+        const dir = posix.dirname(posix.normalize(it.args.dest))
+        byDir.set(dir, [...(byDir.get(dir) ?? []), it])
+      }
+    }
+    for (const group of byDir.values()) {
+      const done = await writeAll(group)
+      for (const [i, it] of group.entries()) out.set(it, done[i] as ModuleResult)
+    }
+    return items.map((it) => out.get(it) as ModuleResult)
+  },
+}

@@ -67,6 +67,12 @@ export interface Module<A = unknown> {
   readOnly?: boolean
   check(ctx: ModuleContext, args: A): Promise<ModuleResult>
   apply(ctx: ModuleContext, args: A, plan: ModuleResult): Promise<ModuleResult>
+  /**
+   * applyEach, when given, applies the planned items of one loop on one host together (one
+   * result per item, in order), so that a module can make their changes in fewer round trips;
+   * the engine checks every item first, then calls it once instead of `apply` per item.
+   */
+  applyEach?(items: readonly { ctx: ModuleContext; args: A; plan: ModuleResult }[]): Promise<ModuleResult[]>
 }
 
 /** AnyModule erases a module's argument type for the registry. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { probe } from '../../../cli/modules/fs-util.js'
-import { secureAttrs, secureMkdirs, securePut, secureRemove } from '../../../cli/modules/safe-path.js'
+import { secureAttrs, secureMkdirs, securePut, securePutAll, secureRemove } from '../../../cli/modules/safe-path.js'
 import { openLocal } from '../../../cli/transport/local.js'
 import { counting } from '../../helpers/counting.js'
 import { playground, results, type Playground } from '../../helpers/playground.js'
@@ -24,6 +24,63 @@ beforeEach(async () => {
 })
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
+})
+
+describe('securePutAll (#14)', () => {
+  it('writes the files of a dir in one command, each born 0600 or its mode, verified; a refused one leaves the others written', async () => {
+    const { conn, calls } = counting(openLocal('h'))
+    const d = join(dir, 'root/secrets')
+    await writeFile(join(dir, 'outside/victim'), 'keep')
+    await symlink(join(dir, 'outside/victim'), join(d, 'l.env'))
+    await writeFile(join(d, 'b.env'), 'old\n')
+    await writeFile(join(d, '.b.env.ms-tmp-0123456789abcdef'), 'left by a cut transfer')
+    const file = (name: string, text: string, mode = 0o600, sum = sha(text)) => ({
+      name,
+      data: Buffer.from(text),
+      sha256: sum,
+      want: { mode },
+    })
+    const files = [
+      file('a.env', 'A=secret-value\n'),
+      file('l.env', 'L=1\n'),
+      file('b.env', 'B=no newline at the end', 0o640),
+      file('c.env', 'C=3\n', 0o600, sha('something else')),
+      file('e.env', ''),
+    ]
+    expect(await securePutAll(conn, d, files)).toEqual([
+      undefined,
+      `${join(d, 'l.env')} is a symbolic link; refusing to follow it`,
+      undefined,
+      `${join(d, 'c.env')}: sha256 of the written file does not match what was sent; not installed`,
+      undefined,
+    ])
+    expect(calls).toHaveLength(1)
+    expect(calls.flat().join(' ')).not.toContain('secret-value') // the values went over stdin
+    expect(files.every((f) => f.data.every((b) => b === 0))).toBe(true)
+    expect([await readFile(join(d, 'a.env'), 'utf8'), await mode(join(d, 'a.env'))]).toEqual([
+      'A=secret-value\n',
+      0o600,
+    ])
+    expect([await readFile(join(d, 'b.env'), 'utf8'), await mode(join(d, 'b.env'))]).toEqual([
+      'B=no newline at the end',
+      0o640,
+    ])
+    expect(await readFile(join(d, 'e.env'), 'utf8')).toBe('')
+    expect(await readFile(join(dir, 'outside/victim'), 'utf8')).toBe('keep')
+    expect((await readdir(d)).sort()).toEqual(['a.env', 'b.env', 'e.env', 'l.env'])
+  })
+
+  it('refuses a link at a level of the dir, and a name that is not plain: nothing written', async () => {
+    const conn = openLocal('h')
+    await symlink(join(dir, 'outside'), join(dir, 'linked-root'))
+    const one = [{ name: 'a.env', data: Buffer.from('A=1\n'), sha256: sha('A=1\n'), want: { mode: 0o600 } }]
+    expect(await securePutAll(conn, join(dir, 'linked-root/secrets'), one)).toEqual([
+      `${join(dir, 'linked-root')} is a symbolic link; refusing to follow it`,
+    ])
+    expect(await readdir(join(dir, 'outside/secrets'))).toEqual([])
+    const odd = [{ name: 'a b.env', data: Buffer.from('A=1\n'), sha256: sha('A=1\n'), want: { mode: 0o600 } }]
+    await expect(securePutAll(conn, join(dir, 'root/secrets'), odd)).rejects.toThrow(/not a plain file name/)
+  })
 })
 
 describe('securePut (#12)', () => {
