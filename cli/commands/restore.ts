@@ -52,10 +52,10 @@ function refuseAmbiguous(from: string, results: Map<string, Captured[]>): void {
 /** fromOf checks `--from` / `--from-control` (exactly one) and says whether `--from` is a stamp prefix. */
 function fromOf(args: RestoreArgs): { from: string; prefix: boolean } {
   if (!args.hosts) throw new UsageError('restore needs --hosts (use --hosts all to restore every host)')
-  if ((args.from === undefined) === (args.fromControl === undefined))
-    throw new UsageError(
-      'restore needs one of --from (a backup on the host) or --from-control (a copy on this machine)',
-    )
+  if (args.from !== undefined && args.fromControl !== undefined)
+    throw new UsageError('restore takes --from or --from-control, not both')
+  if (args.from === undefined && args.fromControl === undefined)
+    throw new UsageError('restore needs --from (a backup on the host) or --from-control (a copy on this machine)')
   if (args.from === undefined) return { from: 'latest', prefix: false }
   const prefix = args.from !== 'latest' && !PATH.test(args.from) && !BACKUP_STAMP.test(args.from)
   if (prefix && !STAMP_PREFIX.test(args.from)) {

@@ -87,7 +87,7 @@ describe('usage errors name the option (#16)', () => {
     expectOneLineError(
       await runCli(['restore', '--hosts', 'onode1']),
       2,
-      /^manage-secrets: error: restore needs --from$/,
+      /^manage-secrets: error: restore needs --from \(a backup on the host\) or --from-control \(a copy on this machine\)$/,
     )
     expectOneLineError(
       await runCli(['vault']),

@@ -13,8 +13,9 @@
  * Restore from the control node (#17): a host whose tree and backups are wiped comes back byte
  * for byte (paths, types, modes, owners, sha256) from the copy `backup --fetch` made; a
  * tampered copy (a member swapped, a `../` member, a symlink member, a name the journal has no
- * sha256 for) and a pattern of two hosts are refused in one line before anything is sent: the
- * wiped host still has no tree, no backup dir and no upload temp file.
+ * sha256 for) and a pattern of two hosts are refused in one line before anything is sent, and
+ * `--check` only says what it would send: the wiped host still has no tree, no backup dir and
+ * no upload temp file.
  */
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
@@ -262,6 +263,10 @@ describe('backup on real sshd hosts (#6)', () => {
       ],
     ]
     for (const [args, why] of refusals) expectOneLineError(await cli(['restore', ...args]), 2, why)
+    // check mode verifies and says what it would send, and sends nothing either
+    const preview = await cli(['restore', '--hosts', 'bak1', '--from-control', 'latest', '--check'])
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0)
+    expect(preview.stdout).toContain(`would send ${good} to ${BK}/${name} and restore the tree from it`)
     // nothing was sent: no tree, no backup dir, no upload temp file anywhere under the two roots
     expect((await lab.sh('bak1', `ls -A /opt /var/backups; find /opt /var/backups -name '*ms-tmp*'`)).stdout).toBe(
       '/opt:\n\n/var/backups:\n',
