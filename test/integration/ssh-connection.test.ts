@@ -164,6 +164,19 @@ describe('ssh exec (#transport)', () => {
     expect(establishedTo(port('sc1'))).toBe(1)
   }, 240_000) // slow only where each remote shell start is slow (see SLOW_SHELL_NOTE)
 
+  it('counts what it asks of the host: commands, SFTP requests and the waits in sequence (#14)', async () => {
+    const c = await connectSsh(specFor('sc2'))
+    try {
+      expect(c.counts?.()).toEqual({ exec: 0, sftp: 0, waits: 0 })
+      await Promise.all([c.exec(['true']), c.exec(['true']), c.exec(['true'])])
+      expect(c.counts?.()).toEqual({ exec: 3, sftp: 0, waits: 1 }) // in flight together: one wait
+      await c.stat('/opt')
+      expect(c.counts?.()).toEqual({ exec: 3, sftp: 1, waits: 2 })
+    } finally {
+      await c.close()
+    }
+  })
+
   it('rejects an argv with a NUL byte before sending anything', async () => {
     const err = await rejection(conn.exec(['echo', 'a\0b']))
     expect(err).toBeInstanceOf(HostError)
