@@ -7,11 +7,12 @@
  * host, SSH connections per host).
  */
 import { execFile, spawn } from 'node:child_process'
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { AuditDocument } from '../../cli/output/audit-report.js'
+import { timed } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -59,29 +60,6 @@ afterAll(async () => {
   await lab?.stop()
 })
 
-async function accepted(): Promise<number[]> {
-  return Promise.all(
-    lab.hosts.map(
-      async (h) =>
-        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
-          .split('\n')
-          .filter((l) => l.includes('Accepted publickey')).length,
-    ),
-  )
-}
-
-async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ secs: number; conns: number; value: T }> {
-  const before = await accepted()
-  const t0 = performance.now()
-  const value = await fn()
-  const secs = (performance.now() - t0) / 1000
-  const conns = (await accepted()).map((a, i) => a - (before[i] as number))
-  console.log(
-    `${label.padEnd(56)} ${secs.toFixed(2).padStart(7)} s   ssh connections per host: min ${Math.min(...conns)} max ${Math.max(...conns)}`,
-  )
-  return { secs, conns: Math.max(...conns), value }
-}
-
 function ms(...args: string[]): () => Promise<{ code: number; stdout: string }> {
   return () =>
     run(
@@ -119,13 +97,13 @@ function floor(): Promise<void[]> {
 
 it(`audit --leaks of ${N} hosts x ${FILES} files`, async () => {
   console.log(`\naudit --leaks of ${N} sshd hosts on this machine, ${FILES} files each under leak_paths, forks 50`)
-  await timed('floor: one ssh + find + grep -F per host, in parallel', floor)
-  const plain = await timed('manage-secrets audit --json (the tree scan only)', ms('audit', '--json'))
+  await timed(lab, 'floor: one ssh + find + grep -F per host, in parallel', floor)
+  const plain = await timed(lab, 'manage-secrets audit --json (the tree scan only)', ms('audit', '--json'))
   const checks = (out: string): string[] => [
     ...new Set(Object.values((JSON.parse(out) as AuditDocument).hosts).flatMap((h) => h.findings.map((f) => f.check))),
   ]
   expect(plain.value.code, checks(plain.value.stdout).join(' ')).toBe(0)
-  const leaks = await timed('manage-secrets audit --leaks --json (scan + hunt)', ms('audit', '--leaks', '--json'))
+  const leaks = await timed(lab, 'manage-secrets audit --leaks --json (scan + hunt)', ms('audit', '--leaks', '--json'))
   expect(leaks.value.code).toBe(6)
   expect(leaks.conns).toBe(1)
   const doc = JSON.parse(leaks.value.stdout) as AuditDocument
