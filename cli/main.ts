@@ -192,10 +192,10 @@ function usageError(msg: string, argv: readonly string[] = []): UsageError {
   return new UsageError(text.charAt(0).toLowerCase() + text.slice(1), ['see: manage-secrets --help'])
 }
 
-/** journaled says whether a run goes to the journal: every command on an inventory, not reads of the store. */
+/** journaled says whether a run goes to the journal: every command on an inventory, reads of the store too (#15). */
 function journaled(spec: CommandSpec, args: Record<string, unknown>): boolean {
   const name = spec.command.split(' ')[0]
-  if (name === 'vault') return !['view', 'status'].includes(String(args.action))
+  if (name === 'vault') return String(args.action) !== 'status'
   return !['hosts', 'journal', 'load', 'schedule'].includes(name ?? '')
 }
 
@@ -248,7 +248,12 @@ function makeIo(args: GlobalArgs & Record<string, unknown>, spec: CommandSpec, i
   const warnLine = (msg: string): void => void process.stderr.write(`manage-secrets: warning: ${msg}\n`)
   const clock = systemClock
   const journal = journaled(spec, args)
-    ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args), { clock, onTakeover: warnLine })
+    ? new RunRecorder(spec.command.split(' ')[0] as string, journalOptions(args), {
+        clock,
+        onTakeover: warnLine,
+        env,
+        onNote: (msg) => void (args.verbose > 0 && process.stderr.write(`manage-secrets: ${msg}\n`)),
+      })
     : undefined
   return {
     stdout: (text) => void process.stdout.write(text),

@@ -159,22 +159,39 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     command: 'journal <action>',
-    describe: 'show or verify the hash-chained run journal',
+    describe: 'show, verify or sign the keyed run journal',
     examples: [
-      ['$0 journal verify', 'check the hash chain: names any edited, deleted, inserted or reordered line (exit 3)'],
-      ['$0 journal show --since 7d', 'the runs of the last week, with their hosts'],
+      ['$0 journal verify', 'check the keyed chain: names any edited, deleted, inserted or reordered line (exit 3)'],
+      [
+        '$0 journal verify --against /var/log/manage-secrets.log',
+        'compare with the syslog copy: names the first line that differs',
+      ],
+      ['$0 journal show --since 7d', 'the runs and reads of the last week, with their hosts'],
       ['$0 journal show --json --since 2026-11-01', 'the same as JSON (names only, never values)'],
+      ['$0 journal sign --identity ~/.keys/alice.key', 'recipient mode: an admin signs the head'],
     ],
     options: (y) =>
-      y.positional('action', { type: 'string', choices: ['verify', 'show'], describe: 'what to do' }).option('since', {
-        type: 'string',
-        describe: 'show: only entries since an ISO date or a duration back (7d, 12h)',
-      }),
+      y
+        .positional('action', { type: 'string', choices: ['verify', 'show', 'sign'], describe: 'what to do' })
+        .option('since', {
+          type: 'string',
+          describe: 'show: only entries since an ISO date or a duration back (7d, 12h)',
+        })
+        .option('against', {
+          type: 'string',
+          describe: 'verify: a syslog file holding the journal copy (RFC 5424, as rsyslog writes it)',
+        })
+        .option('identity', {
+          type: 'string',
+          describe: "sign: the admin's private key file (or $MANAGE_SECRETS_IDENTITY)",
+        }),
     globals: ['inventory', 'json', 'color', 'verbose'],
     actions: [
-      ['verify', 'check the hash chain (exit 3 naming each broken line)'],
-      ['show', 'the runs and their hosts (--since, --json)'],
+      ['verify', 'check the keyed chain, the head copy and signature (exit 3 naming each broken line)'],
+      ['show', 'the runs, reads and their hosts (--since, --json)'],
+      ['sign', "sign the head with an admin's OpenPGP key (recipient mode)"],
     ],
+    actionOptions: { verify: ['against'], show: ['since'], sign: ['identity'] },
     load: () => import('./journal.js'),
   },
   {

@@ -13,6 +13,7 @@ import { JsonReporter } from '../output/json.js'
 import { openInventory } from './inventory-arg.js'
 import type { CommandIo, GlobalArgs } from './types.js'
 import { secretVars } from '../secrets/provider.js'
+import { STORE_DIR } from '../secrets/store.js'
 
 /** PlaybookArgs are the options of commands that run playbooks. */
 export interface PlaybookArgs extends GlobalArgs {
@@ -63,7 +64,7 @@ export async function runWithInventory(
       'set MANAGE_SECRETS_STATE_DIR to a directory this user can write',
     ])
   })
-  io.journal?.at(stateDir)
+  io.journal?.at(stateDir, join(inventory.dir, STORE_DIR)) // the store keeps a copy of the journal's head (#15)
   const summary = await fn({
     inventory,
     check: args.check,

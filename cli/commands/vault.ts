@@ -8,7 +8,11 @@
  * - passwords come from `--vault-password-file`, `$MANAGE_SECRETS_VAULT_PASSWORD_FILE` or a
  *   terminal prompt (never argv); private keys from `--identity` / `$MANAGE_SECRETS_IDENTITY`;
  * - plaintext written on request (`decrypt --output F`) is born 0600, atomically, and the
- *   user is told which plaintext files remain to delete.
+ *   user is told which plaintext files remain to delete;
+ * - every read of the store (`view`, `decrypt`, `edit`, `import`/`encrypt`, `rekey`) is
+ *   journaled before anything is decrypted or a password asked for (#15): the bundles, their
+ *   key names (from the sidecars), the files read, and whether values were shown; a journal
+ *   that cannot be written stops the command with exit 3.
  */
 import { statSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
@@ -75,8 +79,10 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'view':
       return view(ctx, files, args, io)
     case 'edit': {
+      const name = one(files, 'edit')
+      await journalRead(ctx, io, 'edit', { bundles: [name], revealed: true })
       const edit = (text: Secret, fileName: string) => editSecretText(text, ctx.fp, { env: ctx.env, fileName })
-      return printChanges([await editBundle(ctx, one(files, 'edit'), edit)], args, io)
+      return printChanges([await editBundle(ctx, name, edit)], args, io)
     }
     case 'encrypt':
     case 'import':
@@ -84,10 +90,12 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
     case 'decrypt':
       return decrypt(ctx, one(files, 'decrypt'), args, io)
     case 'rekey': {
-      const done = await rekeyBundles(
-        ctx,
-        files.map((f) => bundleArg(f, 'vault rekey')),
-      )
+      const names = files.map((f) => bundleArg(f, 'vault rekey'))
+      await journalRead(ctx, io, 'rekey', {
+        bundles: names.length > 0 ? names : await ctx.store.list(),
+        revealed: false,
+      })
+      const done = await rekeyBundles(ctx, names)
       io.journal?.touch(done.filter(isBundleName))
       io.stdout(
         args.json ? JSON.stringify({ rekeyed: done }, null, 2) + '\n' : done.map((n) => `${n}: rekeyed\n`).join(''),
@@ -117,6 +125,32 @@ export async function run(args: VaultArgs, io: CommandIo): Promise<number> {
   }
 }
 
+/** ReadFields are what a read of the store names in the journal. */
+interface ReadFields {
+  bundles: string[]
+  files?: string[]
+  revealed: boolean
+}
+
+/**
+ * journalRead journals a read before anything is decrypted (#15): the bundles, their key names
+ * as the sidecars list them (no password needed), the files; throws (exit 3) when it cannot.
+ */
+async function journalRead(ctx: VaultContext, io: CommandIo, action: string, read: ReadFields): Promise<void> {
+  if (!io.journal) throw new Error(`vault ${action} must be journaled before it reads the store`)
+  const bundles = [...new Set(read.bundles)].filter(isBundleName).sort()
+  const keys = new Set<string>()
+  for (const b of bundles) for (const k of Object.keys((await ctx.store.readMeta(b))?.keys ?? {})) keys.add(k)
+  const files = (read.files ?? []).slice(0, 100)
+  await io.journal.access({
+    command: `vault ${action}`,
+    bundles,
+    keys: [...keys].sort(),
+    ...(files.length > 0 ? { files } : {}),
+    revealed: read.revealed,
+  })
+}
+
 function one(files: string[], action: string): string {
   if (files.length !== 1) throw new UsageError(`vault ${action} takes exactly one bundle name`)
   return bundleArg(files[0] as string, `vault ${action}`)
@@ -134,7 +168,7 @@ async function context(args: VaultArgs, io: CommandIo): Promise<VaultContext> {
   const invDir = statSync(invPath).isDirectory() ? invPath : dirname(invPath)
   const fp = loadFingerprinter(io.env)
   const store = SecretStore.forInventory(invDir, fp, io.clock)
-  io.journal?.at(stateDirOf(invDir, io.env))
+  io.journal?.at(stateDirOf(invDir, io.env), store.dir)
   const manifest = await manifestOrDefault(store.dir)
   const tty = terminalOf()
   const anyStore = (await store.list()).length > 0
@@ -197,9 +231,15 @@ function printChanges(reports: ChangeReport[], args: VaultArgs, io: CommandIo): 
 async function view(ctx: VaultContext, names: string[], args: VaultArgs, io: CommandIo): Promise<number> {
   if (names.length === 0) throw new UsageError('vault view needs a bundle name or a file')
   const reveal = args.reveal || (process.stdout.isTTY === true && !args.json)
+  const isFiles = await Promise.all(names.map((n) => isFile(n, ctx)))
+  await journalRead(ctx, io, 'view', {
+    bundles: names.filter((_, i) => !isFiles[i]),
+    files: names.filter((_, i) => isFiles[i]).map((f) => resolve(ctx.cwd, f)),
+    revealed: reveal,
+  })
   const shown: Record<string, Record<string, unknown>> = {}
-  for (const name of names) {
-    const values = (await isFile(name, ctx)) ? await fileValues(ctx, name, args) : await readValues(ctx, name)
+  for (const [i, name] of names.entries()) {
+    const values = isFiles[i] ? await fileValues(ctx, name, args) : await readValues(ctx, name)
     shown[name] = Object.fromEntries([...values].map(([k, v]) => [k, reveal ? v.reveal() : v.toString()]))
     if (args.json) continue
     if (names.length > 1) io.stdout(`# ${name}\n`)
@@ -247,6 +287,11 @@ async function importFiles(ctx: VaultContext, files: string[], args: VaultArgs, 
   if (files.length === 0) throw new UsageError(`vault ${args.action} needs at least one file`)
   if (args.action === 'encrypt' && args.bundle === undefined) throw new UsageError('vault encrypt needs --bundle NAME')
   if (args.bundle !== undefined) bundleArg(args.bundle, '--bundle')
+  await journalRead(ctx, io, args.action, {
+    bundles: files.map((f) => args.bundle ?? bundleNameOf(f)),
+    files: files.map((f) => resolve(ctx.cwd, f)),
+    revealed: false,
+  })
   const targets = new Map<string, ImportedFile[]>()
   const sources: ImportedFile[] = []
   for (const f of files) {
@@ -280,6 +325,11 @@ async function importFiles(ctx: VaultContext, files: string[], args: VaultArgs, 
 
 async function decrypt(ctx: VaultContext, name: string, args: VaultArgs, io: CommandIo): Promise<number> {
   if (args.output === undefined) throw new UsageError('vault decrypt needs --output FILE (or --output - for stdout)')
+  await journalRead(ctx, io, 'decrypt', {
+    bundles: [name],
+    ...(args.output === '-' ? {} : { files: [resolve(ctx.cwd, args.output)] }),
+    revealed: true,
+  })
   const bundle = await readBundle(ctx, name)
   const text = renderEnv(new Map([...bundle.keys].map(([k, e]) => [k, e.value])), ctx.fp)
   if (args.output === '-') {

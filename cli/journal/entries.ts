@@ -7,7 +7,10 @@
  * - the schema is strict (no unknown fields) and checked on every append and every read: key
  *   and bundle names must match the manifest's patterns, option values must be booleans,
  *   numbers or strings shorter than 256 characters;
- * - an entry's time is the caller's `now` (a command's clock, cli/context.ts), never read here.
+ * - an entry's time is the caller's `now` (a command's clock, cli/context.ts), never read here;
+ * - a read of the store (#15: `vault view`, `decrypt`, `edit`, `import`, `rekey`) is an
+ *   `access` line written before anything is decrypted: who, which bundles and key names,
+ *   which files, and whether values were shown (`revealed`). Never a value.
  */
 import { randomBytes } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
@@ -65,8 +68,23 @@ const HostEntrySchema = z.strictObject({
   reason: note.optional(),
 })
 
-/** EntrySchema checks one entry, a run or a host line (the chain's fields apart). */
-export const EntrySchema = z.discriminatedUnion('kind', [RunEntrySchema, HostEntrySchema])
+const AccessEntrySchema = z.strictObject({
+  kind: z.literal('access'),
+  id: base.id,
+  time: base.time,
+  command: base.command,
+  user: short.min(1),
+  control_host: short.min(1),
+  bundles: z.array(bundleName),
+  keys: z.array(keyName),
+  /** files read or written in the clear besides the store (an import source, `vault view FILE`, `decrypt --output F`) */
+  files: z.array(z.string().max(4096)).max(100).optional(),
+  /** whether values left the process in the clear (a terminal, --reveal, decrypt, an editor) */
+  revealed: z.boolean(),
+})
+
+/** EntrySchema checks one entry, a run, a host or an access line (the chain's fields apart). */
+export const EntrySchema = z.discriminatedUnion('kind', [RunEntrySchema, HostEntrySchema, AccessEntrySchema])
 
 /** RunResult is one of `RESULTS`. */
 export type RunResult = (typeof RESULTS)[number]
@@ -74,8 +92,12 @@ export type RunResult = (typeof RESULTS)[number]
 export type RunEntry = z.infer<typeof RunEntrySchema>
 /** HostEntry is one host's outcome within a run (same `id` as its run entry). */
 export type HostEntry = z.infer<typeof HostEntrySchema>
-/** Entry is what callers append: a run entry or a host entry. */
-export type Entry = RunEntry | HostEntry
+/** AccessEntry is one read of the store (#15), journaled before the read. */
+export type AccessEntry = z.infer<typeof AccessEntrySchema>
+/** AccessFields are what a command knows of a read; `accessEntry` adds id, time, user and host. */
+export type AccessFields = Omit<AccessEntry, 'kind' | 'id' | 'time' | 'user' | 'control_host'>
+/** Entry is what callers append: a run, a host or an access entry. */
+export type Entry = RunEntry | HostEntry | AccessEntry
 /** JournalRecord is an entry as read back, with its line's sequence number. */
 export type JournalRecord = Entry & { seq: number }
 /** RunFields are what a command knows of its run; `runEntry` adds id, time, user and host. */
@@ -91,6 +113,11 @@ export function newRunId(): string {
 /** runEntry completes a run entry with its id, the time, the local user and the control host. */
 export function runEntry(id: string, fields: RunFields, now: Date = systemClock.now()): RunEntry {
   return { kind: 'run', id, time: now.toISOString(), user: currentUser(), control_host: hostname(), ...fields }
+}
+
+/** accessEntry completes a read's entry with its run id, the time, the local user and the control host. */
+export function accessEntry(id: string, fields: AccessFields, now: Date = systemClock.now()): AccessEntry {
+  return { kind: 'access', id, time: now.toISOString(), user: currentUser(), control_host: hostname(), ...fields }
 }
 
 /** hostEntry completes one host's entry with its run id and the time. */

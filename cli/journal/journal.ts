@@ -18,18 +18,30 @@
  *   `{seq, hash}` of the last line (hash = sha256 of its text, the next line's P);
  * - an append never erases evidence: after a cut or a rewritten last line it continues from
  *   the head, so `verify` still reports the gap or the edit;
- * - the chain is not keyed: it exposes partial edits, not someone who rewrites the whole file
- *   and its head. A head one block behind the file (a crash between the two writes) is no
- *   tampering.
+ * - keyed (#15): with the journal key (key.ts) a line is `{"seq":N,"prev":P,"key":ID,…entry,
+ *   "hash":H}` where H is HMAC-SHA256(key, text without `,"hash":…`) and ID the key's id, and
+ *   the head carries `key` and `mac` (HMAC of its seq and hash): someone who can write the
+ *   state dir but not read the key cannot recompute the chain. The first keyed line marks the
+ *   migration of an older, unkeyed journal: lines before it are checked as before, every line
+ *   after it must be keyed. A head one block behind the file (a crash between the two writes)
+ *   is no tampering;
+ * - non-ASCII characters are written as `\uXXXX`, so a line is the same bytes in any syslog
+ *   copy (syslog.ts) and `journal verify --against` can compare them; the syslog copy is sent
+ *   after the lock is released and never fails an append;
+ * - with `storeDir`, the head is also copied to `<store>/journal.head` (0644, no value) when the
+ *   store dir exists, for git to anchor (docs/journal.md).
  */
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { lstat, open, type FileHandle } from 'node:fs/promises'
+import { lstat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { Exit, UserError } from '../errors.js'
+import { Exit } from '../errors.js'
 import { EntrySchema, HEX64, type Entry, type JournalRecord, type RunEntry } from './entries.js'
-import { PRIVATE_FILE, ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
+import { ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
+import { lastLine, openPrivate, readText, writeAll } from './files.js'
+import type { JournalKey } from './key.js'
+import { SyslogCopy, type SyslogTarget } from './syslog.js'
 
 /** JOURNAL_FILE is the journal's name in the state dir. */
 export const JOURNAL_FILE = 'journal.jsonl'
@@ -40,15 +52,32 @@ const JOURNAL_LOCK = 'journal.lock'
 export const ZERO = '0'.repeat(64)
 const HASH_TAIL = /,"hash":"([0-9a-f]{64})"\}$/
 
+const KEY_ID = /^[0-9a-f]{16}$/
+
 const LineSchema = z.looseObject({
   seq: z.number().int().min(1),
   prev: z.string().regex(HEX64),
+  key: z.string().regex(KEY_ID).optional(),
   hash: z.string().regex(HEX64),
 })
-const HeadSchema = z.strictObject({ seq: z.number().int().min(0), hash: z.string().regex(HEX64) })
+const HeadSchema = z.strictObject({
+  seq: z.number().int().min(0),
+  hash: z.string().regex(HEX64),
+  key: z.string().regex(KEY_ID).optional(),
+  mac: z.string().regex(HEX64).optional(),
+})
 
 /** ProblemKind is what `verifyJournal` found wrong with a line. */
-export type ProblemKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated' | 'malformed'
+export type ProblemKind =
+  | 'edited'
+  | 'deleted'
+  | 'inserted'
+  | 'reordered'
+  | 'truncated'
+  | 'malformed'
+  | 'unkeyed'
+  | 'unverified'
+  | 'differs'
 
 /** JournalProblem is one tampering: the 1-based line where it shows (0: the head file). */
 export interface JournalProblem {
@@ -74,6 +103,18 @@ export interface ReadOptions {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
+/** AppendOptions are where an append's lines go besides the journal, and with which key. */
+export interface AppendOptions {
+  /** the journal key: lines and head are keyed with it (key.ts); absent, they are plain sha256 */
+  key?: JournalKey | null
+  /** the syslog copy (syslog.ts): every appended line is sent there too, best effort */
+  syslog?: SyslogTarget
+  /** hears why the syslog copy failed (one line) */
+  onSyslog?: (problem: string) => void
+  /** the store dir (`<inventory>/.secrets`): when it exists, a copy of the head is kept there for git */
+  storeDir?: string
+}
+
 /**
  * appendJournal appends `entries` (a run and its host outcomes) as one block of chained lines;
  * `onTakeover` hears a stale `journal.lock` taken over (commands pass their warning; only unit
@@ -83,16 +124,22 @@ export async function appendJournal(
   stateDir: string,
   entries: readonly Entry[],
   onTakeover: (msg: string) => void = () => undefined,
+  opts: AppendOptions = {},
 ): Promise<void> {
   const file = join(stateDir, JOURNAL_FILE)
   const checked = entries.map((e, i) => checkEntry(file, e, i))
   if (checked.length === 0) return
   await ensurePrivateDir(stateDir)
-  await withLock(join(stateDir, JOURNAL_LOCK), () => appendLocked(stateDir, checked), {
+  const lines = await withLock(join(stateDir, JOURNAL_LOCK), () => appendLocked(stateDir, checked, opts), {
     what: `the journal ${file}`,
     exit: Exit.Usage,
     onTakeover,
   })
+  if (!opts.syslog) return
+  const copy = new SyslogCopy(opts.syslog.socket, file)
+  for (const l of lines) copy.send(l)
+  const problem = await copy.close()
+  if (problem) opts.onSyslog?.(problem)
 }
 
 function checkEntry(file: string, entry: Entry, index: number): Entry {
@@ -102,17 +149,17 @@ function checkEntry(file: string, entry: Entry, index: number): Entry {
   throw new Error(`${file}: entry ${index + 1} refused (names only, never values): ${issues.join('; ')}`)
 }
 
-async function appendLocked(stateDir: string, entries: Entry[]): Promise<void> {
+async function appendLocked(stateDir: string, entries: Entry[], opts: AppendOptions): Promise<string[]> {
   const file = join(stateDir, JOURNAL_FILE)
   const head = await readHead(stateDir)
   const fh = await openPrivate(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT)
   let next: Head
+  const lines: string[] = []
   try {
     const tail = await lastLine(fh)
     next = await startAfter(fh, tail.text, head === 'malformed' ? null : head)
-    const lines: string[] = []
     for (const entry of entries) {
-      const text = chainLine(next.seq + 1, next.hash, entry)
+      const text = chainLine(next.seq + 1, next.hash, entry, opts.key ?? null)
       lines.push(text)
       next = { seq: next.seq + 1, hash: sha256(text) }
     }
@@ -121,13 +168,37 @@ async function appendLocked(stateDir: string, entries: Entry[]): Promise<void> {
   } finally {
     await fh.close()
   }
-  await writeFileAtomic(join(stateDir, JOURNAL_HEAD), `${JSON.stringify(next)}\n`)
+  const text = headText(next, opts.key ?? null)
+  await writeFileAtomic(join(stateDir, JOURNAL_HEAD), text)
+  if (opts.storeDir) await writeStoreHead(opts.storeDir, text)
+  return lines
+}
+
+/** headMac is the keyed mac of a head: it ties `{seq, hash}` to the journal key. */
+export function headMac(key: JournalKey, head: Pick<Head, 'seq' | 'hash'>): string {
+  return key.mac(`journal.head ${head.seq} ${head.hash}`)
+}
+
+function headText(head: Head, key: JournalKey | null): string {
+  const plain = { seq: head.seq, hash: head.hash }
+  return `${JSON.stringify(key ? { ...plain, key: key.id, mac: headMac(key, plain) } : plain)}\n`
+}
+
+/** writeStoreHead refreshes the head's copy in the store dir, when there is a store (never creates one). */
+async function writeStoreHead(storeDir: string, text: string): Promise<void> {
+  const info = await lstat(storeDir).catch(() => null)
+  if (info?.isDirectory()) await writeFileAtomic(join(storeDir, JOURNAL_HEAD), text, { mode: 0o644 })
 }
 
 /** chainLine is the text of line `seq` holding `entry` after a line whose text hashes to `prev`. */
-function chainLine(seq: number, prev: string, entry: Entry): string {
-  const body = JSON.stringify({ seq, prev, ...entry })
-  return `${body.slice(0, -1)},"hash":"${sha256(body)}"}`
+function chainLine(seq: number, prev: string, entry: Entry, key: JournalKey | null): string {
+  const body = asciiOnly(JSON.stringify(key ? { seq, prev, key: key.id, ...entry } : { seq, prev, ...entry }))
+  return `${body.slice(0, -1)},"hash":"${key ? key.mac(body) : sha256(body)}"}`
+}
+
+/** asciiOnly writes every non-ASCII character of JSON text as \uXXXX (the same value, the same bytes anywhere). */
+function asciiOnly(json: string): string {
+  return json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** startAfter is the `{seq, hash}` a new line follows: the head's when it is not behind the file. */
@@ -152,67 +223,7 @@ async function maxSeq(fh: FileHandle): Promise<number> {
   return Math.max(0, ...text.split('\n').map((l) => seqOf(l) ?? 0))
 }
 
-/** lastLine reads the file's last line from its end, and whether the file ends in a newline. */
-async function lastLine(fh: FileHandle): Promise<{ text: string | null; newline: boolean }> {
-  const { size } = await fh.stat()
-  if (size === 0) return { text: null, newline: true }
-  let buf = Buffer.alloc(0)
-  for (let pos = size; pos > 0; ) {
-    const n = Math.min(65_536, pos)
-    pos -= n
-    const chunk = Buffer.alloc(n)
-    await fh.read(chunk, 0, n, pos)
-    buf = Buffer.concat([chunk, buf])
-    const body = buf[buf.length - 1] === 0x0a ? buf.subarray(0, -1) : buf
-    const nl = body.lastIndexOf(0x0a)
-    if (nl >= 0 || pos === 0)
-      return { text: body.subarray(nl + 1).toString('utf8'), newline: buf[buf.length - 1] === 0x0a }
-  }
-  return { text: null, newline: true }
-}
-
-async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
-  for (let done = 0; done < data.length; ) done += (await fh.write(data, done, data.length - done, null)).bytesWritten
-}
-
-/** openPrivate opens a journal file born 0600; a symlink or anything but a regular file is refused. */
-async function openPrivate(path: string, flags: number): Promise<FileHandle> {
-  const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null
-    throw err
-  })
-  if (info && !info.isFile()) throw notAFile(path, info.isSymbolicLink())
-  // O_NOFOLLOW: a link swapped in after the lstat is refused too; O_NONBLOCK: a FIFO cannot hang us
-  const fh = await open(path, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, PRIVATE_FILE).catch(
-    (err: NodeJS.ErrnoException) => {
-      throw err.code === 'ELOOP' ? notAFile(path, true) : err
-    },
-  )
-  if (!(await fh.stat()).isFile()) {
-    await fh.close()
-    throw notAFile(path, false)
-  }
-  return fh
-}
-
-function notAFile(path: string, link: boolean): UserError {
-  const what = link ? 'is a symlink, refusing to follow it' : 'is not a regular file'
-  return new UserError(`${path}: ${what}`, Exit.Usage, [`move ${path} aside; the journal is recreated on the next run`])
-}
-
-/** readText reads a journal file without following links; null when it does not exist. */
-export async function readText(path: string): Promise<string | null> {
-  const fh = await openPrivate(path, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null
-    throw err
-  })
-  if (!fh) return null
-  try {
-    return (await fh.readFile({ encoding: 'utf8' })) as string
-  } finally {
-    await fh.close()
-  }
-}
+export { readText }
 
 /** readHead reads `journal.head`: null when absent, 'malformed' when it does not parse. */
 export async function readHead(stateDir: string): Promise<Head | null | 'malformed'> {
@@ -234,8 +245,12 @@ export function splitLines(text: string): string[] {
   return lines
 }
 
-/** parseRow reads one line: malformed, edited (its own hash fails) or chained (with its entry). */
-export function parseRow(text: string, line: number): Row {
+/**
+ * parseRow reads one line: malformed, edited (its own hash fails) or chained (with its entry).
+ * A keyed line's hash is checked with `key` when it is the line's key; without it the line is
+ * chained with `keyed` set and `checked` false (`verify` says it could not check it).
+ */
+export function parseRow(text: string, line: number, key: JournalKey | null = null): Row {
   const digest = sha256(text)
   let raw: unknown
   try {
@@ -247,21 +262,42 @@ export function parseRow(text: string, line: number): Row {
   const tail = HASH_TAIL.exec(text)
   if (!chain.success || !tail)
     return { line, state: 'malformed', digest, detail: 'not a journal line (no seq, prev and final hash)' }
-  const { seq, prev } = chain.data
-  if (sha256(`${text.slice(0, tail.index)}}`) !== tail[1])
+  const { seq, prev, key: keyed } = chain.data
+  const body = `${text.slice(0, tail.index)}}`
+  if (keyed === undefined && sha256(body) !== tail[1])
     return { line, state: 'edited', digest, prev, detail: `seq ${seq}: its content no longer matches its hash` }
-  const { seq: _s, prev: _p, hash: _h, ...rest } = chain.data
+  const checked = keyed !== undefined && key !== null && key.id === keyed
+  if (checked && key.mac(body) !== tail[1])
+    return {
+      line,
+      state: 'edited',
+      digest,
+      prev,
+      detail: `seq ${seq}: its content no longer matches its keyed hash (rewritten without the journal key)`,
+    }
+  const { seq: _s, prev: _p, hash: _h, key: _k, ...rest } = chain.data
   const entry = EntrySchema.safeParse(rest)
   const issue = entry.success
     ? undefined
     : entry.error.issues.map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`).join('; ')
-  return { line, state: 'chained', digest, seq, prev, entry: entry.success ? entry.data : null, issue }
+  const chained = {
+    line,
+    state: 'chained',
+    digest,
+    seq,
+    prev,
+    entry: entry.success ? entry.data : null,
+    issue,
+  } as const
+  return keyed === undefined ? chained : { ...chained, keyed, checked }
 }
 
-/** Head is what `journal.head` holds: the last line's seq and the sha256 of its text. */
+/** Head is what `journal.head` holds: the last line's seq and the sha256 of its text (keyed: the key's id and a mac). */
 export interface Head {
   seq: number
   hash: string
+  key?: string
+  mac?: string
 }
 
 /** Row is one parsed line: malformed, edited (its own hash fails) or chained (hash intact). */
@@ -276,6 +312,10 @@ export type Row =
       prev: string
       entry: Entry | null
       issue: string | undefined
+      /** the id of the key a keyed line names (absent: an unkeyed line) */
+      keyed?: string
+      /** whether its keyed hash was checked (with the key it names) */
+      checked?: boolean
     }
 /** Chained is a line whose own hash holds. */
 export type Chained = Extract<Row, { state: 'chained' }>

@@ -10,17 +10,33 @@
  * - the run's result comes from its exit code (0 ok, 4 failed, 5 unreachable, 6 findings,
  *   130 interrupted, a held lock skipped, anything else error) — never from hope;
  * - a run that never learnt its state dir (the inventory did not load) is not journaled;
- *   a journal that cannot be written is a warning on stderr, not a lost exit code;
+ *   a journal that cannot be written is a warning on stderr, not a lost exit code — except for
+ *   a read of the store (`access`, #15): it is journaled before anything is decrypted, and a
+ *   journal that cannot take it stops the command (exit 3), like an audit device that blocks;
+ * - every line is keyed with this user's journal key (key.ts, created on first use) and copied
+ *   to syslog (syslog.ts) as it is appended; a syslog copy that fails is a warning, a missing
+ *   default `/dev/log` one note for `-v`: the journal file is the record, syslog its witness;
  * - its times come from the command's clock (cli/context.ts), its duration from the monotonic
  *   clock (`performance.now()`: a measured length, not a time of day).
  */
 import { systemClock, type Clock } from '../context.js'
-import { LockedError, UserError } from '../errors.js'
+import { LockedError, UserError, VaultError } from '../errors.js'
 import type { Severity } from '../audit/rules.js'
 import type { HostStats } from '../engine/events.js'
 import type { JobSummary } from '../monitor/metrics.js'
-import { hostEntry, newRunId, runEntry, type HostFields, type RunResult } from './entries.js'
-import { appendJournal } from './journal.js'
+import {
+  accessEntry,
+  hostEntry,
+  newRunId,
+  runEntry,
+  type AccessFields,
+  type Entry,
+  type HostFields,
+  type RunResult,
+} from './entries.js'
+import { appendJournal, type AppendOptions } from './journal.js'
+import { journalKeyPath, loadJournalKey } from './key.js'
+import { DEFAULT_SOCKET, syslogTarget } from './syslog.js'
 
 type OptionValue = boolean | number | string | string[]
 
@@ -42,6 +58,7 @@ const JOURNALED = [
   'action',
   'forks',
   'schedule',
+  'reveal',
 ]
 
 /** journalOptions picks the options worth journaling from parsed arguments. */
@@ -87,12 +104,24 @@ export function hostResult(s: HostStats): RunResult {
 export interface RecorderOptions {
   clock?: Clock
   onTakeover?: (msg: string) => void
+  /** names the journal key and the syslog socket (`$MANAGE_SECRETS_JOURNAL_KEY`, `$MANAGE_SECRETS_SYSLOG`); default the process's */
+  env?: NodeJS.ProcessEnv
+  /** hears what `-v` shows, once at the end of a run that succeeded: no syslog copy because the default /dev/log is absent */
+  onNote?: (msg: string) => void
+  /** hears a syslog copy that failed (default: the `[WARNING]:` line on stderr) */
+  onWarn?: (msg: string) => void
 }
 
 /** RunRecorder gathers one run's journal lines. */
 export class RunRecorder {
   readonly id = newRunId()
   private stateDir: string | undefined
+  private storeDir: string | undefined
+  private appendOpts: Promise<AppendOptions & { keyProblem?: string }> | undefined
+  /** why an access line could not be written: the command stops with that error, the run line is not tried again */
+  private blocked = false
+  /** what `-v` hears at the end of a run that succeeded (a failed one keeps its one error line) */
+  private note: string | undefined
   private readonly clock: Clock
   private readonly started: Date
   /** when the run started on the monotonic clock, for `duration_ms` */
@@ -119,9 +148,66 @@ export class RunRecorder {
     return Math.round(performance.now() - this.startedMs)
   }
 
-  /** at says where the journal lives (the inventory's state dir). */
-  at(stateDir: string): void {
+  /** at says where the journal lives (the inventory's state dir) and the store whose dir keeps a copy of its head. */
+  at(stateDir: string, storeDir?: string): void {
     this.stateDir ??= stateDir
+    this.storeDir ??= storeDir
+  }
+
+  /**
+   * append writes entries with this run's key and syslog copy; `anchor` also refreshes the
+   * head's copy in the store (only for a run that changed the store: the copy then changes in
+   * the same commit as the store, and a failed or read-only run leaves the store as it was).
+   */
+  private async append(entries: Entry[], anchor = false, keyed = false): Promise<void> {
+    const stateDir = this.stateDir as string
+    this.appendOpts ??= this.appendOptions(stateDir)
+    const { keyProblem, ...opts } = await this.appendOpts
+    if (keyProblem && keyed) throw new Error(keyProblem)
+    if (keyProblem) this.warnLine(`${keyProblem}: this run's journal lines are not keyed`)
+    await appendJournal(
+      stateDir,
+      entries,
+      this.opts.onTakeover,
+      anchor && this.storeDir ? { ...opts, storeDir: this.storeDir } : opts,
+    )
+  }
+
+  /** warnLine says what went wrong beside the journal (default: a `[WARNING]:` line on stderr). */
+  private warnLine(msg: string): void {
+    if (this.opts.onWarn) this.opts.onWarn(msg)
+    else process.stderr.write(`[WARNING]: ${msg}\n`)
+  }
+
+  private async appendOptions(stateDir: string): Promise<AppendOptions & { keyProblem?: string }> {
+    const env = this.opts.env ?? process.env
+    // a key that cannot be had: a run's line is still written, unkeyed (verify flags it), a read is refused
+    const key = await loadJournalKey(journalKeyPath(env), stateDir, true).then(
+      (k) => ({ key: k }),
+      (e: unknown) => ({ key: null, keyProblem: e instanceof Error ? e.message : String(e) }),
+    )
+    const syslog = syslogTarget(env)
+    if (!syslog && env.MANAGE_SECRETS_SYSLOG !== 'off')
+      this.note = `no syslog copy of the journal: ${DEFAULT_SOCKET} does not exist (MANAGE_SECRETS_SYSLOG names a socket)`
+    return { ...key, syslog, onSyslog: (msg) => this.warnLine(msg) }
+  }
+
+  /**
+   * access journals a read of the store now, before anything is decrypted; a journal that
+   * cannot take the line is a `VaultError` (exit 3) and the read must not happen.
+   */
+  async access(fields: AccessFields): Promise<void> {
+    const stateDir = this.stateDir
+    if (!stateDir) throw new Error('RunRecorder.access before at(): the journal has no state dir')
+    try {
+      await this.append([accessEntry(this.id, fields, this.clock.now())], false, true)
+    } catch (e) {
+      this.blocked = true
+      const why = e instanceof Error ? e.message : String(e)
+      throw new VaultError(`the journal in ${stateDir} cannot be written, so nothing was decrypted: ${why}`, [
+        'reads of the store are journaled first: make the state dir writable (or set MANAGE_SECRETS_STATE_DIR)',
+      ])
+    }
   }
 
   /** touch notes bundles and key names the run changed. */
@@ -188,7 +274,7 @@ export class RunRecorder {
 
   /** finish appends the run line and the host lines; returns a warning when it could not. */
   async finish(exit: number, err?: unknown): Promise<string | undefined> {
-    if (!this.stateDir) return undefined
+    if (!this.stateDir || this.blocked) return undefined
     const now = this.clock.now()
     const message = err instanceof UserError ? err.message.slice(0, 1000) : err ? 'internal error' : undefined
     const run = runEntry(
@@ -212,7 +298,8 @@ export class RunRecorder {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([host, f]) => hostEntry(this.id, { command: this.command, host, ...f }, now))
     try {
-      await appendJournal(this.stateDir, [run, ...hosts], this.opts.onTakeover)
+      await this.append([run, ...hosts], exit === 0 && this.bundles.size > 0)
+      if (this.note && exit === 0) this.opts.onNote?.(this.note)
       return undefined
     } catch (e) {
       return `the journal in ${this.stateDir} was not written: ${e instanceof UserError ? e.message : (e as Error).message}`

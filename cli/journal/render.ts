@@ -33,6 +33,10 @@ export function renderJournal(entries: readonly Entry[], c: ChalkInstance = PLAI
     if (e.kind === 'host') {
       return `    ${when}  ${e.host}  ${paint[e.result](e.result)}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}${e.backup ? `  backup ${clean(e.backup)}` : ''}${e.reason ? `  ${clean(e.reason)}` : ''}`
     }
+    if (e.kind === 'access') {
+      const files = e.files && e.files.length > 0 ? `  files ${clean(e.files.join(', '))}` : ''
+      return `${when}  ${c.bold(e.command)}  ${e.revealed ? c.yellow('revealed') : 'read'}${names('bundles', e.bundles)}${names('keys', e.keys)}${files}  ${c.dim(clean(`${e.user}@${e.control_host}`))}`
+    }
     const hosts = `${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'}`
     const took = e.duration_ms < 1000 ? `${Math.round(e.duration_ms)} ms` : `${(e.duration_ms / 1000).toFixed(1)} s`
     return `${when}  ${c.bold(e.command)}${e.options.check === true ? ' --check' : ''}  ${paint[e.result](e.result)}  ${hosts}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}  ${took}  ${c.dim(clean(`${e.user}@${e.control_host}`))}${e.message ? `  ${clean(e.message)}` : ''}${(e.warnings ?? []).map((w) => `  warning: ${clean(w)}`).join('')}`

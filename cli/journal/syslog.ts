@@ -14,7 +14,11 @@
  *   (a container), a named socket that does not exist is an error the command reports;
  * - `close()` waits until `logger` has sent every line and says, in one line, why it could
  *   not (its exit status and first error line), so a lost copy is never silent;
- * - a line longer than `MAX_LINE` is sent whole (`--size`), never cut.
+ * - a line longer than `MAX_LINE` is sent whole (`--size`), never cut;
+ * - the message is the journal line byte for byte; which journal it belongs to is in the
+ *   structured data, `[journal@32473 file="<journal path>"]` (32473: RFC 5612's example
+ *   enterprise number), so `journal verify --against` picks this journal's lines from a log
+ *   that holds several.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -22,6 +26,9 @@ import { existsSync } from 'node:fs'
 /** DEFAULT_SOCKET is where the local syslog daemon listens. */
 export const DEFAULT_SOCKET = '/dev/log'
 const MAX_LINE = 64 * 1024
+
+/** SD_ID is the structured-data element naming the journal a message belongs to. */
+export const SD_ID = 'journal@32473'
 
 /** SyslogTarget is where the copy goes: a unix socket path, or nowhere. */
 export type SyslogTarget = { socket: string; explicit: boolean } | null
@@ -40,7 +47,11 @@ export class SyslogCopy {
   private readonly done: Promise<string | undefined>
   private stderr = ''
 
-  constructor(readonly socket: string) {
+  constructor(
+    readonly socket: string,
+    journalFile?: string,
+  ) {
+    const sd = journalFile ? ['--sd-id', SD_ID, '--sd-param', `file="${sdEscape(journalFile)}"`] : []
     this.child = spawn(
       'logger',
       ['-u', socket, '--socket-errors=on', '--rfc5424', '-t', 'manage-secrets', '--msgid', 'journal'].concat([
@@ -48,6 +59,7 @@ export class SyslogCopy {
         'authpriv.info',
         '--size',
         String(MAX_LINE),
+        ...sd,
       ]),
       { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } },
     )
@@ -83,4 +95,9 @@ export class SyslogCopy {
     this.child.stdin.end()
     return this.done.then((why) => (why ? `the syslog copy at ${this.socket} failed: ${why}` : undefined))
   }
+}
+
+/** sdEscape escapes a structured-data parameter value (RFC 5424 6.3.3: `"`, `\\` and `]`). */
+function sdEscape(value: string): string {
+  return value.replace(/["\\\]]/g, (c) => `\\${c}`)
 }

@@ -1,8 +1,8 @@
 /**
  * verify.ts — `journal verify` (#7): walks the hash chain of journal.jsonl and its head file
  * once and names the line and kind of each tampering (edited, deleted, inserted, reordered,
- * truncated, malformed). The chain has no key: it shows tampering by anyone who does not
- * rewrite the whole file and head (see journal.ts).
+ * truncated, malformed). With the journal key (#15, keyed.ts) it also checks each keyed
+ * line's HMAC and the head's mac, and compares the journal with the head's copy in the store.
  */
 import { join } from 'node:path'
 import {
@@ -22,6 +22,9 @@ import {
   type VerifyResult,
 } from './journal.js'
 import { plural } from '../util/plural.js'
+import { anchorProblems, keyProblems, readStoreHead, type KeyState } from './keyed.js'
+import { checkSignature, type SignatureCheck } from './sign.js'
+import type { Recipient } from '../secrets/keys.js'
 
 /**
  * ChainCheck walks the lines once, keeping the last line that fits the chain, and gives each
@@ -208,15 +211,35 @@ function outOfOrder(rows: readonly Chained[]): Set<Chained> {
   return new Set(rows.filter((_, i) => !keep.has(i)))
 }
 
+/** VerifyOptions are what `verifyJournal` checks besides the chain: the key, the store's copy of the head. */
+export interface VerifyOptions {
+  /** the journal key and where it was looked for (undefined: the key is not checked) */
+  key?: KeyState
+  /** the store dir: its `journal.head` copy, when present, must name a line of the chain */
+  storeDir?: string
+  /** the store's admins: a signed head (journal.head.sig), when present, must verify against one */
+  admins?: readonly Recipient[]
+}
+
 /** verifyJournal checks the hash chain and the head, naming the line and kind of each tampering. */
-export async function verifyJournal(stateDir: string): Promise<VerifyResult> {
+export async function verifyJournal(
+  stateDir: string,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult & { signed?: SignatureCheck['signed'] }> {
   const text = await readText(join(stateDir, JOURNAL_FILE))
   const head = await readHead(stateDir)
-  if (text === null && head === null) return { ok: true, lines: 0, problems: [] }
-  const rows = splitLines(text ?? '').map((t, i) => parseRow(t, i + 1))
+  const anchor = opts.storeDir ? await readStoreHead(opts.storeDir) : null
+  if (text === null && head === null && anchor === null) return { ok: true, lines: 0, problems: [] }
+  const rows = splitLines(text ?? '').map((t, i) => parseRow(t, i + 1, opts.key?.key ?? null))
   const check = new ChainCheck(rows, head === 'malformed' ? null : head)
   check.run()
   check.checkHead(head)
-  const problems = check.problems.sort((a, b) => a.line - b.line)
-  return { ok: problems.length === 0, lines: rows.length, problems }
+  const sig = opts.admins ? await checkSignature(stateDir, rows, opts.admins) : { problems: [] }
+  const problems = [
+    ...check.problems,
+    ...keyProblems(rows, head === 'malformed' ? null : head, opts.key),
+    ...anchorProblems(rows, anchor, `${opts.storeDir}/${JOURNAL_HEAD}`),
+    ...sig.problems,
+  ].sort((a, b) => a.line - b.line)
+  return { ok: problems.length === 0, lines: rows.length, problems, ...(sig.signed ? { signed: sig.signed } : {}) }
 }
