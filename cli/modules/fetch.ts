@@ -1,13 +1,15 @@
 /**
  * fetch.ts — Ansible's `fetch` module, for secret files: copies `src` from the host to
  * `dest/<basename>` on the control node, born 0600 in a 0700 dir, atomically. A file already
- * there with the same content is left (ok).
+ * there with the same content (sha256 against the host's) is left (ok); one that differs is
+ * replaced.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
+import { remoteSha256 } from './fs-util.js'
 import type { Module } from './types.js'
 
 const Args = z.strictObject({ src: z.string().min(1), dest: z.string().min(1) })
@@ -19,10 +21,13 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 export const fetch: Module<Args> = {
   name: 'fetch',
   args: Args,
-  async check(_ctx, a) {
+  async check(ctx, a) {
     const local = join(a.dest, basename(a.src))
     const have = await readFile(local).catch(() => null)
-    return { changed: have === null, dest: local, ...(have === null ? { msg: `fetch ${a.src} to ${local}` } : {}) }
+    if (have === null) return { changed: true, dest: local, msg: `fetch ${a.src} to ${local}` }
+    // a copy already there is kept only when it holds what the host holds
+    const same = sha(have) === (await remoteSha256(ctx.conn, a.src))
+    return { changed: !same, dest: local, ...(same ? {} : { msg: `replace ${local}: it differs from ${a.src}` }) }
   },
   async apply(ctx, a, p) {
     if (!p.changed) return p
