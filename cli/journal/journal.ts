@@ -33,14 +33,14 @@
  */
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { lstat, type FileHandle } from 'node:fs/promises'
+import { lstat, realpath, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { Exit } from '../errors.js'
 import { EntrySchema, HEX64, type Entry, type JournalRecord, type RunEntry } from './entries.js'
 import { ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
 import { lastLine, openPrivate, readText, writeAll } from './files.js'
-import type { JournalKey } from './key.js'
+import { registerKeyed, type JournalKey } from './key.js'
 import { SyslogCopy, type SyslogTarget } from './syslog.js'
 
 /** JOURNAL_FILE is the journal's name in the state dir. */
@@ -158,6 +158,9 @@ async function appendLocked(stateDir: string, entries: Entry[], opts: AppendOpti
   try {
     const tail = await lastLine(fh)
     next = await startAfter(fh, tail.text, head === 'malformed' ? null : head)
+    // the first keyed line of this journal: the key's register learns it first (key.ts)
+    if (opts.key && (head === null || head === 'malformed' || head.key === undefined))
+      await registerKeyed(opts.key, join(await realpath(stateDir), JOURNAL_FILE), next.seq + 1)
     for (const entry of entries) {
       const text = chainLine(next.seq + 1, next.hash, entry, opts.key ?? null)
       lines.push(text)

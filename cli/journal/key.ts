@@ -107,3 +107,49 @@ async function readKeyText(path: string): Promise<string | null> {
     await fh.close()
   }
 }
+
+/**
+ * The register beside the key (`<key>.journals`, 0600) lists each journal this key has keyed
+ * and the seq its keyed chain starts at, one JSON line each: `verify` then knows that those
+ * lines must be keyed, and a journal rewritten unkeyed from the start (which otherwise looks
+ * like a journal from before the key) is named at its first line.
+ */
+const registerOf = (key: JournalKey): string => `${key.path}.journals`
+
+/** registerKeyed records that `journalFile` (a real path) is keyed from line `from` on. */
+export async function registerKeyed(key: JournalKey, journalFile: string, from: number): Promise<void> {
+  const fh = await open(
+    registerOf(key),
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    0o600,
+  ).catch((err: unknown) => {
+    throw keyError(registerOf(key), `cannot record the keyed journal: ${readErrorWords(err)}`)
+  })
+  try {
+    await fh.write(`${JSON.stringify({ journal: journalFile, from })}\n`)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/** keyedFrom is the first keyed seq the register records for `journalFile`, or null. */
+export async function keyedFrom(key: JournalKey, journalFile: string): Promise<number | null> {
+  const fh = await open(registerOf(key), constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => null)
+  if (!fh) return null
+  try {
+    const text = (await fh.readFile({ encoding: 'utf8' })) as string
+    let from: number | null = null
+    for (const line of text.split('\n')) {
+      try {
+        const r = JSON.parse(line) as { journal?: unknown; from?: unknown }
+        if (r.journal === journalFile && Number.isInteger(r.from)) from = Math.min(from ?? Infinity, r.from as number)
+      } catch {
+        // a torn or foreign line says nothing
+      }
+    }
+    return from
+  } finally {
+    await fh.close()
+  }
+}

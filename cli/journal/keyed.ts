@@ -8,9 +8,10 @@
  * - lines before the first keyed line (an older, unkeyed journal) are checked as before; after
  *   it, an unkeyed line is a problem, and so is a keyed line that cannot be checked (no key, or
  *   another key: the journal's integrity is then unknown, never assumed);
- * - a journal key that exists while the journal has no keyed line and no keyed head is a
- *   problem (a rewrite without the key looks exactly like that); the hint says how an older
- *   journal starts its keyed chain;
+ * - the key's register (key.ts) says from which seq a journal is keyed: a line from there on
+ *   that is not keyed is a problem even when no keyed line is left (a rewrite that dropped the
+ *   key fields); a journal the register does not know and that has no keyed line is an older
+ *   one, checked as before;
  * - each problem names its line (0: the head file) and never a value.
  */
 import { join } from 'node:path'
@@ -18,8 +19,8 @@ import { plural } from '../util/plural.js'
 import { headMac, JOURNAL_HEAD, readText, type Chained, type Head, type JournalProblem, type Row } from './journal.js'
 import type { JournalKey } from './key.js'
 
-/** KeyState is the key `verify` has: loaded, absent (no file at `path`), or not asked for. */
-export type KeyState = { key: JournalKey | null; path: string } | undefined
+/** KeyState is the key `verify` has (loaded, or absent: no file at `path`) and where the key's register says this journal's keyed chain starts. */
+export type KeyState = { key: JournalKey | null; path: string; from?: number | null } | undefined
 
 /** keyProblems checks the keyed part of the chain and the head's mac. */
 export function keyProblems(rows: readonly Row[], head: Head | null, state: KeyState): JournalProblem[] {
@@ -27,48 +28,48 @@ export function keyProblems(rows: readonly Row[], head: Head | null, state: KeyS
   const out: JournalProblem[] = []
   const chained = rows.filter((r): r is Chained => r.state === 'chained')
   const first = chained.find((r) => r.keyed !== undefined)
-  if (first) {
-    for (const r of chained)
-      if (r.line > first.line && r.keyed === undefined)
-        out.push({
-          line: r.line,
-          kind: 'unkeyed',
-          detail: `seq ${r.seq}: not keyed, after the keyed chain began at line ${first.line}`,
-        })
-    const unchecked = chained.filter((r) => r.keyed !== undefined && !r.checked)
-    const u = unchecked[0]
-    if (u)
-      out.push({
-        line: u.line,
-        kind: 'unverified',
-        detail: `${plural(unchecked.length, 'keyed line')} from seq ${u.seq} on not checked: ${
-          state.key
-            ? `they name key ${u.keyed}, yours (${state.path}) is ${state.key.id}`
-            : `no journal key at ${state.path}`
-        }`,
-      })
+  const from = state.from ?? null
+  const since = (r: Chained): string | undefined =>
+    from !== null && r.seq >= from
+      ? `this journal is keyed from seq ${from} on (${state.path}.journals)`
+      : first && r.line > first.line
+        ? `the keyed chain began at line ${first.line}`
+        : undefined
+  for (const r of chained) {
+    const why = r.keyed === undefined ? since(r) : undefined
+    if (why) out.push({ line: r.line, kind: 'unkeyed', detail: `seq ${r.seq}: not keyed, though ${why}` })
   }
+  const unchecked = chained.filter((r) => r.keyed !== undefined && !r.checked)
+  const u = unchecked[0]
+  if (u)
+    out.push({
+      line: u.line,
+      kind: 'unverified',
+      detail: `${plural(unchecked.length, 'keyed line')} from seq ${u.seq} on not checked: ${
+        state.key
+          ? `they name key ${u.keyed}, yours (${state.path}) is ${state.key.id}`
+          : `no journal key at ${state.path}`
+      }`,
+    })
   if (!state.key || !head) return out
   if (head.mac === undefined) {
-    if (rows.length > 0)
+    if (first || (from !== null && head.seq >= from))
       out.push({
         line: 0,
         kind: 'unkeyed',
-        detail: first
-          ? `${JOURNAL_HEAD} has no mac though the chain is keyed: rewritten without the journal key`
-          : `neither a line nor ${JOURNAL_HEAD} is keyed though the journal key ${state.path} exists: rewritten without the key, or a journal older than the key (any command that writes the journal starts its keyed chain)`,
+        detail: `${JOURNAL_HEAD} has no mac though the journal is keyed: rewritten without the journal key`,
       })
-  } else if (head.key === state.key.id && head.mac !== headMac(state.key, head)) {
-    out.push({
-      line: 0,
-      kind: 'edited',
-      detail: `${JOURNAL_HEAD}: its mac does not match (rewritten without the journal key)`,
-    })
   } else if (head.key !== state.key.id) {
     out.push({
       line: 0,
       kind: 'unverified',
       detail: `${JOURNAL_HEAD} names key ${head.key}, yours (${state.path}) is ${state.key.id}`,
+    })
+  } else if (head.mac !== headMac(state.key, head)) {
+    out.push({
+      line: 0,
+      kind: 'edited',
+      detail: `${JOURNAL_HEAD}: its mac does not match (rewritten without the journal key)`,
     })
   }
   return out

@@ -39,7 +39,8 @@ export function renderJournal(entries: readonly Entry[], c: ChalkInstance = PLAI
     }
     const hosts = `${e.hosts.length} host${e.hosts.length === 1 ? '' : 's'}`
     const took = e.duration_ms < 1000 ? `${Math.round(e.duration_ms)} ms` : `${(e.duration_ms / 1000).toFixed(1)} s`
-    return `${when}  ${c.bold(e.command)}${e.options.check === true ? ' --check' : ''}  ${paint[e.result](e.result)}  ${hosts}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}  ${took}  ${c.dim(clean(`${e.user}@${e.control_host}`))}${e.message ? `  ${clean(e.message)}` : ''}${(e.warnings ?? []).map((w) => `  warning: ${clean(w)}`).join('')}`
+    const action = typeof e.options.action === 'string' ? ` ${e.options.action}` : '' // vault view, journal sign
+    return `${when}  ${c.bold(`${e.command}${action}`)}${e.options.check === true ? ' --check' : ''}  ${paint[e.result](e.result)}  ${hosts}${names('bundles', e.bundles)}${names('keys', e.keys)}${counts(e.findings)}  ${took}  ${c.dim(clean(`${e.user}@${e.control_host}`))}${e.message ? `  ${clean(e.message)}` : ''}${(e.warnings ?? []).map((w) => `  warning: ${clean(w)}`).join('')}`
   })
   return lines.length > 0 ? `${lines.join('\n')}\n` : ''
 }

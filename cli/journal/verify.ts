@@ -4,7 +4,9 @@
  * truncated, malformed). With the journal key (#15, keyed.ts) it also checks each keyed
  * line's HMAC and the head's mac, and compares the journal with the head's copy in the store.
  */
+import { realpath } from 'node:fs/promises'
 import { join } from 'node:path'
+import { keyedFrom } from './key.js'
 import {
   JOURNAL_FILE,
   JOURNAL_HEAD,
@@ -231,13 +233,17 @@ export async function verifyJournal(
   const anchor = opts.storeDir ? await readStoreHead(opts.storeDir) : null
   if (text === null && head === null && anchor === null) return { ok: true, lines: 0, problems: [] }
   const rows = splitLines(text ?? '').map((t, i) => parseRow(t, i + 1, opts.key?.key ?? null))
+  const key = opts.key?.key
+  const real = key ? await realpath(stateDir).catch(() => null) : null
+  const keyState =
+    opts.key && key && real ? { ...opts.key, from: await keyedFrom(key, join(real, JOURNAL_FILE)) } : opts.key
   const check = new ChainCheck(rows, head === 'malformed' ? null : head)
   check.run()
   check.checkHead(head)
   const sig = opts.admins ? await checkSignature(stateDir, rows, opts.admins) : { problems: [] }
   const problems = [
     ...check.problems,
-    ...keyProblems(rows, head === 'malformed' ? null : head, opts.key),
+    ...keyProblems(rows, head === 'malformed' ? null : head, keyState),
     ...anchorProblems(rows, anchor, `${opts.storeDir}/${JOURNAL_HEAD}`),
     ...sig.problems,
   ].sort((a, b) => a.line - b.line)

@@ -151,7 +151,8 @@ describe('reads of the store journaled (#15)', () => {
     await writeFile(join(state, 'journal.head'), `${JSON.stringify({ seq: forged.length, hash: prev })}\n`)
     const r = await cli(['journal', 'verify', '--against', daemon.logFile])
     expect(r.code).toBe(3)
-    expect(r.stdout).toMatch(/head file: unkeyed: neither a line nor journal\.head is keyed/)
+    expect(r.stdout).toMatch(/head file: unkeyed: journal\.head has no mac though the journal is keyed/)
+    expect(r.stdout).toMatch(/line 1: unkeyed: seq 1: not keyed, though this journal is keyed from seq 1 on/)
     expect(r.stdout).toMatch(/line \d+: edited: seq \d+ is not the line .*\.secrets\/journal\.head records/)
     expect(r.stdout).toMatch(/line \d+: edited: seq \d+ is not the line admins\/alice signed/)
     expect(r.stdout).toMatch(

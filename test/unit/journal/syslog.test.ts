@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compareWithSyslog, syslogMessages } from '../../../cli/journal/against.js'
 import { runEntry, newRunId } from '../../../cli/journal/entries.js'
+import { RunRecorder } from '../../../cli/journal/recorder.js'
 import { appendJournal, JOURNAL_FILE, JOURNAL_HEAD } from '../../../cli/journal/journal.js'
 import { SyslogCopy, syslogTarget } from '../../../cli/journal/syslog.js'
 import { startRsyslog, type Rsyslog } from '../../helpers/rsyslog.js'
@@ -109,6 +110,29 @@ describe('the journal copied to syslog (#15)', () => {
       expect(r.differences.map((d) => d.line)).toEqual([2, 3]) // line 3 differs by its prev
     } finally {
       await rm(state, { recursive: true, force: true })
+    }
+  })
+
+  it('is wired into every append of a run; a named socket that is not there is one warning, the journal still written', async () => {
+    const state = await mkdtemp(join(tmpdir(), 'ms-wired-'))
+    try {
+      const warnings: string[] = []
+      for (const socket of [daemon.socket, join(daemon.dir, 'gone.sock')]) {
+        const env = { MANAGE_SECRETS_SYSLOG: socket, MANAGE_SECRETS_JOURNAL_KEY: `${state}.key` }
+        const rec = new RunRecorder('audit', {}, { env, onWarn: (w) => warnings.push(w) })
+        rec.at(join(state, 's'))
+        rec.host('web1', { result: 'ok' })
+        expect(await rec.finish(0)).toBeUndefined()
+      }
+      const local = (await readFile(join(state, 's', JOURNAL_FILE), 'utf8')).trim().split('\n')
+      expect(local).toHaveLength(4)
+      const file = join(state, 's', JOURNAL_FILE)
+      await daemon.waitFor((t) => syslogMessages(t, file).length === 2, 'the first run and host line in all.log')
+      expect(syslogMessages(await daemon.received(), file)).toEqual(local.slice(0, 2))
+      expect(warnings).toEqual([expect.stringMatching(/^the syslog copy at .*gone\.sock failed: logger exited 1/)])
+    } finally {
+      await rm(state, { recursive: true, force: true })
+      await rm(`${state}.key`, { force: true })
     }
   })
 })
