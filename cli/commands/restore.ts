@@ -80,7 +80,9 @@ export async function run(args: RestoreArgs, io: CommandIo): Promise<number> {
       const extraVars = {
         ...opts.extraVars,
         restore_from: from,
-        ...(upload ? { restore_upload: upload.file, restore_upload_sha256: upload.sha256 } : {}),
+        // always set here: an unverified archive cannot come in through -e
+        restore_upload: upload?.file ?? '',
+        restore_upload_sha256: upload?.sha256 ?? '',
       }
       if (prefix && !args.check) {
         const quiet = new CaptureReporter({ emit: () => undefined })
