@@ -85,5 +85,5 @@ export class ConnectionPool {
 /** statsLine is the one line closeAll prints under $MANAGE_SECRETS_STATS (a debugging aid: counts, no names). */
 export function statsLine(n: PoolCounts): string {
   const per = (x: number): string => (n.hosts ? (x / n.hosts).toFixed(1) : '0')
-  return `manage-secrets stats: hosts ${n.hosts} exec ${n.exec} sftp ${n.sftp} waits ${n.waits} per host: exec ${per(n.exec)} sftp ${per(n.sftp)} waits ${per(n.waits)} (max ${n.maxWaits}) max_rss_kb ${process.resourceUsage().maxRSS}`
+  return `manage-secrets stats: hosts ${n.hosts} exec ${n.exec} sftp ${n.sftp} waits ${n.waits} per host: exec ${per(n.exec)} sftp ${per(n.sftp)} waits ${per(n.waits)} (max ${n.maxWaits}) max_rss_kb ${process.resourceUsage().maxRSS} heap_used_kb ${Math.round(process.memoryUsage().heapUsed / 1024)}`
 }
