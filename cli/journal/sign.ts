@@ -42,6 +42,10 @@ export async function signHead(
   admins: readonly Recipient[],
 ): Promise<{ seq: number; signer: string }> {
   const signer = identity.getFingerprint()
+  if (admins.length === 0)
+    throw new UsageError('journal sign needs the store to have admin keys (recipient mode)', [
+      'make one with: manage-secrets vault keygen --admin NAME --output FILE',
+    ])
   if (!admins.some((a) => a.fingerprint === signer))
     throw new UsageError(`the key ${signer} is not an admin of this store: only admins sign the journal`, [
       'make one with: manage-secrets vault keygen --admin NAME',

@@ -145,6 +145,7 @@ describe('the keyed chain (#15)', () => {
     const k = await key()
     for (const c of ['deploy', 'rotate']) await appendJournal(state, [entry(c)], undefined, { key: k })
     const identity = await openpgp.readPrivateKey({ armoredKey: alice.privateKey })
+    await expect(signHead(state, identity, [])).rejects.toThrow(/needs the store to have admin keys/)
     expect(await signHead(state, identity, admins)).toEqual({ seq: 2, signer: alice.fingerprint })
     await appendJournal(state, [entry('audit')], undefined, { key: k })
     const r = await verifyJournal(state, { key: { key: k, path: keyPath }, admins })
