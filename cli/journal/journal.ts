@@ -40,7 +40,7 @@ import { Exit } from '../errors.js'
 import { EntrySchema, HEX64, type Entry, type JournalRecord, type RunEntry } from './entries.js'
 import { ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-write.js'
 import { lastLine, openPrivate, readText, writeAll } from './files.js'
-import { registerKeyed, type JournalKey } from './key.js'
+import { journalKeyPath, loadJournalKey, registerKeyed, type JournalKey } from './key.js'
 import { SyslogCopy, type SyslogTarget } from './syslog.js'
 
 /** JOURNAL_FILE is the journal's name in the state dir. */
@@ -99,6 +99,12 @@ export interface ReadOptions {
   since?: Date
   /** hears of each line skipped because it does not parse or validate (`verify` says more) */
   onInvalid?: (line: number, detail: string) => void
+  /**
+   * the journal key that checks keyed lines (an edited one is skipped, as an edited unkeyed line
+   * is); default: this user's key (`$MANAGE_SECRETS_JOURNAL_KEY` or ~/.config), when there is
+   * one; null: keyed lines are taken unchecked
+   */
+  key?: JournalKey | null
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -329,9 +335,15 @@ export type Link = Pick<Chained, 'line' | 'seq' | 'prev' | 'digest'>
 export async function readJournal(stateDir: string, opts: ReadOptions = {}): Promise<JournalRecord[]> {
   const text = await readText(join(stateDir, JOURNAL_FILE))
   const since = opts.since?.getTime() ?? -Infinity
+  const key =
+    opts.key !== undefined
+      ? opts.key
+      : text === null
+        ? null
+        : await loadJournalKey(journalKeyPath(process.env), stateDir, false).catch(() => null)
   const out: JournalRecord[] = []
   splitLines(text ?? '').forEach((t, i) => {
-    const row = parseRow(t, i + 1)
+    const row = parseRow(t, i + 1, key)
     if (row.state !== 'chained' || !row.entry)
       return opts.onInvalid?.(i + 1, row.state === 'chained' ? (row.issue ?? 'invalid') : row.detail)
     if (Date.parse(row.entry.time) >= since) out.push({ ...row.entry, seq: row.seq })

@@ -109,7 +109,20 @@ describe('the keyed chain (#15)', () => {
       { line: 5, kind: 'unkeyed' },
     ])
     expect((await verify(null)).map((p) => p.kind)).toEqual(['unverified', 'unkeyed'])
-    expect((await readJournal(state)).map((e) => e.command)).toEqual(['deploy', 'rotate', 'audit', 'status', 'backup'])
+    expect((await readJournal(state, { key: k })).map((e) => e.command)).toEqual([
+      'deploy',
+      'rotate',
+      'audit',
+      'status',
+      'backup',
+    ])
+    // readers (status, audit's backup records) skip a keyed line edited without the key
+    const edited = (await lines()).map((l, i) => (i === 2 ? l.replace('"command":"audit"', '"command":"fixed"') : l))
+    await writeFile(join(state, JOURNAL_FILE), edited.map((l) => `${l}\n`).join(''))
+    const skipped: number[] = []
+    const read = await readJournal(state, { key: k, onInvalid: (line) => skipped.push(line) })
+    expect(read.map((e) => e.command)).toEqual(['deploy', 'rotate', 'status', 'backup'])
+    expect(skipped).toEqual([3])
   })
 
   it('catches a whole-chain rewrite with a matching journal.head, which the unkeyed check cannot', async () => {
