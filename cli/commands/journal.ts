@@ -14,7 +14,7 @@
  *   an ISO date or a duration back from now (`7d`, `12h`, `30m`).
  */
 import { statSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, realpath } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { Exit, UsageError } from '../errors.js'
 import { readErrorWords } from '../errno.js'
@@ -94,7 +94,7 @@ async function verify(stateDir: string, storeDir: string, args: JournalArgs, io:
   const admins = await loadAdmins(storeDir)
   const r = await verifyJournal(stateDir, { key: { key, path: keyPath }, storeDir, admins })
   const { problems, signed } = r
-  const against = args.against ? await againstFile(resolve(io.cwd, args.against), file) : undefined
+  const against = args.against ? await againstFile(resolve(io.cwd, args.against), stateDir) : undefined
   const ok =
     problems.length === 0 && (against === undefined || (against.differences.length === 0 && against.syslogLines > 0))
   if (args.json) {
@@ -122,12 +122,14 @@ async function verify(stateDir: string, storeDir: string, args: JournalArgs, io:
   return ok ? Exit.Ok : Exit.Vault
 }
 
-async function againstFile(path: string, journalFile: string): Promise<AgainstResult> {
+async function againstFile(path: string, stateDir: string): Promise<AgainstResult> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => {
     throw new UsageError(`--against ${path}: cannot read: ${readErrorWords(err)}`)
   })
-  const local = (await readText(journalFile)) ?? ''
-  return compareWithSyslog(local, syslogMessages(text, journalFile))
+  const local = (await readText(join(stateDir, JOURNAL_FILE))) ?? ''
+  // the syslog copy names its journal by real path (journal.ts)
+  const real = await realpath(stateDir).catch(() => resolve(stateDir))
+  return compareWithSyslog(local, syslogMessages(text, join(real, JOURNAL_FILE)))
 }
 
 function againstText(name: string, r: AgainstResult, io: CommandIo): string {

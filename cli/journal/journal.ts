@@ -142,7 +142,8 @@ export async function appendJournal(
     onTakeover,
   })
   if (!opts.syslog) return
-  const copy = new SyslogCopy(opts.syslog.socket, file)
+  // the copy names its journal by real path, whatever -i or MANAGE_SECRETS_STATE_DIR spelt it
+  const copy = new SyslogCopy(opts.syslog.socket, join(await realpath(stateDir), JOURNAL_FILE))
   for (const l of lines) copy.send(l)
   const problem = await copy.close()
   if (problem) opts.onSyslog?.(problem)
