@@ -11,15 +11,22 @@
  * - `--from-control` restores exactly one host: a pattern naming none or several is refused,
  *   naming them, before anything is read or sent; `latest` is the newest copy for that host by
  *   the time in its name;
+ * - in recipient mode, a copy holding a host key (`<top>/host.key`) other than the one the store
+ *   now encrypts to is refused: setup gave the host a new key since (docs/lost-host.md), and
+ *   the old one restored would leave the host unable to open its bundles;
  * - every refusal is one line (exit 2) naming the copy, before any host is touched.
  */
+import { existsSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import type { RunOptions } from '../engine/run.js'
 import { UsageError, UserError } from '../errors.js'
 import { HostSelector } from '../inventory/patterns.js'
 import { backupRecordsOf, readJournal } from '../journal/journal.js'
-import { checkArchive, isBackupName, latestCopy } from '../secrets/backup-archive.js'
+import { checkArchive, isBackupName, latestCopy, readMember } from '../secrets/backup-archive.js'
+import { privateKeyFingerprint, readPublicKeyFile, RECIPIENTS_DIR } from '../secrets/keys.js'
+import { loadManifest, MANIFEST_FILE } from '../secrets/manifest.js'
+import { STORE_DIR } from '../secrets/store.js'
 import type { CommandIo } from './types.js'
 
 /** fetchDirOf is where `backup --fetch` keeps its copies: `<state dir>/backups/<host>/`. */
@@ -62,8 +69,28 @@ export async function controlCopy(from: string, opts: RunOptions, io: CommandIo)
     throw new UsageError(`${file}: the journal records no sha256 for ${host}'s backup ${name}: refused, nothing sent`, [
       'restore a copy `backup --fetch` made for this host, whose checksum the journal kept',
     ])
-  await checkArchive(file, { expectSha256: sha256 })
+  const { base } = await checkArchive(file, { expectSha256: sha256 })
+  await refuseReplacedKey(opts.inventory.dir, host, file, base)
   return { host, file, sha256 }
+}
+
+/** refuseReplacedKey refuses a recipient-mode copy whose host key is not the one the store encrypts to now. */
+async function refuseReplacedKey(inventoryDir: string, host: string, file: string, base: string): Promise<void> {
+  const storeDir = join(inventoryDir, STORE_DIR)
+  const recorded = join(storeDir, RECIPIENTS_DIR, 'hosts', `${host}.asc`)
+  if (!existsSync(join(storeDir, MANIFEST_FILE)) || !existsSync(recorded)) return
+  if ((await loadManifest(storeDir)).encryption !== 'recipients') return
+  const member = await readMember(file, `${base}/host.key`)
+  if (!member) return
+  const inCopy = await privateKeyFingerprint(member.toString('utf8'))
+  member.fill(0)
+  const now = (await readPublicKeyFile(recorded)).getFingerprint()
+  if (inCopy !== undefined && inCopy !== now)
+    throw new UsageError(
+      `${file} holds ${host}'s key ${inCopy}, but the store now encrypts to ${now} (setup made a new key pair since): ` +
+        `restored, it would leave ${host} unable to open its bundles: refused, nothing sent`,
+      ['keep the host as setup made it (deploy, audit): docs/lost-host.md'],
+    )
 }
 
 /** FetchedCopy is what the fetch task and the backup task reported for one host. */

@@ -140,3 +140,23 @@ export async function latestCopy(fetchDir: string, host: string): Promise<string
   const newest = names.sort((a, b) => (stampKey(a) < stampKey(b) ? -1 : 1)).pop()
   return newest === undefined ? undefined : join(dir, newest)
 }
+
+/**
+ * readMember returns one regular-file member of an archive (checked by checkArchive first), or
+ * undefined when it holds none of that path; never more than `maxBytes` of it.
+ */
+export async function readMember(file: string, path: string, maxBytes = 64 * 1024): Promise<Buffer | undefined> {
+  let found: Buffer | undefined
+  const parser = new Parser({
+    onReadEntry: (entry: ReadEntry) => {
+      if (entry.type !== 'File' || posix.normalize(entry.path) !== path || entry.size > maxBytes) return entry.resume()
+      const chunks: Buffer[] = []
+      entry.on('data', (c: Buffer) => chunks.push(c))
+      entry.on('end', () => {
+        found = Buffer.concat(chunks)
+      })
+    },
+  })
+  await pipeline(createReadStream(file), parser)
+  return found
+}

@@ -129,3 +129,12 @@ export async function readIdentityFile(path: string): Promise<openpgp.PrivateKey
   if (!key.isDecrypted()) throw new VaultError(`identity file ${path}: passphrase-protected keys are not supported yet`)
   return key
 }
+
+/** privateKeyFingerprint is the fingerprint of an armoured private key (a host's `host.key`), or undefined when it is not one. */
+export async function privateKeyFingerprint(armored: string): Promise<string | undefined> {
+  try {
+    return (await openpgp.readPrivateKey({ armoredKey: armored })).getFingerprint()
+  } catch {
+    return undefined
+  }
+}

@@ -12,13 +12,13 @@
  *    (the same bytes); in recipient mode a new key pair made on the host, the store's bundles
  *    re-encrypted to it and the old key no longer among their recipients — and `audit` finds
  *    nothing but the missing backup; the host's new key opens its bundle, and the admin's key is
- *    still a recipient.
+ *    still a recipient; the control-node copy, which holds the old key, is now refused.
  */
 import { execFileSync } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PROJECT, runCli, type CliResult } from '../helpers/cli.js'
+import { expectOneLineError, PROJECT, runCli, type CliResult } from '../helpers/cli.js'
 import { secretsInventory } from '../helpers/secrets-inventory.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -153,6 +153,16 @@ describe.each(['password', 'recipients'] as const)('a lost host, %s mode (docs/l
         `node ${PROJECT}/bin/manage-secrets.js load --secrets-dir /opt/callableapis/secrets --identity /opt/callableapis/host.key --bundle app -- sh -c 'test -n "$A" && echo opened'`,
       )
       expect(load.stdout + load.stderr).toBe('opened\n')
+      // the control-node copy holds the old key now: restoring it is refused, nothing sent
+      const keyNow = (await lab.sh(h, TREE)).stdout
+      expectOneLineError(
+        await cli(mode, ['restore', '--hosts', h, '--from-control', 'latest']),
+        2,
+        new RegExp(
+          `holds ${h}'s key ${oldKey?.split(' ')[1]}, but the store now encrypts to [0-9a-f]+ .*refused, nothing sent$`,
+        ),
+      )
+      expect((await lab.sh(h, TREE)).stdout).toBe(keyNow)
     }
     const audit = JSON.parse((await cli(mode, ['audit', '--hosts', h, '--json'])).stdout) as {
       hosts: Record<string, { findings: { check: string }[] }>
