@@ -115,6 +115,7 @@ const METAVAR: Record<string, string> = {
   'save-plan': 'FILE',
   plan: 'FILE',
   from: 'BACKUP',
+  'from-control': 'COPY',
   since: 'WHEN',
   schedule: 'FILE',
   bin: 'PATH',
