@@ -77,7 +77,7 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ secs: nu
 
 function ms(...args: string[]): () => Promise<{ code: number; stdout: string }> {
   return () =>
-    run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, '-f', '50', ...args], {
+    run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, ...forks(args), ...args], {
       env,
       maxBuffer: 256 << 20,
     }).then(
@@ -186,3 +186,8 @@ it(`audit of ${N} hosts x ${FILES} files`, async () => {
   await timed('ansible-playbook find/stat audit (stock)', ap(stock))
   await timed('ansible-playbook find/stat audit (tuned)', ap(tuned))
 })
+
+/** forks gives -f 50 to the commands that run on hosts (vault refuses it: cli/usage.ts). */
+function forks(args: string[]): string[] {
+  return args[0] === 'vault' ? [] : ['-f', '50']
+}
