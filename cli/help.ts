@@ -116,6 +116,7 @@ const METAVAR: Record<string, string> = {
   plan: 'FILE',
   from: 'BACKUP',
   'from-control': 'COPY',
+  against: 'FILE',
   since: 'WHEN',
   schedule: 'FILE',
   bin: 'PATH',

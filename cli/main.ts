@@ -39,7 +39,8 @@ import type { Severity } from './audit/rules.js'
 import { journalOptions, RunRecorder } from './journal/recorder.js'
 
 /** main runs the CLI with `argv` (without `node` and the script) and sets `process.exitCode`. */
-export async function main(argv: string[]): Promise<void> {
+export async function main(given: string[]): Promise<void> {
+  const argv = dashValues(given)
   // this run's notes, handed to the command on its io (a rotation adds what to do if it is stopped now)
   const interruptNotes = new Set<string>()
   const onSigint = (): void => {
@@ -88,6 +89,23 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     process.removeListener('SIGINT', onSigint)
   }
+}
+
+/** DASH_OPTIONS take `-` (stdout) as their value; yargs would read a bare `-` as no value at all. */
+const DASH_OPTIONS = new Set(['--output', '-o'])
+
+/** dashValues joins `--output -` into `--output=-` so the `-` stays the option's value. */
+export function dashValues(argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--') return [...out, ...argv.slice(i)]
+    if (DASH_OPTIONS.has(a) && argv[i + 1] === '-') {
+      out.push(`${a}=-`)
+      i++
+    } else out.push(a)
+  }
+  return out
 }
 
 type Runner = (spec: CommandSpec, args: GlobalArgs & Record<string, unknown>) => Promise<void>

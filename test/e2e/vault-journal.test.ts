@@ -71,7 +71,7 @@ describe('reads of the store journaled (#15)', () => {
     const values = Object.values((JSON.parse(shown.stdout) as { bundles: { app: Record<string, string> } }).bundles.app)
     for (const args of [
       ['vault', 'view', 'app'],
-      ['vault', 'decrypt', 'app', '--output=-'], // `--output -` is lost by yargs (reported)
+      ['vault', 'decrypt', 'app', '--output', '-'], // a bare `-` is stdout (main.ts dashValues)
       ['vault', 'edit', 'app'],
       ['vault', 'import', 'app.env'],
       ['vault', 'rekey'],
