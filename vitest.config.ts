@@ -1,4 +1,10 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { defineConfig } from 'vitest/config'
+
+// the journal's HMAC key of every CLI a test spawns: a file of this run, not the user's own
+// ~/.config/manage-secrets/journal.key (README "Journal")
+const JOURNAL_KEY = join(tmpdir(), `manage-secrets-test-key-${process.pid}`, 'journal.key')
 
 export default defineConfig({
   test: {
@@ -6,6 +12,7 @@ export default defineConfig({
     clearMocks: true,
     restoreMocks: true,
     testTimeout: 60_000,
+    env: { MANAGE_SECRETS_JOURNAL_KEY: JOURNAL_KEY },
     hookTimeout: 120_000,
     projects: [
       {
