@@ -110,13 +110,31 @@ export async function unseal(armored: string, opener: Opener, fp: Fingerprinter,
     throw new VaultError(`${where} is encrypted to recipients' keys, not with a password`, [
       'give a private key with --identity FILE or $MANAGE_SECRETS_IDENTITY',
     ])
+  if (!symmetric) return decrypted(message, { decryptionKeys: keys }, fp, where, symmetric)
+  // one password at a time, in order: openpgp would derive a key from every password given
+  // (an Argon2id each) even when the first opens the file, and a rekey gives two
+  for (const [i, password] of passwords.entries()) {
+    const last = i === passwords.length - 1
+    try {
+      const attempt = i === 0 ? message : await openpgp.readMessage({ armoredMessage: armored, config: OPEN_CONFIG })
+      return await decrypted(attempt, { passwords: [password] }, fp, where, symmetric)
+    } catch (err) {
+      if (last || !/^wrong vault password/.test((err as Error).message)) throw err
+    }
+  }
+  throw new VaultError(`no password given to decrypt ${where}`)
+}
+
+/** decrypted opens `message` with one credential; every failure is one `VaultError` (openError). */
+async function decrypted(
+  message: openpgp.Message<Uint8Array>,
+  credential: { passwords: string[] } | { decryptionKeys: openpgp.PrivateKey[] },
+  fp: Fingerprinter,
+  where: string,
+  symmetric: boolean,
+): Promise<Secret> {
   try {
-    const { data } = await openpgp.decrypt({
-      message,
-      ...(symmetric ? { passwords } : { decryptionKeys: keys }),
-      format: 'binary',
-      config: OPEN_CONFIG,
-    })
+    const { data } = await openpgp.decrypt({ message, ...credential, format: 'binary', config: OPEN_CONFIG })
     const bytes = Buffer.from(data)
     data.fill(0)
     const text = bytes.toString('utf8')
