@@ -81,6 +81,17 @@ describe('password mode (#4)', () => {
     )
   })
 
+  it('tries several passwords one at a time, in order (a rekey gives the current and the new one)', async () => {
+    const other = fp.secret('the new one')
+    expect((await unseal(armored, { passwords: [other, pw] }, fp, 'f')).reveal()).toBe(TEXT)
+    expect((await unseal(armored, { passwords: [pw, other] }, fp, 'f')).reveal()).toBe(TEXT)
+    expect((await failure(unseal(armored, { passwords: [other, fp.secret('nope')] }, fp, 'f.asc'))).message).toBe(
+      'wrong vault password or corrupted file: f.asc',
+    )
+    const flipped = flip(armored, 3)
+    expect((await failure(unseal(flipped, { passwords: [other, pw] }, fp, 'f.asc'))).message).toMatch(/f\.asc/)
+  })
+
   it('refuses a flipped byte anywhere', async () => {
     const rows = armored.split('\n').filter((l) => /^[A-Za-z0-9+/]{20,}/.test(l)).length
     for (let row = 0; row < rows; row++) await failure(unseal(flip(armored, row), { passwords: [pw] }, fp, 'f.asc'))
