@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { AuditDocument } from '../../cli/output/audit-report.js'
+import { accepted as acceptedOf } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -52,15 +53,9 @@ afterAll(async () => {
   await lab?.stop()
 })
 
-async function accepted(): Promise<number[]> {
-  return Promise.all(
-    lab.hosts.map(
-      async (h) =>
-        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
-          .split('\n')
-          .filter((l) => l.includes('Accepted publickey')).length,
-    ),
-  )
+/** accepted counts the SSH connections each host of this lab accepted so far. */
+function accepted(): Promise<number[]> {
+  return acceptedOf(lab)
 }
 
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<{ secs: number; conns: number; value: T }> {

@@ -7,10 +7,11 @@
  * Prints wall times; asserts only correctness (exit codes, one connection per host).
  */
 import { execFile, spawn } from 'node:child_process'
-import { mkdir, readFile, writeFile, copyFile } from 'node:fs/promises'
+import { mkdir, writeFile, copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { accepted as acceptedOf } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -45,15 +46,9 @@ afterAll(async () => {
   await lab?.stop()
 })
 
-async function accepted(): Promise<number[]> {
-  return Promise.all(
-    lab.hosts.map(
-      async (h) =>
-        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
-          .split('\n')
-          .filter((l) => l.includes('Accepted publickey')).length,
-    ),
-  )
+/** accepted counts the SSH connections each host of this lab accepted so far. */
+function accepted(): Promise<number[]> {
+  return acceptedOf(lab)
 }
 
 async function timed(label: string, fn: () => Promise<unknown>): Promise<number> {

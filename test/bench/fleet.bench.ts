@@ -10,10 +10,11 @@
  * (exit codes, one connection per host).
  */
 import { execFile, spawn } from 'node:child_process'
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
+import { accepted } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -116,17 +117,6 @@ async function floor(lab: TestLab, audit: boolean): Promise<number> {
     ),
   )
   return (performance.now() - t0) / 1000
-}
-
-async function accepted(lab: TestLab): Promise<number[]> {
-  return Promise.all(
-    lab.hosts.map(
-      async (h) =>
-        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
-          .split('\n')
-          .filter((l) => l.includes('Accepted publickey')).length,
-    ),
-  )
 }
 
 /** row times one command beside its floor (before and after) and returns the table line. */

@@ -5,10 +5,11 @@
  * times and the SSH connections each host accepted; asserts only correctness.
  */
 import { execFile } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { accepted as acceptedOf } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -23,15 +24,9 @@ afterAll(async () => {
   await lab?.stop()
 })
 
-async function accepted(): Promise<number[]> {
-  return Promise.all(
-    lab.hosts.map(
-      async (h) =>
-        (await readFile(join(h.dir, 'sshd.log'), 'utf8').catch(() => ''))
-          .split('\n')
-          .filter((l) => l.includes('Accepted publickey')).length,
-    ),
-  )
+/** accepted counts the SSH connections each host of this lab accepted so far. */
+function accepted(): Promise<number[]> {
+  return acceptedOf(lab)
 }
 
 async function timed(label: string, argv: string[], env: Record<string, string> = {}): Promise<number> {
