@@ -40,10 +40,12 @@ if ((${#missing_late[@]} > 0)); then
   late_pid=$!
 fi
 
+# `npm ci` builds the CLI itself (the package's `prepare` script): build again only without it
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
+else
+  npm run --silent build
 fi
-npm run --silent build
 
 # The formatter and the linter (Biome, biome.json): a file not formatted or a finding fails
 # the test command (`npm run format` fixes the layout; ARCHITECTURE.md says why Biome).
