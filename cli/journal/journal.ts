@@ -31,7 +31,6 @@
  * - with `storeDir`, the head is also copied to `<store>/journal.head` (0644, no value) when the
  *   store dir exists, for git to anchor (docs/journal.md).
  */
-import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { lstat, realpath, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -42,6 +41,7 @@ import { ensurePrivateDir, withLock, writeFileAtomic } from '../util/secure-writ
 import { lastLine, openPrivate, readText, writeAll } from './files.js'
 import { journalKeyPath, loadJournalKey, registerKeyed, type JournalKey } from './key.js'
 import { SyslogCopy, type SyslogTarget } from './syslog.js'
+import { sha256Hex } from '../util/digest.js'
 
 /** JOURNAL_FILE is the journal's name in the state dir. */
 export const JOURNAL_FILE = 'journal.jsonl'
@@ -107,8 +107,6 @@ export interface ReadOptions {
   key?: JournalKey | null
 }
 
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
-
 /** AppendOptions are where an append's lines go besides the journal, and with which key. */
 export interface AppendOptions {
   /** the journal key: lines and head are keyed with it (key.ts); absent, they are plain sha256 */
@@ -171,7 +169,7 @@ async function appendLocked(stateDir: string, entries: Entry[], opts: AppendOpti
     for (const entry of entries) {
       const text = chainLine(next.seq + 1, next.hash, entry, opts.key ?? null)
       lines.push(text)
-      next = { seq: next.seq + 1, hash: sha256(text) }
+      next = { seq: next.seq + 1, hash: sha256Hex(text) }
     }
     await writeAll(fh, Buffer.from(`${tail.newline ? '' : '\n'}${lines.join('\n')}\n`))
     await fh.sync()
@@ -203,7 +201,7 @@ async function writeStoreHead(storeDir: string, text: string): Promise<void> {
 /** chainLine is the text of line `seq` holding `entry` after a line whose text hashes to `prev`. */
 function chainLine(seq: number, prev: string, entry: Entry, key: JournalKey | null): string {
   const body = asciiOnly(JSON.stringify(key ? { seq, prev, key: key.id, ...entry } : { seq, prev, ...entry }))
-  return `${body.slice(0, -1)},"hash":"${key ? key.mac(body) : sha256(body)}"}`
+  return `${body.slice(0, -1)},"hash":"${key ? key.mac(body) : sha256Hex(body)}"}`
 }
 
 /** asciiOnly writes every non-ASCII character of JSON text as \uXXXX (the same value, the same bytes anywhere). */
@@ -216,7 +214,7 @@ async function startAfter(fh: FileHandle, last: string | null, head: Head | null
   if (last === null && head === null) return { seq: 0, hash: ZERO }
   const fileSeq = last === null ? 0 : (seqOf(last) ?? (head ? null : await maxSeq(fh)))
   if (head && (fileSeq === null || head.seq >= fileSeq)) return head
-  return { seq: fileSeq ?? 0, hash: last === null ? ZERO : sha256(last) }
+  return { seq: fileSeq ?? 0, hash: last === null ? ZERO : sha256Hex(last) }
 }
 
 function seqOf(text: string): number | null {
@@ -261,7 +259,7 @@ export function splitLines(text: string): string[] {
  * chained with `keyed` set and `checked` false (`verify` says it could not check it).
  */
 export function parseRow(text: string, line: number, key: JournalKey | null = null): Row {
-  const digest = sha256(text)
+  const digest = sha256Hex(text)
   let raw: unknown
   try {
     raw = JSON.parse(text)
@@ -274,7 +272,7 @@ export function parseRow(text: string, line: number, key: JournalKey | null = nu
     return { line, state: 'malformed', digest, detail: 'not a journal line (no seq, prev and final hash)' }
   const { seq, prev, key: keyed } = chain.data
   const body = `${text.slice(0, tail.index)}}`
-  if (keyed === undefined && sha256(body) !== tail[1])
+  if (keyed === undefined && sha256Hex(body) !== tail[1])
     return { line, state: 'edited', digest, prev, detail: `seq ${seq}: its content no longer matches its hash` }
   const checked = keyed !== undefined && key !== null && key.id === keyed
   if (checked && key.mac(body) !== tail[1])

@@ -5,7 +5,6 @@
  * any level above it (#12). `mode` defaults to 0600: this is a secrets tool. With `--diff` the
  * change is shown, redacted when the task is `no_log`.
  */
-import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
 import { z } from 'zod'
@@ -14,6 +13,7 @@ import { resolveId } from './owner.js'
 import { parseMode } from '../util/mode.js'
 import { checkedPath, securePut } from './safe-path.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
+import { sha256Hex } from '../util/digest.js'
 
 const Args = z
   .object({
@@ -37,7 +37,7 @@ async function wanted(ctx: ModuleContext, a: Args): Promise<Wanted> {
   const data = a.content !== undefined ? Buffer.from(a.content) : await readFile(srcPath(ctx, a.src as string))
   return {
     data,
-    sha: createHash('sha256').update(data).digest('hex'),
+    sha: sha256Hex(data),
     attrs: {
       mode: parseMode(a.mode),
       uid: await resolveId(ctx.conn, 'u', a.owner),

@@ -13,7 +13,6 @@
  * - the result carries the bundle's consumers, so a handler restarts exactly the containers
  *   of the bundles that changed; values never appear (the diff shows key names only).
  */
-import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { z } from 'zod'
 import { attrChanges, fixPlannedAttrs, plannedAttrs, probe, type Probe } from './fs-util.js'
@@ -22,6 +21,7 @@ import { parseMode } from '../util/mode.js'
 import { PLAIN_NAME, type PutFile, securePut, securePutAll } from './safe-path.js'
 import type { FileDiff, Module, ModuleContext, ModuleResult } from './types.js'
 import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
+import { sha256Hex } from '../util/digest.js'
 
 /** SecretFileArgs are the arguments of a module that installs one secret file. */
 export const SecretFileArgs = z.strictObject({
@@ -43,8 +43,6 @@ const Args = z.strictObject({
   rotating: z.boolean().default(false),
 })
 type Args = z.infer<typeof Args>
-
-const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex')
 
 /** NO_SESSION is the result of a secret module run without a secrets store. */
 export const NO_SESSION: ModuleResult = {
@@ -94,7 +92,7 @@ export async function writeSecretFile(
   data: Buffer,
   p: ModuleResult,
 ): Promise<string | undefined> {
-  const [at, want, sum] = [posix.normalize(dest), plannedAttrs(p), sha256(data)]
+  const [at, want, sum] = [posix.normalize(dest), plannedAttrs(p), sha256Hex(data)]
   const failed = await securePut(ctx.conn, at, data, sum, want).catch((err: unknown) => {
     forgetListing(ctx, posix.dirname(at))
     throw err
@@ -157,7 +155,7 @@ async function isCurrent(
   content: string,
 ): Promise<boolean> {
   if (s.spec(a.bundle).format === 'env')
-    return st?.sha256 !== undefined && st.sha256 === sha256((await s.plaintext(a.bundle)).reveal())
+    return st?.sha256 !== undefined && st.sha256 === sha256Hex((await s.plaintext(a.bundle)).reveal())
   const rec = (await s.deployed(ctx.host))[a.bundle]
   const key = await s.keyId(ctx.host)
   return (
@@ -266,7 +264,7 @@ async function recordWrite(ctx: ModuleContext, s: SecretsProvider, a: Args, p: M
 
 const bundleModule = secretFileModule('secret_bundle', Args, plan, async (ctx, s, a, p) => {
   const data = await s.hostCopy(ctx.host, a.bundle)
-  const sum = sha256(data)
+  const sum = sha256Hex(data)
   const failed = await writeSecretFile(ctx, a.dest, data, p)
   if (failed) return { ...p, failed: true, msg: failed }
   await recordWrite(ctx, s, a, p, sum)
@@ -284,7 +282,7 @@ async function writeAll(items: readonly Item[]): Promise<ModuleResult[]> {
   const files: PutFile[] = []
   for (const it of items) {
     const data = await s.hostCopy(ctx.host, it.args.bundle)
-    files.push({ name: posix.basename(it.args.dest), data, sha256: sha256(data), want: plannedAttrs(it.plan) })
+    files.push({ name: posix.basename(it.args.dest), data, sha256: sha256Hex(data), want: plannedAttrs(it.plan) })
   }
   const sums = files.map((f) => f.sha256)
   const failed = await securePutAll(ctx.conn, dir, files).catch((err: unknown) => {

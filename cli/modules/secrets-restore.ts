@@ -26,7 +26,6 @@
  *   refused; a missing backup dir is made 0700. Check mode sends nothing: an archive not on the
  *   host yet is reported as what would be sent and restored.
  */
-import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { z } from 'zod'
@@ -35,6 +34,7 @@ import { hostScript } from '../util/host-script.js'
 import { plural } from '../util/plural.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
 import { secretsOf, type SecretsProvider } from '../secrets/provider.js'
+import { sha256Hex } from '../util/digest.js'
 
 /** consumersOf is a bundle's consumers in the manifest (none for a name it does not declare). */
 function consumersOf(s: SecretsProvider | undefined, bundle: string): string[] {
@@ -138,7 +138,7 @@ function uploadTarget(a: Args): string | undefined {
 async function verifiedCopy(a: Args): Promise<Buffer | string> {
   const data = await readFile(a.upload as string).catch(() => null)
   if (!data) return `${a.upload}: cannot read it: refused, nothing sent`
-  const sha = createHash('sha256').update(data).digest('hex')
+  const sha = sha256Hex(data)
   if (sha !== a.upload_sha256) return `${a.upload} changed since it was verified: refused, nothing sent`
   return data
 }

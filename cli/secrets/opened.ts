@@ -11,9 +11,9 @@
  *   wrong password is always tried for real, and a rewritten file is always opened again;
  * - nothing outlives the process, and only plaintext the run already holds is kept.
  */
-import { createHash } from 'node:crypto'
 import type { Opener } from './crypto.js'
 import type { Secret } from './secret.js'
+import { sha256Hex } from '../util/digest.js'
 
 interface Opened {
   sha: string
@@ -27,7 +27,7 @@ export class OpenedCache {
 
   /** open returns the plaintext of `armored` at `where`, calling `unseal` only on a miss. */
   async open(where: string, armored: string, opener: Opener, unseal: () => Promise<Secret>): Promise<Secret> {
-    const sha = sha256(armored)
+    const sha = sha256Hex(armored)
     const creds = [...(opener.passwords ?? []), ...(opener.identities ?? [])]
     const hit = this.entries.get(where)
     if (hit && hit.sha === sha && sameObjects(hit.creds, creds)) return hit.plain
@@ -41,14 +41,10 @@ export class OpenedCache {
    * password needs no derivation. Until the file holds exactly these bytes, nothing matches.
    */
   sealed(where: string, armored: string, password: Secret, plain: Secret): void {
-    this.entries.set(where, { sha: sha256(armored), creds: [password], plain })
+    this.entries.set(where, { sha: sha256Hex(armored), creds: [password], plain })
   }
 }
 
 function sameObjects(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
 }

@@ -17,7 +17,6 @@
  * - its times come from the clock it is given (cli/context.ts); a stale lock taken over is told
  *   to `onTakeover`, which the command sets (its `io.warn`), like `onRecover`.
  */
-import { createHash } from 'node:crypto'
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
@@ -31,6 +30,7 @@ import { commitFiles, recoverStore, txPending, type TxFile } from './store-tx.js
 import { KDF_LABEL, seal, unseal, type Opener, type Sealer } from './crypto.js'
 import { readErrorWords } from '../errno.js'
 import { OpenedCache } from './opened.js'
+import { sha256Hex } from '../util/digest.js'
 
 /** STORE_DIR is the store's folder name inside an inventory directory. */
 export const STORE_DIR = '.secrets'
@@ -228,7 +228,7 @@ export class SecretStore {
       this.readMeta(name),
       readFile(this.ascPath(name)).catch(() => undefined),
     ])
-    return meta !== undefined && armored !== undefined && meta.sha256 === sha256(armored)
+    return meta !== undefined && armored !== undefined && meta.sha256 === sha256Hex(armored)
   }
 
   /** read decrypts one bundle (once per run for the same bytes and credentials: opened.ts). */
@@ -307,7 +307,7 @@ export class SecretStore {
         const due: StoreSnapshot[] = []
         for (const s of snaps) {
           const now = await readFile(this.ascPath(s.name)).catch(() => undefined)
-          if (now && sha256(now) === expectSha[s.name]) due.push(s)
+          if (now && sha256Hex(now) === expectSha[s.name]) due.push(s)
         }
         await commitFiles(
           top.dir,
@@ -360,7 +360,7 @@ export class SecretStore {
       format: META_FORMAT,
       version: bundle.version,
       updated_at: now.toISOString(),
-      sha256: sha256(Buffer.from(armored)),
+      sha256: sha256Hex(Buffer.from(armored)),
       encryption,
       keys,
     }
@@ -379,9 +379,4 @@ export function checkedBundleName(name: string): string {
   const issue = bundleNameIssue(name)
   if (issue) throw new UsageError(`invalid bundle name ${showName(name)}: ${issue}`)
   return name
-}
-
-/** sha256 is the hex SHA-256 of bytes (ciphertext checksums in the sidecar). */
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex')
 }
