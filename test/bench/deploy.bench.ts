@@ -7,11 +7,11 @@
  * Prints wall times; asserts only correctness (exit codes, one connection per host).
  */
 import { execFile, spawn } from 'node:child_process'
-import { mkdir, writeFile, copyFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { accepted as acceptedOf } from '../helpers/bench.js'
+import { accepted as acceptedOf, benchInventory } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -24,22 +24,11 @@ let env: NodeJS.ProcessEnv = {}
 
 beforeAll(async () => {
   lab = await startLab(N, { prefix: 'd' })
-  inv = join(lab.dir, 'inv')
-  await mkdir(join(inv, '.secrets'), { recursive: true })
-  await copyFile(lab.inventoryFile, join(inv, 'hosts.yml'))
-  await mkdir(join(inv, 'group_vars'))
-  await writeFile(join(inv, 'group_vars', 'all.yml'), 'container_runtime: none\n')
   const bundles = BUNDLES.map(
     (b) =>
       `  ${b}:\n    hosts: all\n    keys:\n${Array.from({ length: 5 }, (_, i) => `      ${b.toUpperCase().replace(/-/g, '_')}_${i}: password`).join('\n')}`,
   )
-  await writeFile(join(inv, '.secrets', 'manifest.yml'), `bundles:\n${bundles.join('\n')}\n`)
-  await writeFile(join(lab.dir, 'pw'), 'bench-password\n', { mode: 0o600 })
-  env = {
-    ...process.env,
-    MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'),
-    MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state'),
-  }
+  ;({ inv, env } = await benchInventory(lab, 'container_runtime: none\n', `bundles:\n${bundles.join('\n')}\n`))
   await run('node', [join(PROJECT, 'bin/manage-secrets.js'), '-i', inv, 'vault', 'create'], { env })
 }, 600_000)
 afterAll(async () => {

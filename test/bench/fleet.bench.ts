@@ -10,11 +10,11 @@
  * (exit codes, one connection per host).
  */
 import { execFile, spawn } from 'node:child_process'
-import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
-import { accepted } from '../helpers/bench.js'
+import { accepted, benchInventory } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -54,21 +54,10 @@ interface Fleet {
 
 async function fleet(n: number): Promise<Fleet> {
   const lab = await startLab(n, { prefix: 't' })
-  const inv = join(lab.dir, 'inv')
-  await mkdir(join(inv, '.secrets'), { recursive: true })
-  await copyFile(lab.inventoryFile, join(inv, 'hosts.yml'))
-  await mkdir(join(inv, 'group_vars'))
-  await writeFile(join(inv, 'group_vars', 'all.yml'), 'container_runtime: none\n')
   const keys = (b: string): string =>
     Array.from({ length: 5 }, (_, i) => `      ${b.toUpperCase().replace(/-/g, '_')}_${i}: password`).join('\n')
   const bundles = BUNDLES.map((b) => `  ${b}:\n    hosts: all\n    keys:\n${keys(b)}`)
-  await writeFile(join(inv, '.secrets', 'manifest.yml'), `bundles:\n${bundles.join('\n')}\n`)
-  await writeFile(join(lab.dir, 'pw'), 'bench-password\n', { mode: 0o600 })
-  const env = {
-    ...process.env,
-    MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'),
-    MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state'),
-  }
+  const { inv, env } = await benchInventory(lab, 'container_runtime: none\n', `bundles:\n${bundles.join('\n')}\n`)
   return { lab, inv, env }
 }
 

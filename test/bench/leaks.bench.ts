@@ -7,12 +7,12 @@
  * host, SSH connections per host).
  */
 import { execFile, spawn } from 'node:child_process'
-import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { AuditDocument } from '../../cli/output/audit-report.js'
-import { timed } from '../helpers/bench.js'
+import { timed, benchInventory } from '../helpers/bench.js'
 import { PROJECT } from '../helpers/cli.js'
 import { startLab, type TestLab } from '../helpers/ssh-hosts.js'
 
@@ -31,22 +31,12 @@ mkdir -p -m 0700 /var/backups/callableapis && (umask 077 && echo x | gzip > /var
 
 beforeAll(async () => {
   lab = await startLab(N, { prefix: 'l' })
-  inv = join(lab.dir, 'inv')
-  await mkdir(join(inv, '.secrets'), { recursive: true })
-  await copyFile(lab.inventoryFile, join(inv, 'hosts.yml'))
-  await mkdir(join(inv, 'group_vars'))
-  await writeFile(join(inv, 'group_vars', 'all.yml'), 'container_runtime: none\nleak_paths: [/opt, /root]\n')
-  await writeFile(
-    join(inv, '.secrets', 'manifest.yml'),
+  ;({ inv, env } = await benchInventory(
+    lab,
+    'container_runtime: none\nleak_paths: [/opt, /root]\n',
     'bundles:\n  app:\n    hosts: all\n    keys: {APP_KEY: password, APP_TOKEN: hex, DB_URL: alnum}\n',
-  )
-  await writeFile(join(lab.dir, 'pw'), 'bench-password\n', { mode: 0o600 })
+  ))
   await writeFile(join(lab.dir, 'app.env'), `APP_TOKEN=${TOKEN}\n`, { mode: 0o600 })
-  env = {
-    ...process.env,
-    MANAGE_SECRETS_VAULT_PASSWORD_FILE: join(lab.dir, 'pw'),
-    MANAGE_SECRETS_STATE_DIR: join(lab.dir, 'state'),
-  }
   expect((await ms('vault', 'create')()).code).toBe(0)
   expect((await ms('vault', 'encrypt', join(lab.dir, 'app.env'), '--bundle', 'app')()).code).toBe(0)
   expect((await ms('setup')()).code).toBe(0)
