@@ -4,6 +4,8 @@
 import { bundleValues, emptyBundle, parsePayload, serializePayload, setKey } from '../dist/secrets/bundle.js'
 import { generateValue } from '../dist/secrets/generate.js'
 import { Fingerprinter } from '../dist/secrets/secret.js'
+import { argon2Key, wasmArgon2Key } from '../dist/secrets/argon2.js'
+import { ARGON2_PARAMS } from '../dist/secrets/crypto.js'
 import { KDF_LABEL, seal, unseal } from '../dist/vault/vault.js'
 
 const fp = Fingerprinter.ephemeral()
@@ -19,6 +21,9 @@ async function time(fn, runs = 5) {
   return median(ms)
 }
 
+const salt = new Uint8Array(16)
+const nativeKdf = await time(() => argon2Key('bench', salt, ARGON2_PARAMS, 32))
+const wasmKdf = await time(() => wasmArgon2Key('bench', salt, ARGON2_PARAMS, 32))
 const tiny = await seal(fp.secret('x'), { kind: 'password', password })
 const kdfSeal = await time(() => seal(fp.secret('x'), { kind: 'password', password }))
 const kdfOpen = await time(() => unseal(tiny, { passwords: [password] }, fp, 'tiny'))
@@ -36,6 +41,9 @@ const cycle = await time(async () => {
   setKey(opened, 'KEY_0', fp.secret(generateValue({ generator: 'password', length: 32 })), new Date(), 1)
   await seal(fp.secret(serializePayload(opened)), { kind: 'password', password })
 })
+console.log(
+  `vault: Argon2id ${KDF_LABEL}: native addon ${nativeKdf.toFixed(0)} ms, openpgp WebAssembly ${wasmKdf.toFixed(0)} ms (secrets/argon2.ts)`,
+)
 console.log(
   `vault: S2K ${KDF_LABEL}: encrypt ${kdfSeal.toFixed(0)} ms, decrypt ${kdfOpen.toFixed(0)} ms (1-byte message)`,
 )

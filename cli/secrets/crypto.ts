@@ -5,11 +5,13 @@
  *   the vault password through Argon2id S2K;
  * - recipients: a message encrypted to public keys (admins plus the hosts a bundle targets).
  *
- * KDF cost (measured by scripts/bench-vault.mjs on this 2-core VM, openpgp's WASM Argon2):
- * t=3 passes, p=4 lanes, m=2^16 KiB (64 MiB) — RFC 9106's second recommended option —
- * costs about 0.5 s per derivation, paid once per encrypt and once per decrypt. A password
- * guess costs an attacker the same 64 MiB and three passes; 2^17 doubled our time (~1.2 s)
- * for every command, which we judged too slow for interactive `vault view`.
+ * KDF cost (measured by scripts/bench-vault.mjs on this 2-core VM): t=3 passes, p=4 lanes,
+ * m=2^16 KiB (64 MiB) — RFC 9106's second recommended option — costs about 0.5 s per
+ * derivation in openpgp's WebAssembly and about 0.2 s in the native addon this module makes
+ * openpgp use (secrets/argon2.ts: same function, same files), paid once per encrypt and once
+ * per decrypt. A password guess costs an attacker the same 64 MiB and three passes; 2^17
+ * doubled our time (WebAssembly, ~1.2 s) for every command, which we judged too slow for
+ * interactive `vault view`.
  *
  * Rules enforced here:
  * - plaintext goes in and out as bytes (`binary`), so no newline is ever rewritten;
@@ -20,7 +22,10 @@
  */
 import * as openpgp from 'openpgp'
 import { VaultError } from '../errors.js'
+import { useNativeArgon2 } from './argon2.js'
 import type { Fingerprinter, Secret } from './secret.js'
+
+useNativeArgon2()
 
 /** ARGON2_PARAMS is the S2K cost of password mode (see the header for the measurement). */
 export const ARGON2_PARAMS = { passes: 3, parallelism: 4, memoryExponent: 16 } as const
