@@ -12,6 +12,20 @@
  * compares them, and opens what one sealed with the other, in a process without this module).
  * Nothing about the store format, the S2K parameters written or the 1 GiB bound changes.
  *
+ * Once per run: a derivation is memoised for the run (same password, parameters and salt give
+ * the same key, so a second open of a file sealed with the same salt costs nothing), and the
+ * bundles a run seals with one password share the salt the run drew for its first seal, so a
+ * rotation of five bundles derives one key where it derived five. Why that is as safe:
+ * - the salt makes a guess cost one Argon2id per target and rules out precomputed tables; the
+ *   bundles of a store are one target (one vault password: a guess that opens one opens all),
+ *   and the salt is still 16 random bytes this run drew, so no table exists for it;
+ * - each message still has its own random session key and its own random AEAD IV, encrypted
+ *   under the key HKDF makes of the Argon2id output (SKESK v6): one AEAD key over a handful of
+ *   messages with random nonces, as AEAD keys are made for. Only AEAD messages share a salt
+ *   (the v4 form, which encrypts with a zero IV, never does);
+ * - a salt read from a file is never taken for a seal (a planted file cannot choose it), a
+ *   new run or another password draws a new one, and nothing outlives the process.
+ *
  * How it is wired: openpgp has no hook for its S2K, so `useNativeArgon2` wraps the `produceKey`
  * method of openpgp's Argon2 S2K class (reached through a packet it parses: the class is not
  * exported). The wrapper keeps every check of the original and hands it back the cases it does
@@ -32,6 +46,7 @@ interface Argon2S2K {
   t: number
   p: number
   encodedM: number
+  generateSalt(): void
   produceKey(passphrase: string, keySize: number, config: openpgp.Config): Promise<Uint8Array>
 }
 
@@ -59,6 +74,12 @@ const SAMPLE_SKESK =
 type ProduceKey = Argon2S2K['produceKey']
 
 let wasmProduceKey: ProduceKey | undefined
+let derivationCount = 0
+
+/** argon2Derivations is the number of Argon2id keys this process computed (not memoised). */
+export function argon2Derivations(): number {
+  return derivationCount
+}
 
 /** argon2Prototype returns the prototype of openpgp's Argon2 S2K class. */
 function argon2Prototype(): Argon2S2K {
@@ -94,9 +115,53 @@ function takes(s2k: Argon2S2K, keySize: number, config: openpgp.Config): boolean
   )
 }
 
+/** FRESH marks an S2K whose salt openpgp just drew for a new message (a seal, not a read). */
+const FRESH = Symbol('fresh salt')
+
+/** Derivations is this run's Argon2id results, per password, then per parameters and salt. */
+class Derivations {
+  private readonly keys = new Map<string, Map<string, Promise<Uint8Array>>>()
+  private readonly salts = new Map<string, Map<string, Uint8Array>>()
+
+  /** saltFor is the salt this run already used with `password` at `params`, if any. */
+  saltFor(password: string, params: string): Uint8Array | undefined {
+    return this.salts.get(password)?.get(params)
+  }
+
+  /**
+   * key returns the key for (password, params, salt), deriving it with `derive` only once; a
+   * salt this run drew itself (`drawn`) becomes the one later seals with `password` take.
+   */
+  async key(
+    password: string,
+    params: string,
+    salt: Uint8Array,
+    drawn: boolean,
+    derive: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    const id = `${params}/${Buffer.from(salt).toString('hex')}`
+    let byId = this.keys.get(password)
+    if (!byId) this.keys.set(password, (byId = new Map()))
+    let pending = byId.get(id)
+    if (!pending) {
+      pending = derive()
+      byId.set(id, pending)
+      pending.catch(() => byId.delete(id))
+    }
+    const key = await pending
+    if (drawn) {
+      let bySalt = this.salts.get(password)
+      if (!bySalt) this.salts.set(password, (bySalt = new Map()))
+      if (!bySalt.has(params)) bySalt.set(params, Uint8Array.from(salt))
+    }
+    return Uint8Array.from(key)
+  }
+}
+
 /**
- * useNativeArgon2 makes openpgp's Argon2 derivations run in the `argon2` addon; returns
- * whether it does (false when the addon does not load: openpgp's WebAssembly stays). Idempotent.
+ * useNativeArgon2 makes openpgp's Argon2 derivations run in the `argon2` addon, once each per
+ * run (see the header); returns whether it does (false when the addon does not load: openpgp's
+ * WebAssembly stays, as it was). Idempotent.
  */
 export function useNativeArgon2(): boolean {
   if (wasmProduceKey) return true
@@ -104,27 +169,43 @@ export function useNativeArgon2(): boolean {
   if (!native) return false
   const proto = argon2Prototype()
   const original = proto.produceKey
+  const generateSalt = proto.generateSalt
+  const done = new Derivations()
   wasmProduceKey = original
-  proto.produceKey = async function (this: Argon2S2K, passphrase, keySize, config) {
+  proto.generateSalt = function (this: Argon2S2K & { [FRESH]?: boolean }) {
+    generateSalt.call(this)
+    this[FRESH] = true
+  }
+  proto.produceKey = async function (this: Argon2S2K & { [FRESH]?: boolean }, passphrase, keySize, config) {
     if (!takes(this, keySize, config)) return original.call(this, passphrase, keySize, config)
-    const password = Buffer.from(passphrase, 'utf8')
-    try {
-      const key = await native.hash(password, {
-        type: native.argon2id,
-        version: 0x13,
-        memoryCost: 2 ** this.encodedM,
-        timeCost: this.t,
-        parallelism: this.p,
-        salt: Buffer.from(this.salt as Uint8Array),
-        hashLength: keySize,
-        raw: true,
-      })
-      const out = new Uint8Array(key)
-      key.fill(0)
-      return out
-    } finally {
-      password.fill(0)
-    }
+    const params = `${this.t}/${this.p}/${this.encodedM}/${keySize}`
+    // a new AEAD message takes the salt this run already used with this password (see header)
+    const drawn = this[FRESH] === true && config.aeadProtect === true
+    this[FRESH] = false
+    const reuse = drawn ? done.saltFor(passphrase, params) : undefined
+    if (reuse) this.salt = Uint8Array.from(reuse)
+    const salt = Buffer.from(this.salt as Uint8Array)
+    return done.key(passphrase, params, salt, drawn, async () => {
+      const password = Buffer.from(passphrase, 'utf8')
+      derivationCount += 1
+      try {
+        const key = await native.hash(password, {
+          type: native.argon2id,
+          version: 0x13,
+          memoryCost: 2 ** this.encodedM,
+          timeCost: this.t,
+          parallelism: this.p,
+          salt,
+          hashLength: keySize,
+          raw: true,
+        })
+        const out = Uint8Array.from(key)
+        key.fill(0)
+        return out
+      } finally {
+        password.fill(0)
+      }
+    })
   }
   return true
 }

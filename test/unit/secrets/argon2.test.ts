@@ -8,12 +8,20 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import * as openpgp from 'openpgp'
 import { describe, expect, it } from 'vitest'
-import { argon2Key, useNativeArgon2, wasmArgon2Key } from '../../../cli/secrets/argon2.js'
+import { argon2Derivations, argon2Key, useNativeArgon2, wasmArgon2Key } from '../../../cli/secrets/argon2.js'
 import { ARGON2_PARAMS, seal, unseal } from '../../../cli/secrets/crypto.js'
 import { Fingerprinter } from '../../../cli/secrets/secret.js'
 
 const fp = Fingerprinter.ephemeral()
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+
+/** saltOf is the Argon2 salt of an armoured password-mode message's first session key packet. */
+async function saltOf(armored: string): Promise<string> {
+  const message = await openpgp.readMessage({ armoredMessage: armored })
+  const s2k = (message.packets[0] as unknown as { s2k: { type: string; salt: Uint8Array } }).s2k
+  expect(s2k.type).toBe('argon2')
+  return Buffer.from(s2k.salt).toString('hex')
+}
 
 /** stockOpenpgp runs `script` in a fresh Node process with plain openpgp; stdin carries `input`. */
 function stockOpenpgp(script: string, input: string): Promise<string> {
@@ -78,5 +86,46 @@ describe('native Argon2id', () => {
     await expect(unseal(theirs, { passwords: [fp.secret('wrong')] }, fp, 'theirs.asc')).rejects.toThrow(
       /wrong vault password or corrupted file: theirs\.asc/,
     )
+  })
+
+  it('derives once per run: seals with one password share a fresh salt, and opening them costs nothing more', async () => {
+    const password = fp.secret(`run-${randomBytes(4).toString('hex')}`)
+    const before = argon2Derivations()
+    const files = []
+    for (const text of ['A=1\n', 'B=2\n', 'C=3\n'])
+      files.push(await seal(fp.secret(text), { kind: 'password', password }))
+    expect(argon2Derivations() - before).toBe(1)
+    const salts = new Set(await Promise.all(files.map(saltOf)))
+    expect(salts.size).toBe(1)
+    // distinct messages all the same: own session key and IV, so distinct bytes
+    expect(new Set(files).size).toBe(3)
+    const opened = []
+    for (const f of files) opened.push((await unseal(f, { passwords: [password] }, fp, 'f.asc')).reveal())
+    expect(opened).toEqual(['A=1\n', 'B=2\n', 'C=3\n'])
+    expect(argon2Derivations() - before).toBe(1)
+
+    // another password draws its own salt; a wrong password is derived for real and refused
+    const other = await seal(fp.secret('D=4\n'), { kind: 'password', password: fp.secret(`${password.reveal()}x`) })
+    expect(salts.has(await saltOf(other))).toBe(false)
+    expect(argon2Derivations() - before).toBe(2)
+    await expect(unseal(files[0] as string, { passwords: [fp.secret('wrong')] }, fp, 'f.asc')).rejects.toThrow(
+      /wrong vault password/,
+    )
+    expect(argon2Derivations() - before).toBe(3)
+  })
+
+  it('never seals with a salt it only read from a file', async () => {
+    const password = 'planted salt'
+    const planted = await stockOpenpgp(
+      `import * as openpgp from 'openpgp'
+       let input = ''; for await (const c of process.stdin) input += c
+       const message = await openpgp.createMessage({ binary: new TextEncoder().encode('P=1') })
+       process.stdout.write(await openpgp.encrypt({ message, passwords: [input], config: {
+         s2kType: openpgp.enums.s2k.argon2, s2kArgon2Params: ${JSON.stringify(ARGON2_PARAMS)}, aeadProtect: true } }))`,
+      password,
+    )
+    expect((await unseal(planted, { passwords: [fp.secret(password)] }, fp, 'p.asc')).reveal()).toBe('P=1')
+    const ours = await seal(fp.secret('Q=2'), { kind: 'password', password: fp.secret(password) })
+    expect(await saltOf(ours)).not.toBe(await saltOf(planted))
   })
 })
