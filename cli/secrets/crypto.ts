@@ -93,6 +93,15 @@ export async function seal(
   }
 }
 
+/**
+ * prepareSeal derives now the key this run's password-mode seals with `password` will take
+ * (secrets/argon2.ts: one salt per password per run). A rotation calls it before it touches a
+ * host, so that the Argon2id's 64 MiB is not added to the memory of a fleet's connections.
+ */
+export async function prepareSeal(password: Secret, fp: Fingerprinter): Promise<void> {
+  await seal(fp.secret(''), { kind: 'password', password })
+}
+
 /** unseal decrypts an armoured message with what `opener` holds; `where` names it in errors. */
 export async function unseal(armored: string, opener: Opener, fp: Fingerprinter, where: string): Promise<Secret> {
   let message: openpgp.Message<Uint8Array>

@@ -29,7 +29,7 @@ import type { VaultContext } from './store-actions.js'
 import { readPublicKeyFile, RECIPIENTS_DIR } from './keys.js'
 import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
 import type { SecretStore, BundleMeta, StoreSnapshot } from './store.js'
-import { sealForHost } from './crypto.js'
+import { prepareSeal, sealForHost } from './crypto.js'
 import { bundleValues, renderEnv, setKey, type Bundle } from './bundle.js'
 import type { BundleSpec, Manifest } from './manifest.js'
 import { checkTargets } from './preflight.js'
@@ -101,6 +101,12 @@ export class SecretsSession implements SecretsProvider {
   /** selectHosts expands a host pattern against the run's inventory. */
   selectHosts(pattern: string): string[] {
     return this.opts.selector.select(pattern)
+  }
+
+  /** prepareSeals derives, in password mode, the key this run's store writes will seal with (crypto.ts prepareSeal). */
+  async prepareSeals(): Promise<void> {
+    if (this.manifest.encryption !== 'password') return
+    await prepareSeal(await (this.opts.creds.newPassword ?? this.opts.creds.password)(), this.opts.fp)
   }
 
   /** vaultContext is what the vault actions need, from this session's store and credentials. */

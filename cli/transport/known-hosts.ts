@@ -63,18 +63,23 @@ export function hashKnownHostsName(name: string, salt: Buffer = randomBytes(20))
   return `|1|${salt.toString('base64')}|${hash.toString('base64')}`
 }
 
-/** parseKnownHosts reads the text of one known_hosts file; bad lines are skipped like ssh. */
-export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
+/**
+ * parseKnownHosts reads the text of one known_hosts file; bad lines are skipped like ssh. With
+ * `name`, only the lines covering that name are kept (and only their keys decoded): a
+ * connection holds its own host's lines, not the whole file (#14: at 200 hosts every
+ * connection kept all 200 lines, 40,000 entries in all).
+ */
+export function parseKnownHosts(text: string, file: string, name?: string): KnownHostEntry[] {
   const entries: KnownHostEntry[] = []
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {
-    const entry = parseLine((lines[i] ?? '').trim(), file, i + 1)
+    const entry = parseLine((lines[i] ?? '').trim(), file, i + 1, name)
     if (entry) entries.push(entry)
   }
   return entries
 }
 
-function parseLine(text: string, file: string, line: number): KnownHostEntry | null {
+function parseLine(text: string, file: string, line: number, name: string | undefined): KnownHostEntry | null {
   if (text === '' || text.startsWith('#')) return null
   const fields = text.split(/\s+/)
   let revoked = false
@@ -85,9 +90,7 @@ function parseLine(text: string, file: string, line: number): KnownHostEntry | n
     revoked = true
   }
   const [hostField, keyType, keyB64] = fields
-  if (!hostField || !keyType || !keyB64 || !/^[A-Za-z0-9+/]+=*$/.test(keyB64)) return null
-  const key = Buffer.from(keyB64, 'base64')
-  if (keyTypeOf(key) !== keyType) return null
+  if (!hostField || !keyType || !keyB64) return null
   let hashed: KnownHostEntry['hashed'] = null
   let patterns: string[] | null = null
   if (hostField.startsWith('|1|')) {
@@ -98,11 +101,22 @@ function parseLine(text: string, file: string, line: number): KnownHostEntry | n
   } else {
     patterns = hostField.split(',').filter((p) => p !== '')
   }
-  return { file, line, revoked, patterns, hashed, keyType, key }
+  if (name !== undefined && !entryMatchesName({ patterns, hashed }, name)) return null
+  if (!/^[A-Za-z0-9+/]+=*$/.test(keyB64)) return null
+  const key = Buffer.from(keyB64, 'base64')
+  if (keyTypeOf(key) !== keyType) return null
+  // keyTypeOf's string and the copied patterns are their own: a substring of the file's text
+  // would keep the whole text alive (V8 slices), once per connection
+  return { file, line, revoked, patterns: patterns?.map(detached) ?? null, hashed, keyType: keyTypeOf(key), key }
+}
+
+/** detached is a copy of `s` that does not share the memory of the string it was cut from. */
+function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8')
 }
 
 /** entryMatchesName says whether a known_hosts line covers the lookup name (`knownHostsName`). */
-export function entryMatchesName(entry: KnownHostEntry, name: string): boolean {
+export function entryMatchesName(entry: Pick<KnownHostEntry, 'patterns' | 'hashed'>, name: string): boolean {
   const lname = name.toLowerCase()
   if (entry.hashed) {
     const mac = createHmac('sha1', entry.hashed.salt).update(lname).digest()
@@ -154,8 +168,11 @@ export function knownKeyTypes(entries: readonly KnownHostEntry[], name: string):
   return types
 }
 
-/** loadKnownHosts reads and parses every file that exists; a missing file is simply empty. */
-export async function loadKnownHosts(files: readonly string[]): Promise<KnownHostEntry[]> {
+/**
+ * loadKnownHosts reads and parses every file that exists (only the lines covering `name`,
+ * when given); a missing file is simply empty.
+ */
+export async function loadKnownHosts(files: readonly string[], name?: string): Promise<KnownHostEntry[]> {
   const all: KnownHostEntry[] = []
   for (const file of files) {
     let text: string
@@ -166,7 +183,7 @@ export async function loadKnownHosts(files: readonly string[]): Promise<KnownHos
       if (code === 'ENOENT' || code === 'ENOTDIR') continue
       throw err
     }
-    all.push(...parseKnownHosts(text, file))
+    all.push(...parseKnownHosts(text, file, name))
   }
   return all
 }

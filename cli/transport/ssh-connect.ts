@@ -152,7 +152,7 @@ function keyModeError(o: SshOptions, file: string, mode: number): UserError {
 /** openHop connects, checks the host key and authenticates one hop (directly or through `via`). */
 async function openHop(o: SshOptions, via: Client | undefined): Promise<Client> {
   const name = o.hostKeyAlias ? o.hostKeyAlias.toLowerCase() : knownHostsName(o.hostName, o.port)
-  const entries = await loadKnownHosts([...o.knownHostsFiles, ...o.globalKnownHostsFiles]).catch((err: Error) => {
+  const entries = await loadKnownHosts([...o.knownHostsFiles, ...o.globalKnownHostsFiles], name).catch((err: Error) => {
     throw new UserError(`${o.host}: cannot read known_hosts: ${err.message}`, Exit.Usage)
   })
   const { methods, tried } = authMethods(o, await loadIdentities(o))

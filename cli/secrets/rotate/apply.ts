@@ -45,6 +45,8 @@ export async function applyRotation(d: ApplyDeps, plan: RotationPlan, rotating: 
     rotating.map((b) => b.bundle),
     rotHosts,
   )
+  // the store write's Argon2id now, before the fleet's connections hold memory (crypto.ts prepareSeal)
+  if (rotating.length > 0) await d.session.prepareSeals()
   await backupStep(tx, rotHosts)
   // new values into the store, for the bundles at least one backed-up host takes
   const w = await writeStore(

@@ -111,6 +111,37 @@ describe('parseKnownHosts', () => {
     expect(checkHostKey(entries, 'web2.example.com', k('ed1').blob).kind).toBe('unknown')
   })
 
+  it('with a name, keeps only the lines covering it, and decides as the whole file does', () => {
+    const lines = [
+      `web1,10.0.0.1 ${k('ed1').type} ${k('ed1').b64}`,
+      `[10.0.0.9]:2200 ${k('ec1').type} ${k('ec1').b64}`,
+      `${hashKnownHostsName('web2')} ${k('ed2').type} ${k('ed2').b64}`,
+      `@revoked * ${k('rsa1').type} ${k('rsa1').b64}`,
+      `web* ${k('ec1').type} ${k('ec1').b64}`,
+      `!web2,web? ${k('rsa1').type} ${k('rsa1').b64}`,
+      `web2 ssh-ed25519 not-base64!`,
+    ]
+    for (let i = 0; i < 300; i++) lines.push(`[10.1.${i >> 8}.${i & 255}]:22${i} ${k('ed1').type} ${k('ed1').b64}`)
+    const text = lines.join('\n')
+    const whole = parseKnownHosts(text, '/kh')
+    for (const name of [
+      'web1',
+      'web2',
+      'web3',
+      '10.0.0.1',
+      knownHostsName('10.0.0.9', 2200),
+      '[10.1.0.7]:227',
+      'none',
+    ]) {
+      const mine = parseKnownHosts(text, '/kh', name)
+      expect(mine.every((e) => entryMatchesName(e, name))).toBe(true)
+      expect(mine.map((e) => e.line)).toEqual(whole.filter((e) => entryMatchesName(e, name)).map((e) => e.line))
+      for (const key of ['ed1', 'ed2', 'ec1', 'rsa1'])
+        expect(checkHostKey(mine, name, k(key).blob)).toEqual(checkHostKey(whole, name, k(key).blob))
+    }
+    expect(parseKnownHosts(text, '/kh', '[10.1.0.7]:227')).toHaveLength(2) // its line and the revoked `*`
+  })
+
   it('hashes names the way ssh-keygen -F finds them', async () => {
     const file = join(dir, 'ours-hashed')
     await writeFile(file, `${hashKnownHostsName('[h.example]:2022')} ${k('ed2').type} ${k('ed2').b64}\n`)
