@@ -16,6 +16,7 @@ import type { ChalkInstance } from 'chalk'
 import type { EngineEvent, Reporter } from '../engine/events.js'
 import { Exit } from '../errors.js'
 import { escapeControl as esc } from '../util/escape.js'
+import { detachedCopy } from '../util/detach.js'
 import { atOrAbove, SEVERITIES, totalsOf, type Finding, type Severity, type Totals } from '../audit/rules.js'
 import { counted, plural } from '../util/plural.js'
 
@@ -75,11 +76,12 @@ export class AuditCollector implements Reporter {
     const r = e.result
     if (r.audit === true) {
       // the tree scan and the leak hunt are two results of one host: their findings add up
-      h.findings = [...h.findings, ...(r.findings as Finding[])]
+      // copies: a finding's path cut from the host's scan reply would keep the whole reply
+      h.findings = [...h.findings, ...detachedCopy(r.findings as Finding[])]
       h.totals = totalsOf(h.findings)
       if (typeof r.scanned === 'number') h.scanned = r.scanned
       if (r.leaks) h.leaks = r.leaks as LeakCounts
-      for (const f of (r.fixes ?? []) as Omit<FixRecord, 'host'>[]) {
+      for (const f of detachedCopy((r.fixes ?? []) as Omit<FixRecord, 'host'>[])) {
         this.fixes.push({
           host: e.host,
           path: f.path,

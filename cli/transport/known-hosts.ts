@@ -17,6 +17,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { mkdir, open, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { detached } from '../util/detach.js'
 
 /** KnownHostEntry is one usable key line of a known_hosts file. */
 export interface KnownHostEntry {
@@ -108,11 +109,6 @@ function parseLine(text: string, file: string, line: number, name: string | unde
   // keyTypeOf's string and the copied patterns are their own: a substring of the file's text
   // would keep the whole text alive (V8 slices), once per connection
   return { file, line, revoked, patterns: patterns?.map(detached) ?? null, hashed, keyType: keyTypeOf(key), key }
-}
-
-/** detached is a copy of `s` that does not share the memory of the string it was cut from. */
-function detached(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8')
 }
 
 /** entryMatchesName says whether a known_hosts line covers the lookup name (`knownHostsName`). */
