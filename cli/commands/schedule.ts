@@ -35,6 +35,7 @@ import { inventoryPath } from './inventory-arg.js'
 import { HELD_LOCK_ENV, withRunLock } from './run-lock.js'
 import { stateDirOf } from './run-playbook.js'
 import type { CommandIo, GlobalArgs } from './types.js'
+import { NODE_FLAGS } from '../util/node-flags.js'
 
 /** ScheduleArgs are the options of `schedule`. */
 export interface ScheduleArgs extends GlobalArgs {
@@ -188,11 +189,17 @@ async function runJob(job: Job, signal: AbortSignal, args: ScheduleArgs, io: Com
   }
 }
 
-function child(job: Job, inventory: string, token: string, signal: AbortSignal, io: CommandIo): Promise<JobResult> {
+/** jobProcess is the program and arguments a job runs as: this Node, NODE_FLAGS, the bin, the job's argv. */
+export function jobProcess(job: Job, inventory: string): [string, string[]] {
   const argv = jobArgv(job)
   if (!job.inventory) argv.splice(1, 0, '--inventory', inventory)
+  return [process.execPath, [...NODE_FLAGS, BIN, ...argv]]
+}
+
+function child(job: Job, inventory: string, token: string, signal: AbortSignal, io: CommandIo): Promise<JobResult> {
+  const [program, args] = jobProcess(job, inventory)
   return new Promise((done, fail) => {
-    const proc = spawn(process.execPath, [BIN, ...argv], {
+    const proc = spawn(program, args, {
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...io.env, [HELD_LOCK_ENV]: token },

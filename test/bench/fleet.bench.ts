@@ -64,7 +64,8 @@ async function fleet(n: number): Promise<Fleet> {
 /** cli runs manage-secrets under /usr/bin/time -v with the transport's counts on; returns its exit code, peak RSS and counts. */
 async function cli(f: Fleet, args: string[]): Promise<{ code: number; rssMb: number; counts: number[] }> {
   const forks = args[0] === 'vault' ? [] : ['-f', FORKS]
-  const argv = ['-v', process.execPath, join(PROJECT, 'bin/manage-secrets.js'), '-i', f.inv, ...forks, ...args]
+  // the bin itself, as a user or cron runs it: its shebang carries the V8 flags (cli/util/node-flags.ts)
+  const argv = ['-v', join(PROJECT, 'bin/manage-secrets.js'), '-i', f.inv, ...forks, ...args]
   const r = await run('/usr/bin/time', argv, {
     env: { ...f.env, MANAGE_SECRETS_STATS: '1' },
     maxBuffer: 256 << 20,
