@@ -38,7 +38,7 @@ function plan(a: Args, st: Probe | null, want: WantedAttrs): ModuleResult {
   if (!st) {
     if (a.state === 'file')
       return { changed: false, failed: true, msg: `${a.path} does not exist (state: file does not create; use touch)` }
-    return { changed: true, msg: `create ${a.path}` }
+    return { changed: true, msg: creating(a.path) }
   }
   if (st.type !== type)
     return {
@@ -59,6 +59,14 @@ export const file: Module<Args> = {
   },
   async apply(ctx, a, p) {
     if (p.failed || !p.changed) return p
+    if (a.state === 'directory' && p.msg === creating(a.path)) {
+      // no second lstat round: mkdirs checks every level on the host, creates what is missing
+      // and gives the last level its mode and owner even if it appeared since the check
+      const want = await wanted(ctx, a)
+      const mode = want.mode ?? 0o700
+      const failed = await secureMkdirs(ctx.conn, checkedPath(ctx.conn, a.path), { mode, uid: want.uid, gid: want.gid })
+      return failed ? { changed: false, failed: true, msg: failed } : p
+    }
     const st = await chainStat(ctx.conn, a.path)
     const want = await wanted(ctx, a)
     const fresh = plan(a, st, want)
@@ -77,6 +85,11 @@ export const file: Module<Args> = {
     else await fixAttrs(ctx.conn, path, st, want)
     return failed ? { changed: false, failed: true, msg: failed } : fresh
   },
+}
+
+/** creating is the plan's message for a missing path to create. */
+function creating(path: string): string {
+  return `create ${path}`
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')

@@ -187,7 +187,7 @@ export async function secureAttrs(conn: Connection, path: string, want: SafeAttr
   return (await runSafe(conn, 'attrs', [posix.dirname(at), posix.basename(at), mode, ownerArg(want)])).failed
 }
 
-/** secureMkdirs creates `path` and its missing parents, each born with `want`, none through a link; returns the failure message. */
+/** secureMkdirs creates `path` and its missing parents, each born with `want`, none through a link, and gives `path` itself `want`; returns the failure message. */
 export async function secureMkdirs(
   conn: Connection,
   path: string,

@@ -7,7 +7,7 @@
 #                                    stdin: "SHA256 LENGTH\n" per file, then their data in order;
 #                                    each D/NAME as put writes it, one `ms-path` line per file
 #     attrs D NAME MODE OWNER        sets the mode and owner (either may be empty) of D/NAME
-#     mkdirs D MODE OWNER            creates each missing level of D, none through a link
+#     mkdirs D MODE OWNER            creates each missing level of D, none through a link; D gets MODE OWNER
 #     remove D NAME                  removes D/NAME (a tree too)
 #     probe DEPTH SUMS PATH…         find's lines for each PATH (sha256 of files when SUMS is 1)
 # The last stdout line of put, attrs, mkdirs and remove is `ms-path ok [SHA256]` or `ms-path KIND PATH`
@@ -129,7 +129,8 @@ attrs() {
   if [ -n "$3" ]; then chmod -- "$3" "./$2" || refuse error "cannot chmod $1/$2"; fi
   result ok
 }
-# mkdirs D MODE OWNER: creates each missing level of D with the mode and owner, none through a link
+# mkdirs D MODE OWNER: creates each missing level of D with the mode and owner, none through a
+# link, and gives D itself that mode and owner
 mkdirs() {
   umask 077
   cd / || refuse error "cannot enter /"
@@ -148,6 +149,11 @@ mkdirs() {
     cd -P -- "./$c" 2>/dev/null || { [ -d "./$c" ] || refuse notdir "$at"; refuse error "cannot enter $at"; }
     if [ "$(pwd -P)" != "$at" ]; then refuse link "$at"; fi
   done
+  # the last level has the mode and owner asked for, even if it was there already
+  if [ -n "$at" ]; then
+    if [ -n "$3" ]; then chown -h -- "$3" . || refuse error "cannot chown $at"; fi
+    chmod -- "$2" . || refuse error "cannot chmod $at"
+  fi
   result ok
 }
 # remove D NAME: removes D/NAME (a tree: rm never follows links inside it)

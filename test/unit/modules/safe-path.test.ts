@@ -181,6 +181,17 @@ describe('probe, mkdirs, attrs, remove follow no link at any level (#12)', () =>
     expect(await secureRemove(conn, join(dir, 'root/a'))).toBeUndefined()
     expect(await readdir(join(dir, 'root'))).toEqual(['secrets'])
   })
+
+  it('mkdirs gives the last level its mode when it was there already, and leaves the levels above it', async () => {
+    // file state=directory applies without a second lstat round (#14): a dir made by someone
+    // else between its check and its apply still ends with the mode asked for
+    const conn = openLocal('h')
+    await mkdir(join(dir, 'root/x/y'), { recursive: true, mode: 0o755 })
+    await chmod(join(dir, 'root/x'), 0o755)
+    await chmod(join(dir, 'root/x/y'), 0o755)
+    expect(await secureMkdirs(conn, join(dir, 'root/x/y'), { mode: 0o700 })).toBeUndefined()
+    expect([await mode(join(dir, 'root/x')), await mode(join(dir, 'root/x/y'))]).toEqual([0o755, 0o700])
+  })
 })
 
 describe('modules writing through safe-path on the local connection: check, apply, second apply (#12)', () => {
