@@ -7,6 +7,7 @@
 import { chmod, lstat, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { posix } from 'node:path'
 import { confineScan, insideRoots, isNormalAbsolute, trustedPath } from '../../../cli/audit/confine.js'
 import { scanScript } from '../../../cli/audit/scan.js'
 import type { ScanResult } from '../../../cli/audit/types.js'
@@ -60,6 +61,20 @@ describe('paths a host reports (#12)', () => {
     }
     expect(isNormalAbsolute('/')).toBe(true)
     expect(insideRoots('/etc/x', ['/'])).toBe(true)
+  })
+  it('isNormalAbsolute says what posix.normalize(p) === p (and no trailing slash) says, for every shape of path', () => {
+    const parts = ['', 'a', '.', '..', '...', '.a', 'a.', 'a..b', ' ', '\0']
+    let n = 0
+    for (const x of parts)
+      for (const y of parts)
+        for (const z of parts)
+          for (const p of [`/${x}/${y}/${z}`, `/${x}/${y}`, `/${x}`, `${x}/${y}`, `/${x}/${y}/`, `//${x}`]) {
+            const slow =
+              p.startsWith('/') && !p.includes('\0') && posix.normalize(p) === p && (p === '/' || !p.endsWith('/'))
+            expect(isNormalAbsolute(p), JSON.stringify(p)).toBe(slow)
+            n++
+          }
+    expect(n).toBe(6000)
   })
   it('a reply naming a ../ path, a path outside the roots, or a relative one is refused whole', () => {
     expect(confineScan(scanOf(['/opt/c', '/opt/c/secrets', '/var/b/secrets-1.tar.gz']), T)).toBeUndefined()
