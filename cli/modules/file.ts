@@ -5,13 +5,13 @@
  * lstats every level (chainStat) and every change is one remote command that checks the
  * chain again on the host and works relative to the verified dir (safe-path.ts).
  */
-import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { attrChanges, chainStat, fixAttrs, type Probe, type WantedAttrs } from './fs-util.js'
 import { resolveId } from './owner.js'
 import { parseMode } from '../util/mode.js'
 import { checkedPath, secureMkdirs, securePut, secureRemove } from './safe-path.js'
 import type { Module, ModuleContext, ModuleResult } from './types.js'
+import { sha256Hex } from '../util/digest.js'
 
 const Args = z.object({
   path: z.string().min(1),
@@ -59,17 +59,13 @@ export const file: Module<Args> = {
   },
   async apply(ctx, a, p) {
     if (p.failed || !p.changed) return p
-    if (a.state === 'directory' && p.msg === creating(a.path)) {
-      // no second lstat round: mkdirs checks every level on the host, creates what is missing
-      // and gives the last level its mode and owner even if it appeared since the check
-      const want = await wanted(ctx, a)
-      const mode = want.mode ?? 0o700
-      const failed = await secureMkdirs(ctx.conn, checkedPath(ctx.conn, a.path), { mode, uid: want.uid, gid: want.gid })
-      return failed ? { changed: false, failed: true, msg: failed } : p
-    }
-    const st = await chainStat(ctx.conn, a.path)
+    // a directory the check found missing needs no second lstat round: mkdirs checks every
+    // level on the host, creates what is missing and gives the last level its mode and owner
+    // even if it appeared since the check
+    const creatingDir = a.state === 'directory' && p.msg === creating(a.path)
+    const st = creatingDir ? null : await chainStat(ctx.conn, a.path)
     const want = await wanted(ctx, a)
-    const fresh = plan(a, st, want)
+    const fresh = creatingDir ? p : plan(a, st, want)
     if (fresh.failed || !fresh.changed) return fresh
     const path = checkedPath(ctx.conn, a.path)
     let failed: string | undefined
@@ -77,7 +73,7 @@ export const file: Module<Args> = {
     else if (!st && a.state === 'directory')
       failed = await secureMkdirs(ctx.conn, path, { mode: want.mode ?? 0o700, uid: want.uid, gid: want.gid })
     else if (!st)
-      failed = await securePut(ctx.conn, path, Buffer.alloc(0), EMPTY_SHA256, {
+      failed = await securePut(ctx.conn, path, Buffer.alloc(0), sha256Hex(''), {
         mode: want.mode ?? 0o600,
         uid: want.uid,
         gid: want.gid,
@@ -91,5 +87,3 @@ export const file: Module<Args> = {
 function creating(path: string): string {
   return `create ${path}`
 }
-
-const EMPTY_SHA256 = createHash('sha256').digest('hex')
