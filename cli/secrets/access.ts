@@ -74,11 +74,15 @@ export async function openerFor(store: SecretStore, creds: Credentials, name: st
   return { identities }
 }
 
+/** sealingPassword is the password password-mode bundles are sealed with: the new one of a rekey, else the current one. */
+export function sealingPassword(creds: Credentials): Promise<Secret> {
+  return (creds.newPassword ?? creds.password)()
+}
+
 /** planFor returns how bundle `name` is encrypted under the manifest's mode. */
 export async function planFor(ctx: AccessContext, name: string): Promise<SealPlan> {
   if (ctx.manifest.encryption === 'password') {
-    const password = await (ctx.creds.newPassword ?? ctx.creds.password)()
-    return { sealer: { kind: 'password', password } }
+    return { sealer: { kind: 'password', password: await sealingPassword(ctx.creds) } }
   }
   const admins = await loadAdmins(ctx.store.dir)
   if (admins.length === 0) {

@@ -24,7 +24,7 @@ import { join } from 'node:path'
 import { systemClock, type Clock } from '../context.js'
 import { UsageError, VaultError } from '../errors.js'
 import type { HostSelector } from '../inventory/patterns.js'
-import { openerFor, planFor, verifyPassword, type AccessContext } from './access.js'
+import { openerFor, planFor, sealingPassword, verifyPassword, type AccessContext } from './access.js'
 import type { VaultContext } from './store-actions.js'
 import { readPublicKeyFile, RECIPIENTS_DIR } from './keys.js'
 import { ensurePrivateDir, writeFileAtomic } from '../util/secure-write.js'
@@ -106,7 +106,7 @@ export class SecretsSession implements SecretsProvider {
   /** prepareSeals derives, in password mode, the key this run's store writes will seal with (crypto.ts prepareSeal). */
   async prepareSeals(): Promise<void> {
     if (this.manifest.encryption !== 'password') return
-    await prepareSeal(await (this.opts.creds.newPassword ?? this.opts.creds.password)(), this.opts.fp)
+    await prepareSeal(await sealingPassword(this.opts.creds), this.opts.fp)
   }
 
   /** vaultContext is what the vault actions need, from this session's store and credentials. */
