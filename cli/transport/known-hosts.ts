@@ -105,10 +105,11 @@ function parseLine(text: string, file: string, line: number, name: string | unde
   if (name !== undefined && !entryMatchesName({ patterns, hashed }, name)) return null
   if (!/^[A-Za-z0-9+/]+=*$/.test(keyB64)) return null
   const key = Buffer.from(keyB64, 'base64')
-  if (keyTypeOf(key) !== keyType) return null
-  // keyTypeOf's string and the copied patterns are their own: a substring of the file's text
-  // would keep the whole text alive (V8 slices), once per connection
-  return { file, line, revoked, patterns: patterns?.map(detached) ?? null, hashed, keyType: keyTypeOf(key), key }
+  // the type read from the blob and the copied patterns are their own strings: a substring of
+  // the file's text would keep the whole text alive (V8 slices), once per connection
+  const blobType = keyTypeOf(key)
+  if (blobType !== keyType) return null
+  return { file, line, revoked, patterns: patterns?.map(detached) ?? null, hashed, keyType: blobType, key }
 }
 
 /** entryMatchesName says whether a known_hosts line covers the lookup name (`knownHostsName`). */
