@@ -123,6 +123,12 @@ class Derivations {
   private readonly keys = new Map<string, Map<string, Promise<Uint8Array>>>()
   private readonly salts = new Map<string, Map<string, Uint8Array>>()
 
+  /** clear forgets every key and salt (forgetDerivations). */
+  clear(): void {
+    this.keys.clear()
+    this.salts.clear()
+  }
+
   /** saltFor is the salt this run already used with `password` at `params`, if any. */
   saltFor(password: string, params: string): Uint8Array | undefined {
     return this.salts.get(password)?.get(params)
@@ -158,6 +164,18 @@ class Derivations {
   }
 }
 
+/** done is this process's derivations (the patched produceKey's memory). */
+const done = new Derivations()
+
+/**
+ * forgetDerivations makes the next derivation of every key real again, as in a new run:
+ * scripts/bench-vault.mjs measures what one run pays (a command is one process, so nothing
+ * else needs it).
+ */
+export function forgetDerivations(): void {
+  done.clear()
+}
+
 /**
  * useNativeArgon2 makes openpgp's Argon2 derivations run in the `argon2` addon, once each per
  * run (see the header); returns whether it does (false when the addon does not load: openpgp's
@@ -170,7 +188,6 @@ export function useNativeArgon2(): boolean {
   const proto = argon2Prototype()
   const original = proto.produceKey
   const generateSalt = proto.generateSalt
-  const done = new Derivations()
   wasmProduceKey = original
   proto.generateSalt = function (this: Argon2S2K & { [FRESH]?: boolean }) {
     generateSalt.call(this)

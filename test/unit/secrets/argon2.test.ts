@@ -8,7 +8,13 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import * as openpgp from 'openpgp'
 import { describe, expect, it } from 'vitest'
-import { argon2Derivations, argon2Key, useNativeArgon2, wasmArgon2Key } from '../../../cli/secrets/argon2.js'
+import {
+  argon2Derivations,
+  argon2Key,
+  forgetDerivations,
+  useNativeArgon2,
+  wasmArgon2Key,
+} from '../../../cli/secrets/argon2.js'
 import { ARGON2_PARAMS, seal, unseal } from '../../../cli/secrets/crypto.js'
 import { Fingerprinter } from '../../../cli/secrets/secret.js'
 
@@ -104,14 +110,22 @@ describe('native Argon2id', () => {
     expect(opened).toEqual(['A=1\n', 'B=2\n', 'C=3\n'])
     expect(argon2Derivations() - before).toBe(1)
 
+    // as a new run would: the next open derives again, and so does the next seal (a new salt)
+    forgetDerivations()
+    expect((await unseal(files[0] as string, { passwords: [password] }, fp, 'f.asc')).reveal()).toBe('A=1\n')
+    expect(argon2Derivations() - before).toBe(2)
+    const after = await seal(fp.secret('E=5\n'), { kind: 'password', password })
+    expect(salts.has(await saltOf(after))).toBe(false)
+    expect(argon2Derivations() - before).toBe(3)
+
     // another password draws its own salt; a wrong password is derived for real and refused
     const other = await seal(fp.secret('D=4\n'), { kind: 'password', password: fp.secret(`${password.reveal()}x`) })
     expect(salts.has(await saltOf(other))).toBe(false)
-    expect(argon2Derivations() - before).toBe(2)
+    expect(argon2Derivations() - before).toBe(4)
     await expect(unseal(files[0] as string, { passwords: [fp.secret('wrong')] }, fp, 'f.asc')).rejects.toThrow(
       /wrong vault password/,
     )
-    expect(argon2Derivations() - before).toBe(3)
+    expect(argon2Derivations() - before).toBe(5)
   })
 
   it('never seals with a salt it only read from a file', async () => {
